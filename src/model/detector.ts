@@ -1,0 +1,303 @@
+/**
+ * The anomaly detector: preprocessing + an ensemble of K-Means runs + a calibrated threshold.
+ *
+ * Score direction, stated once for the whole project: `anomalyScore` is HIGHER = MORE ANOMALOUS
+ * (every user-facing layer shows it). The scikit-learn outlier contract is kept too:
+ * `scoreSamples` = −anomalyScore (higher = more normal), `decisionFunction` = scoreSamples −
+ * offset (negative = anomaly), `predict` ∈ {−1 anomaly, 1 normal}.
+ *
+ * anomalyScore(x) = mean over runs r of dist(x, nearest centre of run r) / scale_r, where scale_r
+ * is the median training distance of run r (so runs with different k weigh alike). The threshold
+ * is the (1 − targetFpr) quantile of the scores of held-out training rows that the K-Means runs
+ * never saw: in-sample quantiles underestimate the false-positive rate on new data.
+ */
+import { z } from 'zod';
+import { InputError, NotFittedError, optionError } from '../errors.ts';
+import type { Matrix, Table } from '../ingest/table.ts';
+import { takeRows as takeTableRows } from '../ingest/table.ts';
+import {
+  type FieldSpec,
+  Preprocessor,
+  type PreprocessorOptions,
+  type PreprocessorState,
+  type TransformReport,
+} from '../features/preprocessor.ts';
+import { KMeans, type KMeansState } from './kmeans.ts';
+import { Rng } from './random.ts';
+
+export const DetectorOptionsSchema = z.object({
+  /** Clusters per run (the first run's clusters are the ones shown to users). */
+  k: z.number().int().min(1).default(32),
+  /** Extra runs for the score ensemble, each with its own k (default: none). */
+  ensembleK: z.array(z.number().int().min(1)).default([]),
+  targetFpr: z.number().gt(0).lt(0.5).default(0.01),
+  /** Share of the training rows held out to calibrate the threshold. */
+  calibrationShare: z.number().gt(0).lt(0.9).default(0.2),
+  seed: z.number().int().default(0),
+  nInit: z.number().int().min(1).default(1),
+  maxIter: z.number().int().min(1).default(300),
+  engine: z.enum(['auto', 'onnx', 'tfjs', 'js']).default('auto'),
+  algorithm: z.enum(['lloyd', 'minibatch']).default('lloyd'),
+});
+export type DetectorOptions = z.input<typeof DetectorOptionsSchema>;
+type Options = z.output<typeof DetectorOptionsSchema>;
+
+export interface RunState {
+  kmeans: KMeansState;
+  /** Median distance of the fitting rows to their centre (the run's score scale). */
+  scale: number;
+}
+
+/** Summary of what the detector was trained on, kept in the model file. */
+export interface TrainingSummary {
+  rows: number;
+  fitRows: number;
+  calibrationRows: number;
+  /** Rows of the fitting set per cluster of the first run. */
+  clusterSizes: number[];
+  /** Percentiles (0..100 step 1) of the calibration scores, for risk scores 0-100. */
+  scorePercentiles: number[];
+  /** FPR on the calibration rows at the threshold (by construction ≈ targetFpr). */
+  calibrationFpr: number;
+  transform: TransformReport;
+}
+
+export interface DetectorState {
+  options: Options;
+  preprocessor: PreprocessorState;
+  runs: RunState[];
+  threshold: number;
+  training: TrainingSummary;
+}
+
+export interface Scored {
+  anomalyScore: Float64Array;
+  /** Cluster of the first run. */
+  cluster: Int32Array;
+  /** Squared distance to that cluster's centre (in the model's feature space). */
+  dist2: Float64Array;
+  isAnomaly: Uint8Array;
+  report: TransformReport;
+}
+
+function parseOptions(options: DetectorOptions): Options {
+  const parsed = DetectorOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0] ?? 'options');
+    throw optionError('AnomalyDetector', key, issue.message.toLowerCase(), (options as Record<string, unknown>)[key]);
+  }
+  return parsed.data;
+}
+
+export class AnomalyDetector {
+  readonly options: Options;
+  readonly preprocessor: Preprocessor;
+  private runs: { km: KMeans; scale: number }[] = [];
+  private threshold_ = Number.NaN;
+  private training_: TrainingSummary | null = null;
+
+  constructor(fields: FieldSpec[], options: DetectorOptions = {}, preprocessing: PreprocessorOptions = {}) {
+    this.options = parseOptions(options);
+    this.preprocessor = new Preprocessor(fields, preprocessing);
+  }
+
+  static fromState(state: DetectorState): AnomalyDetector {
+    const det = new AnomalyDetector(state.preprocessor.fields, state.options, state.preprocessor.options);
+    (det as { preprocessor: Preprocessor }).preprocessor = Preprocessor.fromState(state.preprocessor);
+    det.runs = state.runs.map((r) => ({ km: KMeans.fromState(r.kmeans, { engine: state.options.engine }), scale: r.scale }));
+    det.threshold_ = state.threshold;
+    det.training_ = state.training;
+    return det;
+  }
+
+  toState(): DetectorState {
+    this.requireFitted();
+    return {
+      options: this.options,
+      preprocessor: this.preprocessor.toState(),
+      runs: this.runs.map((r) => ({ kmeans: r.km.toState(), scale: r.scale })),
+      threshold: this.threshold_,
+      training: this.training_!,
+    };
+  }
+
+  /** Anomaly-score threshold: scores above it are anomalies. */
+  get threshold(): number {
+    this.requireFitted();
+    return this.threshold_;
+  }
+  /** scikit-learn's offset_: decisionFunction = scoreSamples − offset. */
+  get offset(): number {
+    return -this.threshold;
+  }
+  get training(): TrainingSummary {
+    this.requireFitted();
+    return this.training_!;
+  }
+  get k(): number {
+    return this.primary.options.k;
+  }
+  /** The K-Means run whose clusters users see. */
+  get primary(): KMeans {
+    this.requireFitted();
+    return this.runs[0]!.km;
+  }
+  get ensembleSize(): number {
+    return this.runs.length;
+  }
+
+  /**
+   * Fit on the training rows (meant to be mostly normal traffic). Hold out `calibrationShare`
+   * of them, fit the preprocessor and the K-Means runs on the rest, set the threshold from the
+   * held-out scores.
+   */
+  async fit(table: Table, onProgress?: (step: string) => void): Promise<this> {
+    const o = this.options;
+    if (table.nRows < 2) throw new InputError(`need at least 2 training rows, got ${table.nRows}`);
+    const rng = new Rng(o.seed);
+    const order = rng.sample(table.nRows, table.nRows);
+    const nCal = Math.max(1, Math.round(table.nRows * o.calibrationShare));
+    const calRows = takeTableRows(table, order.subarray(0, nCal));
+    const fitRows = takeTableRows(table, order.subarray(nCal));
+    const largestK = Math.max(o.k, ...o.ensembleK);
+    if (fitRows.nRows < largestK) {
+      throw new InputError(`n_samples=${fitRows.nRows} (after holding out ${nCal} for calibration) should be >= k=${largestK}`);
+    }
+    onProgress?.('preprocessing');
+    this.preprocessor.fit(fitRows);
+    const { X, report } = this.preprocessor.transform(fitRows);
+    this.runs = [];
+    const ks = [o.k, ...o.ensembleK];
+    for (const [r, k] of ks.entries()) {
+      onProgress?.(`k-means run ${r + 1}/${ks.length} (k=${k})`);
+      const km = await new KMeans({
+        k,
+        seed: o.seed + 1000 * r,
+        nInit: o.nInit,
+        maxIter: o.maxIter,
+        engine: o.engine,
+        algorithm: o.algorithm,
+      }).fit(X);
+      const d = await km.nearest(X);
+      this.runs.push({ km, scale: medianSqrt(d.dist2) });
+    }
+    onProgress?.('calibrating the threshold');
+    const cal = await this.scoreMatrix(this.preprocessor.transform(calRows).X);
+    const sorted = Float64Array.from(cal.anomalyScore).sort();
+    this.threshold_ = quantileSorted(sorted, 1 - o.targetFpr);
+    let above = 0;
+    for (const s of sorted) if (s > this.threshold_) above++;
+    const sizes = new Array<number>(o.k).fill(0);
+    for (const l of this.runs[0]!.km.labels) sizes[l]!++;
+    this.training_ = {
+      rows: table.nRows,
+      fitRows: fitRows.nRows,
+      calibrationRows: nCal,
+      clusterSizes: sizes,
+      scorePercentiles: Array.from({ length: 101 }, (_, p) => quantileSorted(sorted, p / 100)),
+      calibrationFpr: above / nCal,
+      transform: report,
+    };
+    return this;
+  }
+
+  /** Everything about each row: score, cluster, distance, verdict. */
+  async evaluateRows(table: Table): Promise<Scored> {
+    this.requireFitted();
+    const { X, report } = this.preprocessor.transform(table);
+    const s = await this.scoreMatrix(X);
+    const isAnomaly = new Uint8Array(X.rows);
+    for (let i = 0; i < X.rows; i++) isAnomaly[i] = s.anomalyScore[i]! > this.threshold_ ? 1 : 0;
+    return { ...s, isAnomaly, report };
+  }
+
+  /** Higher = more anomalous. */
+  async anomalyScore(table: Table): Promise<Float64Array> {
+    return (await this.evaluateRows(table)).anomalyScore;
+  }
+
+  /** scikit-learn's outlier convention: higher = more normal (−anomalyScore). */
+  async scoreSamples(table: Table): Promise<Float64Array> {
+    return (await this.anomalyScore(table)).map((v) => -v);
+  }
+
+  /** scoreSamples − offset: negative for anomalies. */
+  async decisionFunction(table: Table): Promise<Float64Array> {
+    return (await this.anomalyScore(table)).map((v) => this.threshold_ - v);
+  }
+
+  /** −1 for anomalies, 1 for normal rows (scikit-learn's outlier labels). */
+  async predict(table: Table): Promise<Int8Array> {
+    const a = await this.anomalyScore(table);
+    return Int8Array.from(a, (v) => (v > this.threshold_ ? -1 : 1));
+  }
+
+  /** Cluster of each row (first run). */
+  async cluster(table: Table): Promise<Int32Array> {
+    return this.primary.predict(this.preprocessor.transform(table).X);
+  }
+
+  /** Distances from each row to every centre of the first run: rows × k. */
+  async transform(table: Table): Promise<Float32Array> {
+    return this.primary.transform(this.preprocessor.transform(table).X);
+  }
+
+  /** Mean of scoreSamples over the rows (higher = the rows look more normal). */
+  async score(table: Table): Promise<number> {
+    const s = await this.scoreSamples(table);
+    let t = 0;
+    for (const v of s) t += v;
+    return t / Math.max(1, s.length);
+  }
+
+  /** Scores of an already preprocessed matrix. */
+  async scoreMatrix(X: Matrix): Promise<{ anomalyScore: Float64Array; cluster: Int32Array; dist2: Float64Array }> {
+    const score = new Float64Array(X.rows);
+    let cluster: Int32Array = new Int32Array(0);
+    let dist2: Float64Array = new Float64Array(0);
+    for (const [r, run] of this.runs.entries()) {
+      const near = await run.km.nearest(X);
+      if (r === 0) {
+        cluster = near.labels;
+        dist2 = near.dist2;
+      }
+      for (let i = 0; i < X.rows; i++) score[i]! += Math.sqrt(near.dist2[i]!) / run.scale;
+    }
+    for (let i = 0; i < X.rows; i++) score[i]! /= this.runs.length;
+    return { anomalyScore: score, cluster, dist2 };
+  }
+
+  /** Risk 0-100: the share of held-out normal training rows scoring below this score. */
+  riskScore(anomalyScore: number): number {
+    const p = this.training.scorePercentiles;
+    let lo = 0;
+    while (lo < p.length && p[lo]! < anomalyScore) lo++;
+    return lo;
+  }
+
+  /** Runs for export: centres and score scales. */
+  exportRuns(): { centers: Float32Array; k: number; scale: number }[] {
+    this.requireFitted();
+    return this.runs.map((r) => ({ centers: r.km.clusterCenters.data, k: r.km.clusterCenters.rows, scale: r.scale }));
+  }
+
+  private requireFitted(): void {
+    if (this.runs.length === 0) throw new NotFittedError('This AnomalyDetector is not fitted yet; call fit() first.');
+  }
+}
+
+function medianSqrt(dist2: Float64Array): number {
+  const s = Float64Array.from(dist2).sort();
+  const m = Math.sqrt(quantileSorted(s, 0.5));
+  return m > 0 ? m : 1;
+}
+
+/** Linear-interpolated quantile of sorted values (numpy's default). */
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.min(sorted.length - 1, lo + 1);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}

@@ -1,0 +1,68 @@
+/**
+ * Distance engines: the batched step of K-Means (every row against every centre) behind one
+ * interface, so the same algorithm runs on ONNX Runtime (fastest here), tfjs (the user's tensor
+ * stack: tfjs-node when installed, else the wasm backend) or plain JavaScript (reference).
+ */
+import { BackendUnavailableError, optionError } from '../errors.ts';
+import type { Matrix } from '../ingest/table.ts';
+
+export interface Nearest {
+  /** Index of the nearest centre of each row. */
+  labels: Int32Array;
+  /** Squared Euclidean distance from each row to that centre (float32 arithmetic, clamped ≥ 0). */
+  minDist2: Float32Array;
+}
+
+export interface DistanceEngine {
+  readonly name: EngineName;
+  /** For every row of X, its nearest centre and the squared distance to it. */
+  nearest(X: Matrix, centers: Matrix): Promise<Nearest>;
+  /** All squared distances, rows × centres, row-major: meant for few centres (seeding, transform). */
+  distances(X: Matrix, centers: Matrix): Promise<Float32Array>;
+}
+
+export type EngineName = 'onnx' | 'tfjs' | 'js';
+export const ENGINE_NAMES: readonly EngineName[] = ['onnx', 'tfjs', 'js'];
+
+const cache = new Map<EngineName, Promise<DistanceEngine>>();
+
+/**
+ * The named engine, or with 'auto' the fastest that loads here: onnx, then tfjs, then js.
+ * Engines are created once per process and shared.
+ */
+export async function getEngine(name: EngineName | 'auto' = 'auto'): Promise<DistanceEngine> {
+  if (name === 'auto') {
+    for (const candidate of ENGINE_NAMES) {
+      try {
+        return await getEngine(candidate);
+      } catch (err) {
+        if (!(err instanceof BackendUnavailableError)) throw err;
+      }
+    }
+    throw new BackendUnavailableError('no distance engine could be loaded');
+  }
+  if (!ENGINE_NAMES.includes(name)) throw optionError('getEngine', 'engine', `one of ${ENGINE_NAMES.join(', ')}, or auto`, name);
+  let engine = cache.get(name);
+  if (!engine) {
+    engine = load(name);
+    cache.set(name, engine);
+    engine.catch(() => cache.delete(name));
+  }
+  return engine;
+}
+
+async function load(name: EngineName): Promise<DistanceEngine> {
+  switch (name) {
+    case 'onnx':
+      return (await import('./engine-onnx.ts')).createOnnxEngine();
+    case 'tfjs':
+      return (await import('./engine-tfjs.ts')).createTfjsEngine();
+    case 'js':
+      return (await import('./engine-js.ts')).createJsEngine();
+  }
+}
+
+/** Rows [start, end) of a matrix, as a view (no copy). */
+export function rowSlice(X: Matrix, start: number, end: number): Matrix {
+  return { data: X.data.subarray(start * X.cols, end * X.cols), rows: end - start, cols: X.cols };
+}
