@@ -15,11 +15,19 @@
  * names a label column is refused.
  */
 import { z } from 'zod';
-import { InputError, NotFittedError, SchemaError, optionError } from '../errors.ts';
+import { InputError, NotFittedError, optionError, SchemaError } from '../errors.ts';
 import type { Matrix, Table } from '../ingest/table.ts';
 
 export const UNKNOWN = '__unknown__';
-const LABEL_LIKE = new Set(['label', 'labels', 'attack', 'class', 'difficulty', 'difficulty_level', 'lastflag']);
+const LABEL_LIKE = new Set([
+  'label',
+  'labels',
+  'attack',
+  'class',
+  'difficulty',
+  'difficulty_level',
+  'lastflag',
+]);
 
 export const FieldSpecSchema = z.object({
   name: z.string().min(1),
@@ -129,7 +137,8 @@ export class Preprocessor {
         for (let i = 0; i < col.length; i++) {
           const v = col[i]!;
           if (Number.isNaN(v)) continue;
-          if (!Number.isFinite(v)) throw new InputError(`field '${f.name}' holds an infinite value at row ${i}`);
+          if (!Number.isFinite(v))
+            throw new InputError(`field '${f.name}' holds an infinite value at row ${i}`);
           sum += f.transform === 'log1p' ? symLog1p(v) : v;
           n++;
         }

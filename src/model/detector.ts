@@ -13,8 +13,6 @@
  */
 import { z } from 'zod';
 import { InputError, NotFittedError, optionError } from '../errors.ts';
-import type { Matrix, Table } from '../ingest/table.ts';
-import { takeRows as takeTableRows } from '../ingest/table.ts';
 import {
   type FieldSpec,
   Preprocessor,
@@ -22,6 +20,8 @@ import {
   type PreprocessorState,
   type TransformReport,
 } from '../features/preprocessor.ts';
+import type { Matrix, Table } from '../ingest/table.ts';
+import { takeRows as takeTableRows } from '../ingest/table.ts';
 import { KMeans, type KMeansState } from './kmeans.ts';
 import { Rng } from './random.ts';
 
@@ -85,7 +85,12 @@ function parseOptions(options: DetectorOptions): Options {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = String(issue.path[0] ?? 'options');
-    throw optionError('AnomalyDetector', key, issue.message.toLowerCase(), (options as Record<string, unknown>)[key]);
+    throw optionError(
+      'AnomalyDetector',
+      key,
+      issue.message.toLowerCase(),
+      (options as Record<string, unknown>)[key],
+    );
   }
   return parsed.data;
 }
@@ -105,7 +110,10 @@ export class AnomalyDetector {
   static fromState(state: DetectorState): AnomalyDetector {
     const det = new AnomalyDetector(state.preprocessor.fields, state.options, state.preprocessor.options);
     (det as { preprocessor: Preprocessor }).preprocessor = Preprocessor.fromState(state.preprocessor);
-    det.runs = state.runs.map((r) => ({ km: KMeans.fromState(r.kmeans, { engine: state.options.engine }), scale: r.scale }));
+    det.runs = state.runs.map((r) => ({
+      km: KMeans.fromState(r.kmeans, { engine: state.options.engine }),
+      scale: r.scale,
+    }));
     det.threshold_ = state.threshold;
     det.training_ = state.training;
     return det;
@@ -162,7 +170,9 @@ export class AnomalyDetector {
     const fitRows = takeTableRows(table, order.subarray(nCal));
     const largestK = Math.max(o.k, ...o.ensembleK);
     if (fitRows.nRows < largestK) {
-      throw new InputError(`n_samples=${fitRows.nRows} (after holding out ${nCal} for calibration) should be >= k=${largestK}`);
+      throw new InputError(
+        `n_samples=${fitRows.nRows} (after holding out ${nCal} for calibration) should be >= k=${largestK}`,
+      );
     }
     onProgress?.('preprocessing');
     this.preprocessor.fit(fitRows);
@@ -252,7 +262,9 @@ export class AnomalyDetector {
   }
 
   /** Scores of an already preprocessed matrix. */
-  async scoreMatrix(X: Matrix): Promise<{ anomalyScore: Float64Array; cluster: Int32Array; dist2: Float64Array }> {
+  async scoreMatrix(
+    X: Matrix,
+  ): Promise<{ anomalyScore: Float64Array; cluster: Int32Array; dist2: Float64Array }> {
     const score = new Float64Array(X.rows);
     let cluster: Int32Array = new Int32Array(0);
     let dist2: Float64Array = new Float64Array(0);
@@ -279,11 +291,16 @@ export class AnomalyDetector {
   /** Runs for export: centres and score scales. */
   exportRuns(): { centers: Float32Array; k: number; scale: number }[] {
     this.requireFitted();
-    return this.runs.map((r) => ({ centers: r.km.clusterCenters.data, k: r.km.clusterCenters.rows, scale: r.scale }));
+    return this.runs.map((r) => ({
+      centers: r.km.clusterCenters.data,
+      k: r.km.clusterCenters.rows,
+      scale: r.scale,
+    }));
   }
 
   private requireFitted(): void {
-    if (this.runs.length === 0) throw new NotFittedError('This AnomalyDetector is not fitted yet; call fit() first.');
+    if (this.runs.length === 0)
+      throw new NotFittedError('This AnomalyDetector is not fitted yet; call fit() first.');
   }
 }
 

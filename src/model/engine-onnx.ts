@@ -30,13 +30,21 @@ export async function createOnnxEngine(): Promise<DistanceEngine> {
     return s;
   };
 
-  async function run(X: Matrix, C: Matrix, full: boolean, each: (start: number, out: Record<string, unknown>) => void) {
+  async function run(
+    X: Matrix,
+    C: Matrix,
+    full: boolean,
+    each: (start: number, out: Record<string, unknown>) => void,
+  ) {
     const s = await session(X.cols, full);
     const centers = new ort.Tensor('float32', C.data, [C.rows, C.cols]);
     const block = Math.max(1, Math.floor(BLOCK_CELLS / Math.max(1, C.rows)));
     for (let start = 0; start < X.rows; start += block) {
       const part = rowSlice(X, start, Math.min(X.rows, start + block));
-      const out = await s.run({ X: new ort.Tensor('float32', part.data, [part.rows, part.cols]), C: centers });
+      const out = await s.run({
+        X: new ort.Tensor('float32', part.data, [part.rows, part.cols]),
+        C: centers,
+      });
       each(start, out);
     }
   }

@@ -45,14 +45,22 @@ export async function loadTfjs(): Promise<{ tf: Tf; backend: string }> {
 export async function createTfjsEngine(): Promise<DistanceEngine & { backend: string }> {
   const { tf, backend } = await loadTfjs();
 
-  function blockDistances(part: Matrix, c: import('@tensorflow/tfjs').Tensor2D, c2: import('@tensorflow/tfjs').Tensor1D) {
+  function blockDistances(
+    part: Matrix,
+    c: import('@tensorflow/tfjs').Tensor2D,
+    c2: import('@tensorflow/tfjs').Tensor1D,
+  ) {
     const x = tf.tensor2d(part.data, [part.rows, part.cols]);
     const x2 = tf.sum(tf.square(x), 1, true);
     const xc = tf.matMul(x, c, false, true);
     return tf.relu(tf.add(tf.sub(x2, tf.mul(xc, 2)), c2)) as import('@tensorflow/tfjs').Tensor2D;
   }
 
-  async function eachBlock(X: Matrix, C: Matrix, fn: (start: number, d2: import('@tensorflow/tfjs').Tensor2D) => Promise<void>) {
+  async function eachBlock(
+    X: Matrix,
+    C: Matrix,
+    fn: (start: number, d2: import('@tensorflow/tfjs').Tensor2D) => Promise<void>,
+  ) {
     const c = tf.tensor2d(C.data, [C.rows, C.cols]);
     const c2 = tf.tidy(() => tf.sum(tf.square(c), 1)) as import('@tensorflow/tfjs').Tensor1D;
     try {

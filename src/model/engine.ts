@@ -41,7 +41,8 @@ export async function getEngine(name: EngineName | 'auto' = 'auto'): Promise<Dis
     }
     throw new BackendUnavailableError('no distance engine could be loaded');
   }
-  if (!ENGINE_NAMES.includes(name)) throw optionError('getEngine', 'engine', `one of ${ENGINE_NAMES.join(', ')}, or auto`, name);
+  if (!ENGINE_NAMES.includes(name))
+    throw optionError('getEngine', 'engine', `one of ${ENGINE_NAMES.join(', ')}, or auto`, name);
   let engine = cache.get(name);
   if (!engine) {
     engine = load(name);

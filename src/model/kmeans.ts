@@ -78,7 +78,13 @@ export class KMeans {
 
   toState(): KMeansState {
     const c = this.clusterCenters;
-    return { k: c.rows, nFeatures: c.cols, centers: Array.from(c.data), inertia: this.inertia_, nIter: this.nIter_ };
+    return {
+      k: c.rows,
+      nFeatures: c.cols,
+      centers: Array.from(c.data),
+      inertia: this.inertia_,
+      nIter: this.nIter_,
+    };
   }
 
   get clusterCenters(): Matrix {
@@ -164,7 +170,8 @@ export class KMeans {
   }
 
   private async lloyd(X: Matrix, engine: DistanceEngine, rng: Rng, tolAbs: number) {
-    let centers = this.initCenters ?? (await initialCenters(X, this.options.k, this.options.init, engine, rng));
+    let centers =
+      this.initCenters ?? (await initialCenters(X, this.options.k, this.options.init, engine, rng));
     let previous: Int32Array | null = null;
     let nIter = 0;
     for (let it = 0; it < this.options.maxIter; it++) {
@@ -212,7 +219,9 @@ export class KMeans {
         }
       }
       const batchInertia = sum(minDist2) / b;
-      ewa = Number.isNaN(ewa) ? batchInertia : ewa * (1 - b / X.rows) + batchInertia * Math.min(1, b / X.rows);
+      ewa = Number.isNaN(ewa)
+        ? batchInertia
+        : ewa * (1 - b / X.rows) + batchInertia * Math.min(1, b / X.rows);
       if (ewa < bestEwa) {
         bestEwa = ewa;
         stale = 0;
@@ -237,7 +246,9 @@ export async function initialCenters(
   const centers = new Float32Array(k * d);
   const first = rng.int(X.rows);
   centers.set(X.data.subarray(first * d, (first + 1) * d), 0);
-  const closest = Float64Array.from(await engine.distances(X, { data: centers.subarray(0, d), rows: 1, cols: d }));
+  const closest = Float64Array.from(
+    await engine.distances(X, { data: centers.subarray(0, d), rows: 1, cols: d }),
+  );
   let pot = sum(closest);
   const trials = 2 + Math.floor(Math.log(k));
   const cumulative = new Float64Array(X.rows);
@@ -401,7 +412,9 @@ function checkMatrix(X: Matrix, where: string, cols?: number): void {
   }
   for (let i = 0; i < X.data.length; i++) {
     if (!Number.isFinite(X.data[i]!)) {
-      throw new InputError(`${where}: row ${Math.floor(i / X.cols)} holds a non-finite value; NaN/inf never reach K-Means`);
+      throw new InputError(
+        `${where}: row ${Math.floor(i / X.cols)} holds a non-finite value; NaN/inf never reach K-Means`,
+      );
     }
   }
 }

@@ -39,7 +39,12 @@ function int64Tensor(name: string, dims: number[], values: number[]) {
   return onnx.TensorProto.create({ name, dataType: INT64, dims, int64Data: values });
 }
 
-function node(opType: string, inputs: string[], outputs: string[], attrs: Record<string, number | number[]> = {}) {
+function node(
+  opType: string,
+  inputs: string[],
+  outputs: string[],
+  attrs: Record<string, number | number[]> = {},
+) {
   const attribute = Object.entries(attrs).map(([name, v]) =>
     Array.isArray(v)
       ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v })

@@ -1,0 +1,37 @@
+/**
+ * The preprocessing plan for NSL-KDD / KDD Cup 99 records: the three symbolic fields one-hot,
+ * heavy-tailed counters (bytes, durations, connection counts) through log1p, rates and 0/1 flags
+ * as they are. Label and difficulty are not fields.
+ */
+import { KDD_FEATURES } from '../ingest/kdd.ts';
+import type { FieldSpec } from './preprocessor.ts';
+
+/** Counters whose values span orders of magnitude (src_bytes reaches 1e9). */
+export const KDD_LOG_FIELDS: readonly string[] = [
+  'duration',
+  'src_bytes',
+  'dst_bytes',
+  'wrong_fragment',
+  'urgent',
+  'hot',
+  'num_failed_logins',
+  'num_compromised',
+  'num_root',
+  'num_file_creations',
+  'num_shells',
+  'num_access_files',
+  'num_outbound_cmds',
+  'count',
+  'srv_count',
+  'dst_host_count',
+  'dst_host_srv_count',
+];
+
+export function kddFieldSpecs(weights: Readonly<Record<string, number>> = {}): FieldSpec[] {
+  return KDD_FEATURES.map((f) => ({
+    name: f.name,
+    kind: f.kind,
+    transform: KDD_LOG_FIELDS.includes(f.name) ? 'log1p' : 'none',
+    weight: weights[f.name] ?? 1,
+  }));
+}

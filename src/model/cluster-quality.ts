@@ -1,0 +1,281 @@
+/**
+ * Internal cluster-validity indices with scikit-learn's definitions: silhouette (on a seeded sample),
+ * Calinski-Harabasz and Davies-Bouldin. Inputs are a row-major float32 Matrix and one integer label
+ * per row (any int32 values; they are only compared for equality). All sums are accumulated in float64.
+ *
+ * Cost: calinskiHarabasz and daviesBouldin are two passes over the data, O(n·d) time and O(k·d)
+ * memory; silhouetteScore is O(s²·d) on a sample of s rows (default s = min(n, 5000)).
+ *
+ * As in scikit-learn, each index needs 2 <= number of distinct labels <= number of rows − 1 (for the
+ * silhouette: among the sampled rows); otherwise it throws InputError.
+ */
+
+import { InputError, optionError } from '../errors.ts';
+import type { Matrix } from '../ingest/table.ts';
+import { Rng } from './random.ts';
+
+/** Labels re-coded to 0..k−1 in order of first appearance, with cluster sizes. */
+interface Encoded {
+  readonly codes: Int32Array;
+  readonly k: number;
+  readonly counts: Float64Array;
+}
+
+function encode(labels: ArrayLike<number>): Encoded {
+  const codes = new Int32Array(labels.length);
+  const map = new Map<number, number>();
+  const sizes: number[] = [];
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
+    let c = map.get(l);
+    if (c === undefined) {
+      c = sizes.length;
+      map.set(l, c);
+      sizes.push(0);
+    }
+    sizes[c]!++;
+    codes[i] = c;
+  }
+  return { codes, k: sizes.length, counts: Float64Array.from(sizes) };
+}
+
+function checkInput(fn: string, X: Matrix, labels: Int32Array): void {
+  if (X.data.length !== X.rows * X.cols) {
+    throw new InputError(
+      `${fn}: matrix data has ${X.data.length} values, expected rows × cols = ${X.rows * X.cols}`,
+    );
+  }
+  if (labels.length !== X.rows) throw new InputError(`${fn}: ${labels.length} labels for ${X.rows} rows`);
+}
+
+function checkLabelCount(fn: string, k: number, n: number): void {
+  if (k < 2 || k > n - 1) {
+    throw new InputError(
+      `${fn}: number of labels is ${k}; valid values are 2 to n_samples - 1 (inclusive) with n_samples = ${n}`,
+    );
+  }
+}
+
+/** Per-cluster means (k × d, float64) from one pass over the rows. */
+function clusterMeans(X: Matrix, enc: Encoded): Float64Array {
+  const d = X.cols;
+  const data = X.data;
+  const means = new Float64Array(enc.k * d);
+  for (let i = 0; i < X.rows; i++) {
+    const o = enc.codes[i]! * d;
+    const r = i * d;
+    for (let j = 0; j < d; j++) means[o + j]! += data[r + j]!;
+  }
+  for (let c = 0; c < enc.k; c++) {
+    const inv = 1 / enc.counts[c]!;
+    for (let j = 0; j < d; j++) means[c * d + j]! *= inv;
+  }
+  return means;
+}
+
+/**
+ * Calinski-Harabasz index (variance ratio criterion), scikit-learn's calinski_harabasz_score:
+ * [B / (k − 1)] / [W / (n − k)] with B the between-cluster and W the within-cluster dispersion;
+ * 1 when W = 0. Higher is better.
+ */
+export function calinskiHarabasz(X: Matrix, labels: Int32Array): number {
+  checkInput('calinskiHarabasz', X, labels);
+  const enc = encode(labels);
+  const n = X.rows;
+  checkLabelCount('calinskiHarabasz', enc.k, n);
+  const d = X.cols;
+  const data = X.data;
+  const means = clusterMeans(X, enc);
+  // Overall mean as the size-weighted mean of the cluster means (same value as the plain mean).
+  const mean = new Float64Array(d);
+  for (let c = 0; c < enc.k; c++) {
+    const w = enc.counts[c]! / n;
+    for (let j = 0; j < d; j++) mean[j]! += w * means[c * d + j]!;
+  }
+  let extra = 0;
+  for (let c = 0; c < enc.k; c++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) {
+      const t = means[c * d + j]! - mean[j]!;
+      s += t * t;
+    }
+    extra += enc.counts[c]! * s;
+  }
+  let intra = 0;
+  for (let i = 0; i < n; i++) {
+    const o = enc.codes[i]! * d;
+    const r = i * d;
+    let s = 0;
+    for (let j = 0; j < d; j++) {
+      const t = data[r + j]! - means[o + j]!;
+      s += t * t;
+    }
+    intra += s;
+  }
+  return intra === 0 ? 1 : (extra * (n - enc.k)) / (intra * (enc.k - 1));
+}
+
+/**
+ * Davies-Bouldin index, scikit-learn's davies_bouldin_score: the mean over clusters of
+ * max_{j≠i} (s_i + s_j) / ‖c_i − c_j‖, with s_i the mean distance of cluster i's rows to its
+ * centroid; coincident centroids are skipped (distance treated as infinite). Returns 0 when all s_i or
+ * all centroid distances are within 1e-8 of 0 (numpy allclose). Lower is better.
+ */
+export function daviesBouldin(X: Matrix, labels: Int32Array): number {
+  checkInput('daviesBouldin', X, labels);
+  const enc = encode(labels);
+  const n = X.rows;
+  const k = enc.k;
+  checkLabelCount('daviesBouldin', k, n);
+  const d = X.cols;
+  const data = X.data;
+  const means = clusterMeans(X, enc);
+  const intra = new Float64Array(k);
+  for (let i = 0; i < n; i++) {
+    const o = enc.codes[i]! * d;
+    const r = i * d;
+    let s = 0;
+    for (let j = 0; j < d; j++) {
+      const t = data[r + j]! - means[o + j]!;
+      s += t * t;
+    }
+    intra[enc.codes[i]!]! += Math.sqrt(s);
+  }
+  for (let c = 0; c < k; c++) intra[c]! /= enc.counts[c]!;
+  const dist = new Float64Array(k * k);
+  let allCentroidsClose = true;
+  for (let a = 0; a < k; a++) {
+    for (let b = a + 1; b < k; b++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) {
+        const t = means[a * d + j]! - means[b * d + j]!;
+        s += t * t;
+      }
+      const v = Math.sqrt(s);
+      dist[a * k + b] = v;
+      dist[b * k + a] = v;
+      if (v > 1e-8) allCentroidsClose = false;
+    }
+  }
+  let allIntraClose = true;
+  for (let c = 0; c < k; c++) if (Math.abs(intra[c]!) > 1e-8) allIntraClose = false;
+  if (allIntraClose || allCentroidsClose) return 0;
+  let total = 0;
+  for (let a = 0; a < k; a++) {
+    let worst = Number.NEGATIVE_INFINITY;
+    for (let b = 0; b < k; b++) {
+      // sklearn: zero distances (including the diagonal) become +inf, so their ratio is 0.
+      const v = dist[a * k + b]!;
+      const r = v === 0 ? 0 : (intra[a]! + intra[b]!) / v;
+      if (r > worst) worst = r;
+    }
+    total += worst;
+  }
+  return total / k;
+}
+
+export interface SilhouetteOptions {
+  /** Rows to sample (without replacement); default min(n, 5000). At least n rows means all rows. */
+  sampleSize?: number;
+  /** Seed of the row sample (default 0). */
+  seed?: number;
+}
+
+const DEFAULT_SILHOUETTE_SAMPLE = 5000;
+/** Rows per tile in the pairwise silhouette loop (64 rows x 122 float64 columns = 62 KB). */
+const TILE = 64;
+
+/**
+ * Mean silhouette coefficient, scikit-learn's silhouette_score with Euclidean distance, computed
+ * exactly on a seeded random sample of rows (distances only among sampled rows, as scikit-learn does
+ * with sample_size). Per row: a = mean distance to the other rows of its cluster, b = smallest mean
+ * distance to the rows of another cluster, s = (b − a) / max(a, b); s = 0 for a row alone in its
+ * cluster (and when a = b = 0). Ranges in [−1, 1]; higher is better. O(s²·d) time, O(s·k) memory.
+ */
+export function silhouetteScore(X: Matrix, labels: Int32Array, opts: SilhouetteOptions = {}): number {
+  checkInput('silhouetteScore', X, labels);
+  const n = X.rows;
+  const d = X.cols;
+  const requested = opts.sampleSize ?? Math.min(n, DEFAULT_SILHOUETTE_SAMPLE);
+  if (!Number.isInteger(requested) || requested < 1) {
+    throw optionError('silhouetteScore', 'sampleSize', 'an integer >= 1', opts.sampleSize);
+  }
+  const s = Math.min(requested, n);
+  let rows: Int32Array;
+  if (s === n) {
+    rows = new Int32Array(n);
+    for (let i = 0; i < n; i++) rows[i] = i;
+  } else {
+    rows = new Rng(opts.seed ?? 0).sample(n, s).sort(); // sorted: same mean, friendlier memory access
+  }
+  // Gather the sample into a contiguous float64 block.
+  const P = new Float64Array(s * d);
+  const sampleLabels = new Int32Array(s);
+  for (let a = 0; a < s; a++) {
+    const r = rows[a]!;
+    sampleLabels[a] = labels[r]!;
+    const src = r * d;
+    const dst = a * d;
+    for (let j = 0; j < d; j++) P[dst + j] = X.data[src + j]!;
+  }
+  const enc = encode(sampleLabels);
+  const k = enc.k;
+  checkLabelCount('silhouetteScore', k, s);
+  const codes = enc.codes;
+  // sums[a * k + c] = sum of distances from sample row a to the rows of cluster c.
+  const sums = new Float64Array(s * k);
+  // Pairs are visited in square tiles of TILE rows so both tiles stay in cache.
+  const d4 = d - (d % 4);
+  for (let a0 = 0; a0 < s; a0 += TILE) {
+    const a1 = Math.min(s, a0 + TILE);
+    for (let b0 = a0; b0 < s; b0 += TILE) {
+      const b1 = Math.min(s, b0 + TILE);
+      for (let a = a0; a < a1; a++) {
+        const oa = a * d;
+        const ca = codes[a]!;
+        const ra = a * k;
+        for (let b = b0 === a0 ? a + 1 : b0; b < b1; b++) {
+          const ob = b * d;
+          let s0 = 0;
+          let s1 = 0;
+          let s2 = 0;
+          let s3 = 0;
+          let j = 0;
+          for (; j < d4; j += 4) {
+            const t0 = P[oa + j]! - P[ob + j]!;
+            const t1 = P[oa + j + 1]! - P[ob + j + 1]!;
+            const t2 = P[oa + j + 2]! - P[ob + j + 2]!;
+            const t3 = P[oa + j + 3]! - P[ob + j + 3]!;
+            s0 += t0 * t0;
+            s1 += t1 * t1;
+            s2 += t2 * t2;
+            s3 += t3 * t3;
+          }
+          for (; j < d; j++) {
+            const t = P[oa + j]! - P[ob + j]!;
+            s0 += t * t;
+          }
+          const dist = Math.sqrt(s0 + s1 + s2 + s3);
+          sums[ra + codes[b]!]! += dist;
+          sums[b * k + ca]! += dist;
+        }
+      }
+    }
+  }
+  let total = 0;
+  for (let a = 0; a < s; a++) {
+    const ca = codes[a]!;
+    const size = enc.counts[ca]!;
+    if (size <= 1) continue; // singleton: s = 0
+    const intra = sums[a * k + ca]! / (size - 1);
+    let inter = Number.POSITIVE_INFINITY;
+    for (let c = 0; c < k; c++) {
+      if (c === ca) continue;
+      const v = sums[a * k + c]! / enc.counts[c]!;
+      if (v < inter) inter = v;
+    }
+    const denom = Math.max(intra, inter);
+    if (denom > 0) total += (inter - intra) / denom;
+  }
+  return total / s;
+}
