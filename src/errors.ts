@@ -42,5 +42,7 @@ export class BackendUnavailableError extends NetanomalyError {
 
 /** scikit-learn's parameter message: "The 'k' option of KMeans must be an integer >= 1. Got 0 instead." */
 export function optionError(owner: string, option: string, constraint: string, got: unknown): OptionError {
-  return new OptionError(`The '${option}' option of ${owner} must be ${constraint}. Got ${JSON.stringify(got)} instead.`);
+  return new OptionError(
+    `The '${option}' option of ${owner} must be ${constraint}. Got ${JSON.stringify(got)} instead.`,
+  );
 }

@@ -151,7 +151,7 @@ export async function evaluateDataset(opts: EvaluateOptions): Promise<Evaluation
   return result;
 }
 
-async function baselineMetrics(
+export async function baselineMetrics(
   fields: FieldSpec[],
   fitTable: Table,
   testTable: Table,

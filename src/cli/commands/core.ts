@@ -1,0 +1,285 @@
+/** The core commands: train, elbow, evaluate, score, info, export, demo. */
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { type Command, Option } from 'commander';
+import { InputError } from '../../errors.ts';
+import { Preprocessor } from '../../features/preprocessor.ts';
+import { INPUT_FORMATS, readInput } from '../../ingest/read-input.ts';
+import { type LoadedModel, loadModel, saveModel } from '../../model/bundle.ts';
+import { elbowSweep } from '../../model/select-k.ts';
+import { runDemo } from '../../pipeline/demo.ts';
+import { type Evaluation, evaluateDataset, type Metrics, normalRows } from '../../pipeline/evaluate.ts';
+import { scoreRecords } from '../../pipeline/score.ts';
+import { trainFromFile } from '../../pipeline/train.ts';
+import { choice, fprOption, intOption, kOption } from '../options.ts';
+import { bold, createProgress, formatNumber, formatTable } from '../progress.ts';
+
+const formatOption = () =>
+  new Option('--format <format>', 'input format').choices([...INPUT_FORMATS]).default('auto');
+const badRowOption = (fallback: string) =>
+  new Option('--on-bad-row <policy>', 'what to do with a bad row')
+    .choices(['fail', 'skip', 'quarantine'])
+    .default(fallback);
+
+export function registerCoreCommands(program: Command): void {
+  program
+    .command('train')
+    .description('train a detector on FILE and save the model bundle')
+    .argument('<file>', 'training data')
+    .addOption(formatOption())
+    .addOption(
+      new Option('--train-on <rows>', 'rows to learn from').choices(['normal', 'all']).default('normal'),
+    )
+    .option('--k <k>', "number of clusters, or 'auto' (elbow sweep)", kOption, 'auto')
+    .option('--target-fpr <rate>', 'false-positive rate the threshold aims at', fprOption, 0.01)
+    .option('--seed <n>', 'random seed', intOption(0), 0)
+    .addOption(
+      new Option('--engine <engine>', 'distance engine')
+        .choices(['auto', 'onnx', 'tfjs', 'js'])
+        .default('auto'),
+    )
+    .addOption(badRowOption('fail'))
+    .requiredOption('-o, --out <dir>', 'model bundle directory to write')
+    .option('--json', 'print the training summary as JSON')
+    .action(async (file: string, o) => {
+      const progress = createProgress();
+      const result = await trainFromFile(file, {
+        format: o.format,
+        trainOn: o.trainOn,
+        k: o.k,
+        onBadRow: o.onBadRow,
+        detector: { targetFpr: o.targetFpr, seed: o.seed, engine: o.engine },
+        reader: readInput,
+        onProgress: (s) => progress.step(s),
+      });
+      const saved = await saveModel(o.out, result.detector, result.card);
+      progress.done('trained');
+      const summary = {
+        model: o.out,
+        sha256: saved.sha256,
+        k: result.detector.k,
+        k_choice: result.card.kChoice,
+        rows_used: result.card.data.rows,
+        threshold: result.detector.threshold,
+        target_fpr: result.detector.options.targetFpr,
+        ensemble_runs: result.detector.ensembleSize,
+        bad_rows: result.input.report.rowsSkipped,
+      };
+      if (o.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      else {
+        process.stdout.write(
+          `${bold('model saved')} ${o.out}\n  k=${summary.k} (${summary.k_choice})\n  trained on ${summary.rows_used} rows (${o.trainOn}), threshold ${formatNumber(summary.threshold)} for ${summary.target_fpr * 100}% false positives\n`,
+        );
+      }
+    });
+
+  program
+    .command('elbow')
+    .description('sweep k, find the knee, and report silhouette / Calinski-Harabasz / Davies-Bouldin')
+    .argument('<file>', 'data')
+    .addOption(formatOption())
+    .addOption(new Option('--train-on <rows>', 'rows to cluster').choices(['normal', 'all']).default('all'))
+    .option('--k-min <k>', 'smallest k', intOption(1), 2)
+    .option('--k-max <k>', 'largest k', intOption(2), 30)
+    .addOption(
+      new Option('--mode <mode>', 'fast (subsample) or exhaustive')
+        .choices(['fast', 'exhaustive'])
+        .default('fast'),
+    )
+    .option('--seed <n>', 'random seed', intOption(0), 0)
+    .option('--json', 'print JSON')
+    .action(async (file: string, o) => {
+      const progress = createProgress();
+      progress.step(`reading ${file}`);
+      const input = await readInput(file, o.format, 'fail');
+      let table = input.table;
+      if (o.trainOn === 'normal') {
+        if (!input.families)
+          throw new InputError(`${file}: --train-on normal needs labels; use --train-on all`);
+        table = normalRows(table, input.families);
+      }
+      const pre = new Preprocessor(input.fields).fit(table);
+      const { X } = pre.transform(table);
+      const result = await elbowSweep(
+        X,
+        { kMin: o.kMin, kMax: o.kMax, mode: o.mode, seed: o.seed },
+        (d, t, k) => progress.step(`k=${k} (${d}/${t})`),
+      );
+      progress.done('sweep done');
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(
+        `${formatTable(
+          ['k', 'inertia', 'silhouette', 'calinski_harabasz', 'davies_bouldin', 'seconds'],
+          result.rows.map((r) => [
+            r.k,
+            r.inertia,
+            r.silhouette,
+            r.calinskiHarabasz,
+            r.daviesBouldin,
+            r.seconds,
+          ]),
+        )}\n\n${bold(`recommended k = ${result.recommended}`)}\n${result.rationale}\n`,
+      );
+    });
+
+  program
+    .command('evaluate')
+    .description('train on a public dataset and evaluate on its test file (labels used only to report)')
+    .addOption(new Option('--dataset <name>', 'dataset').choices(['nsl-kdd', 'kdd99']).default('nsl-kdd'))
+    .addOption(
+      new Option('--test <file>', 'NSL-KDD test file')
+        .choices(['KDDTest+', 'KDDTest-21'])
+        .default('KDDTest+'),
+    )
+    .addOption(
+      new Option('--train-on <rows>', 'rows to learn from').choices(['normal', 'all']).default('normal'),
+    )
+    .option('--k <k>', 'number of clusters of the primary run', intOption(1))
+    .option('--target-fpr <rate>', 'false-positive rate the threshold aims at', fprOption, 0.01)
+    .option('--seed <n>', 'random seed', intOption(0), 0)
+    .option('--no-baseline', 'skip the plain K-Means baseline')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const progress = createProgress();
+      const result = await evaluateDataset({
+        dataset: o.dataset,
+        test: o.test,
+        trainOn: o.trainOn,
+        baseline: o.baseline,
+        detector: { targetFpr: o.targetFpr, seed: o.seed, ...(o.k ? { k: o.k } : {}) },
+        onProgress: (s) => progress.step(s),
+      });
+      progress.done('evaluated');
+      if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else process.stdout.write(describeEvaluation(result));
+    });
+
+  program
+    .command('score')
+    .description('score every record of FILE with the model in DIR')
+    .argument('<model>', 'model bundle directory')
+    .argument('<file>', 'data to score')
+    .addOption(formatOption())
+    .addOption(badRowOption('quarantine'))
+    .option('--jsonl', 'one JSON object per record on stdout')
+    .option('--only-anomalies', 'print only records flagged as anomalies')
+    .action(async (modelDir: string, file: string, o) => {
+      const progress = createProgress();
+      const model = await loadModel(modelDir);
+      progress.step(`reading ${file}`);
+      const input = await readInput(file, o.format, o.onBadRow);
+      progress.step(`scoring ${input.table.nRows} records`);
+      const { records, summary } = await scoreRecords(model, input);
+      progress.done(
+        `${summary.rows} records scored, ${summary.anomalies} anomalies (${(100 * summary.anomalyShare).toFixed(2)}%), ${input.report.rowsSkipped} bad rows set aside`,
+      );
+      const out: string[] = [];
+      for (const r of records) {
+        if (o.onlyAnomalies && !r.is_anomaly) continue;
+        if (o.jsonl) out.push(JSON.stringify(r));
+        else out.push([r.row, r.anomaly_score.toFixed(6), r.is_anomaly ? 1 : 0, r.cluster].join(','));
+        if (out.length >= 8192) {
+          process.stdout.write(`${out.join('\n')}\n`);
+          out.length = 0;
+        }
+      }
+      if (!o.jsonl) process.stdout.write('row,anomaly_score,is_anomaly,cluster\n');
+      if (out.length) process.stdout.write(`${out.join('\n')}\n`);
+    });
+
+  program
+    .command('info')
+    .description('describe a model bundle')
+    .argument('<model>', 'model bundle directory')
+    .option('--json', 'print JSON')
+    .action(async (modelDir: string, o) => {
+      const model = await loadModel(modelDir);
+      const info = describeModel(model);
+      if (o.json) process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+      else {
+        process.stdout.write(
+          `${bold(modelDir)} (sha256 ${model.sha256.slice(0, 12)})\n` +
+            `  trained on ${info.data.rows} rows of ${info.data.source} (${info.data.format}, ${info.data.trainOn})\n` +
+            `  k=${info.k}: ${info.kChoice}\n  ensemble runs: ${info.ensembleKs.join(', ')}\n` +
+            `  threshold ${formatNumber(info.threshold)} (target false-positive rate ${info.targetFpr})\n` +
+            `  features: ${info.fields.length} fields → ${info.nFeatures} columns\n`,
+        );
+      }
+    });
+
+  program
+    .command('export')
+    .description('write the model for other tools: ONNX (features → distances, cluster, score) or JSON')
+    .argument('<model>', 'model bundle directory')
+    .addOption(new Option('--format <format>', 'export format').choices(['onnx', 'json']).default('onnx'))
+    .requiredOption('-o, --out <file>', 'file to write')
+    .action(async (modelDir: string, o) => {
+      const model = await loadModel(modelDir);
+      await mkdir(dirname(o.out), { recursive: true });
+      if (o.format === 'onnx') await copyFile(join(modelDir, 'model.onnx'), o.out);
+      else await writeFile(o.out, `${JSON.stringify(model.file, null, 2)}\n`);
+      process.stderr.write(`wrote ${o.out}\n`);
+    });
+
+  program
+    .command('demo')
+    .description(
+      'the main job on real data: NSL-KDD, choose k, train on normal rows, evaluate on KDDTest+, save the model',
+    )
+    .option('-o, --out <dir>', 'model bundle directory', 'models/nsl-kdd')
+    .option('--json', 'print the evaluation as JSON')
+    .action(async (o) => {
+      const progress = createProgress();
+      const result = await runDemo({ out: o.out, onProgress: (s) => progress.step(s) });
+      progress.done('demo done');
+      if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else process.stdout.write(result.text);
+    });
+}
+
+export function describeModel(model: LoadedModel) {
+  const det = model.detector;
+  return {
+    dir: model.dir,
+    sha256: model.sha256,
+    data: model.card.data,
+    k: det.k,
+    kChoice: model.card.kChoice,
+    ensembleKs: det.exportRuns().map((r) => r.k),
+    threshold: det.threshold,
+    targetFpr: det.options.targetFpr,
+    fields: det.preprocessor.fieldSpecs().map((f) => f.name),
+    nFeatures: det.preprocessor.nOutputs,
+    training: det.training,
+    evaluation: model.card.evaluation ?? null,
+    createdAt: model.card.createdAt,
+  };
+}
+
+export function describeEvaluation(e: Evaluation): string {
+  const row = (name: string, m: Metrics) => [
+    name,
+    m.k,
+    m.roc_auc,
+    m.pr_auc,
+    m.dr_at_fpr['0.001'],
+    m.dr_at_fpr['0.01'],
+    m.dr_at_fpr['0.05'],
+    m.fpr,
+    m.f1,
+  ];
+  const rows = [row('netanomaly', e)];
+  if (e.baseline) rows.push(row('baseline', e.baseline));
+  const fam = Object.entries(e.recall_by_family)
+    .map(([f, g]) => `${f} ${(100 * g.recall).toFixed(1)}% of ${g.n}`)
+    .join(', ');
+  return `${bold(`${e.dataset}: trained on ${e.train.used} ${e.train.train_on} rows of ${e.train.id}, tested on ${e.test.id} (${e.test.rows} rows)`)}
+${formatTable(['model', 'k', 'roc_auc', 'pr_auc', 'dr@0.1%', 'dr@1%', 'dr@5%', 'fpr', 'f1'], rows)}
+flagged at the threshold (target false-positive rate ${e.target_fpr}): ${fam}
+`;
+}
+
+export { choice };

@@ -1,0 +1,58 @@
+/**
+ * The netanomaly command line. A thin shell: every command parses its options, calls the
+ * library, and prints (human text, or JSON on stdout with --json / --jsonl). Progress goes to
+ * stderr. Exit codes: 0 ok, 1 error (one line: `Name: message`), 2 usage.
+ */
+import { Command, CommanderError } from 'commander';
+import { NetanomalyError } from '../errors.ts';
+import { registerCoreCommands } from './commands/core.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('netanomaly')
+    .description('Find anomalies in network traffic with K-Means clustering.')
+    .version('0.1.0')
+    .option('--debug', 'show stack traces on errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCoreCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+      )
+        return 0;
+      return 2;
+    }
+    const debug = argv.includes('--debug');
+    if (err instanceof NetanomalyError) {
+      process.stderr.write(`${err.name}: ${err.message}\n`);
+    } else {
+      process.stderr.write(`Error: ${(err as Error)?.message ?? String(err)}\n`);
+    }
+    if (debug) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+    return 1;
+  }
+}
+
+// Run when executed directly (tsx src/cli/main.ts …).
+if (process.argv[1] && /main\.ts$/.test(process.argv[1])) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`Error: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,61 @@
+/**
+ * Reads any supported input into the same shape: tabular files (NSL-KDD, KDD Cup 99, CSV) and
+ * traffic (pcap / pcapng, Zeek conn.log, CICFlowMeter CSV) into canonical flows. With format
+ * 'auto' the content is sniffed, never the file name.
+ */
+import { UnsupportedFormatError } from '../errors.ts';
+import { flowFieldSpecs } from '../features/flow-fields.ts';
+import { type InputData, readTabular } from './input.ts';
+import { attackFamily } from './kdd.ts';
+import { firstLine } from './sniff.ts';
+import type { BadRowPolicy } from './table.ts';
+import { type IdentityColumns, readTraffic, sniffFormat } from './traffic/index.ts';
+
+export const INPUT_FORMATS = ['auto', 'nsl-kdd', 'kdd99', 'csv', 'pcap', 'zeek', 'cic'] as const;
+export type InputFormat = (typeof INPUT_FORMATS)[number];
+
+export interface AnyInput extends InputData {
+  /** Flow identity (addresses, ports, protocol, start time, Community ID) for traffic inputs. */
+  identity: IdentityColumns | null;
+}
+
+export async function sniffInputFormat(path: string): Promise<Exclude<InputFormat, 'auto'>> {
+  try {
+    return await sniffFormat(path);
+  } catch {
+    // not traffic: look at the first line
+  }
+  const line = await firstLine(path);
+  const fields = line.split(',');
+  if ((fields.length === 42 || fields.length === 43) && /^(tcp|udp|icmp)$/.test(fields[1] ?? '')) {
+    return fields[41]?.endsWith('.') ? 'kdd99' : 'nsl-kdd';
+  }
+  if (/[,;\t|]/.test(line)) return 'csv';
+  throw new UnsupportedFormatError(
+    `${path}: cannot tell the format from the content (not pcap, Zeek, CICFlowMeter, KDD or CSV)`,
+  );
+}
+
+export async function readInput(path: string, format: string, onBadRow: BadRowPolicy): Promise<AnyInput> {
+  if (!(INPUT_FORMATS as readonly string[]).includes(format)) {
+    throw new UnsupportedFormatError(
+      `${path}: unknown format '${format}' (one of ${INPUT_FORMATS.join(', ')})`,
+    );
+  }
+  const f = format === 'auto' ? await sniffInputFormat(path) : (format as Exclude<InputFormat, 'auto'>);
+  if (f === 'pcap' || f === 'zeek' || f === 'cic') {
+    const t = await readTraffic(path, { format: f, onBadRow });
+    return {
+      table: t.table,
+      labels: t.labels,
+      families: t.labels
+        ? t.labels.map((l) => (/^(benign|normal)$/i.test(l.trim()) ? 'normal' : attackFamily(l)))
+        : null,
+      report: t.report,
+      format: f,
+      fields: flowFieldSpecs(),
+      identity: t.identity,
+    };
+  }
+  return { ...(await readTabular(path, { format: f, onBadRow })), identity: null };
+}

@@ -1,0 +1,283 @@
+/**
+ * Packet decoding: link layer (Ethernet with 802.1Q/802.1ad/QinQ tags, MPLS, PPPoE; Linux SLL and
+ * SLL2; raw IPv4/IPv6; BSD null/loopback) → IPv4/IPv6 (IPv6 extension headers) → TCP/UDP/ICMP/ICMPv6.
+ * Every packet that cannot be used is counted under a reason and skipped; nothing throws.
+ */
+import { bump, type Counters } from './pcap.ts';
+
+export interface DecodedPacket {
+  ts: number;
+  ipVersion: 4 | 6;
+  src: string;
+  dst: string;
+  /** IP protocol number of the transport (6, 17, 1, 58, ...). */
+  proto: number;
+  /** TCP/UDP ports; ICMP: type and code. */
+  sport: number;
+  dport: number;
+  /** IP bytes (header + payload) from the IP length field, as on the wire. */
+  ipLen: number;
+  /** Transport payload bytes (IP payload minus the transport header). */
+  payloadLen: number;
+  /** TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20, ECE 0x40, CWR 0x80). */
+  tcpFlags: number;
+}
+
+export const LINKTYPE = {
+  NULL: 0,
+  ETHERNET: 1,
+  RAW: 101,
+  RAW_OLD_12: 12,
+  RAW_OLD_14: 14,
+  LOOP: 108,
+  LINUX_SLL: 113,
+  IPV4: 228,
+  IPV6: 229,
+  LINUX_SLL2: 276,
+} as const;
+
+function ipv4String(d: Uint8Array, o: number): string {
+  return `${d[o]}.${d[o + 1]}.${d[o + 2]}.${d[o + 3]}`;
+}
+
+/** RFC 5952 text form (lower case, longest zero run compressed). */
+export function ipv6String(d: Uint8Array, o: number): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push((d[o + 2 * i]! << 8) | d[o + 2 * i + 1]!);
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(':');
+  if (bestStart < 0) return hex(g);
+  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+}
+
+const ETH_IPV4 = 0x0800;
+const ETH_IPV6 = 0x86dd;
+
+/** Decode one captured frame; null (and a counter) when it carries no usable IP transport. */
+export function decodePacket(
+  linktype: number,
+  d: Uint8Array,
+  ts: number,
+  counters: Counters,
+): DecodedPacket | null {
+  let o = 0;
+  let ethertype = -1;
+  switch (linktype) {
+    case LINKTYPE.ETHERNET: {
+      if (d.length < 14) return skip(counters, 'truncated_link_header');
+      ethertype = (d[12]! << 8) | d[13]!;
+      o = 14;
+      break;
+    }
+    case LINKTYPE.LINUX_SLL: {
+      if (d.length < 16) return skip(counters, 'truncated_link_header');
+      ethertype = (d[14]! << 8) | d[15]!;
+      o = 16;
+      break;
+    }
+    case LINKTYPE.LINUX_SLL2: {
+      if (d.length < 20) return skip(counters, 'truncated_link_header');
+      ethertype = (d[0]! << 8) | d[1]!;
+      o = 20;
+      break;
+    }
+    case LINKTYPE.NULL:
+    case LINKTYPE.LOOP: {
+      if (d.length < 4) return skip(counters, 'truncated_link_header');
+      // NULL: host byte order of the writer; LOOP: network order. Accept either.
+      const be = ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
+      const le = ((d[3]! << 24) | (d[2]! << 16) | (d[1]! << 8) | d[0]!) >>> 0;
+      const fam = linktype === LINKTYPE.LOOP ? be : le < 256 ? le : be;
+      o = 4;
+      if (fam === 2) ethertype = ETH_IPV4;
+      else if (fam === 24 || fam === 28 || fam === 30 || fam === 10) ethertype = ETH_IPV6;
+      else return skip(counters, 'non_ip');
+      break;
+    }
+    case LINKTYPE.RAW:
+    case LINKTYPE.RAW_OLD_12:
+    case LINKTYPE.RAW_OLD_14:
+    case LINKTYPE.IPV4:
+    case LINKTYPE.IPV6: {
+      if (d.length < 1) return skip(counters, 'truncated_ip');
+      ethertype = d[0]! >> 4 === 6 ? ETH_IPV6 : ETH_IPV4;
+      break;
+    }
+    default:
+      return skip(counters, `unsupported_linktype_${linktype}`);
+  }
+  // VLAN tags (802.1Q, 802.1ad, old QinQ 0x9100), PPPoE session, MPLS.
+  for (let guard = 0; guard < 16; guard++) {
+    if (ethertype === 0x8100 || ethertype === 0x88a8 || ethertype === 0x9100) {
+      if (d.length < o + 4) return skip(counters, 'truncated_link_header');
+      ethertype = (d[o + 2]! << 8) | d[o + 3]!;
+      o += 4;
+      bump(counters, 'vlan_tagged');
+    } else if (ethertype === 0x8864) {
+      if (d.length < o + 8) return skip(counters, 'truncated_link_header');
+      const ppp = (d[o + 6]! << 8) | d[o + 7]!;
+      o += 8;
+      if (ppp === 0x0021) ethertype = ETH_IPV4;
+      else if (ppp === 0x0057) ethertype = ETH_IPV6;
+      else return skip(counters, 'non_ip');
+    } else if (ethertype === 0x8847 || ethertype === 0x8848) {
+      let bottom = false;
+      while (!bottom) {
+        if (d.length < o + 4) return skip(counters, 'truncated_link_header');
+        bottom = (d[o + 2]! & 1) === 1;
+        o += 4;
+      }
+      if (d.length < o + 1) return skip(counters, 'truncated_ip');
+      const v = d[o]! >> 4;
+      if (v === 4) ethertype = ETH_IPV4;
+      else if (v === 6) ethertype = ETH_IPV6;
+      else return skip(counters, 'non_ip');
+    } else break;
+  }
+  if (ethertype === ETH_IPV4) return decodeIpv4(d, o, ts, counters);
+  if (ethertype === ETH_IPV6) return decodeIpv6(d, o, ts, counters);
+  return skip(counters, 'non_ip');
+}
+
+function skip(counters: Counters, reason: string): null {
+  bump(counters, reason);
+  return null;
+}
+
+function decodeIpv4(d: Uint8Array, o: number, ts: number, counters: Counters): DecodedPacket | null {
+  if (d.length < o + 20) return skip(counters, 'truncated_ip');
+  const vihl = d[o]!;
+  if (vihl >> 4 !== 4) return skip(counters, 'bad_ip_header');
+  const ihl = (vihl & 0x0f) * 4;
+  let totalLen = (d[o + 2]! << 8) | d[o + 3]!;
+  if (totalLen === 0 && d.length - o >= ihl) {
+    // TCP segmentation offload captures report 0; use what was captured (as Wireshark does).
+    totalLen = d.length - o;
+    bump(counters, 'ip_len_zero');
+  }
+  if (ihl < 20 || totalLen < ihl) return skip(counters, 'bad_ip_header');
+  if (d.length < o + ihl) return skip(counters, 'truncated_ip');
+  const fragField = (d[o + 6]! << 8) | d[o + 7]!;
+  const fragOffset = fragField & 0x1fff;
+  const moreFrags = (fragField & 0x2000) !== 0;
+  if (fragOffset !== 0) return skip(counters, 'ip_fragments');
+  if (moreFrags) bump(counters, 'ip_first_fragments');
+  const proto = d[o + 9]!;
+  const src = ipv4String(d, o + 12);
+  const dst = ipv4String(d, o + 16);
+  return decodeTransport(
+    d,
+    o + ihl,
+    o + totalLen,
+    totalLen,
+    totalLen - ihl,
+    proto,
+    4,
+    src,
+    dst,
+    ts,
+    counters,
+  );
+}
+
+function decodeIpv6(d: Uint8Array, o: number, ts: number, counters: Counters): DecodedPacket | null {
+  if (d.length < o + 40) return skip(counters, 'truncated_ip');
+  if (d[o]! >> 4 !== 6) return skip(counters, 'bad_ip_header');
+  const payloadLen = (d[o + 4]! << 8) | d[o + 5]!;
+  let next = d[o + 6]!;
+  const src = ipv6String(d, o + 8);
+  const dst = ipv6String(d, o + 24);
+  const end = o + 40 + payloadLen;
+  let p = o + 40;
+  // Extension headers: hop-by-hop 0, routing 43, fragment 44, destination options 60, AH 51.
+  for (let guard = 0; guard < 16; guard++) {
+    if (next === 0 || next === 43 || next === 60 || next === 135 || next === 139 || next === 140) {
+      if (d.length < p + 2) return skip(counters, 'truncated_ip');
+      const n = d[p]!;
+      p += (d[p + 1]! + 1) * 8;
+      next = n;
+    } else if (next === 44) {
+      if (d.length < p + 8) return skip(counters, 'truncated_ip');
+      const n = d[p]!;
+      const fragOffset = ((d[p + 2]! << 8) | d[p + 3]!) >> 3;
+      if (fragOffset !== 0) return skip(counters, 'ip_fragments');
+      if (d[p + 3]! & 1) bump(counters, 'ip_first_fragments');
+      p += 8;
+      next = n;
+    } else if (next === 51) {
+      if (d.length < p + 2) return skip(counters, 'truncated_ip');
+      const n = d[p]!;
+      p += (d[p + 1]! + 2) * 4;
+      next = n;
+    } else break;
+  }
+  if (p > end) return skip(counters, 'bad_ip_header');
+  return decodeTransport(d, p, end, 40 + payloadLen, end - p, next, 6, src, dst, ts, counters);
+}
+
+function decodeTransport(
+  d: Uint8Array,
+  p: number,
+  _end: number,
+  ipLen: number,
+  l4Len: number,
+  proto: number,
+  ipVersion: 4 | 6,
+  src: string,
+  dst: string,
+  ts: number,
+  counters: Counters,
+): DecodedPacket | null {
+  const pkt: DecodedPacket = {
+    ts,
+    ipVersion,
+    src,
+    dst,
+    proto,
+    sport: 0,
+    dport: 0,
+    ipLen,
+    payloadLen: 0,
+    tcpFlags: 0,
+  };
+  if (proto === 6) {
+    if (l4Len < 20) return skip(counters, 'bad_transport_header');
+    if (d.length < p + 14) return skip(counters, 'truncated_transport');
+    pkt.sport = (d[p]! << 8) | d[p + 1]!;
+    pkt.dport = (d[p + 2]! << 8) | d[p + 3]!;
+    const hl = (d[p + 12]! >> 4) * 4;
+    if (hl < 20 || hl > l4Len) return skip(counters, 'bad_transport_header');
+    pkt.tcpFlags = d[p + 13]!;
+    pkt.payloadLen = l4Len - hl;
+  } else if (proto === 17) {
+    if (l4Len < 8) return skip(counters, 'bad_transport_header');
+    if (d.length < p + 4) return skip(counters, 'truncated_transport');
+    pkt.sport = (d[p]! << 8) | d[p + 1]!;
+    pkt.dport = (d[p + 2]! << 8) | d[p + 3]!;
+    pkt.payloadLen = l4Len - 8;
+  } else if (proto === 1 || proto === 58) {
+    if (l4Len < 4) return skip(counters, 'bad_transport_header');
+    if (d.length < p + 2) return skip(counters, 'truncated_transport');
+    if (proto === 1 && ipVersion !== 4) return skip(counters, 'bad_transport_header');
+    pkt.sport = d[p]!;
+    pkt.dport = d[p + 1]!;
+    pkt.payloadLen = Math.max(l4Len - 8, 0);
+  } else {
+    return skip(counters, proto === 50 ? 'ipsec_esp' : 'unsupported_ip_protocol');
+  }
+  return pkt;
+}

@@ -1,0 +1,164 @@
+/**
+ * The traffic reader on the shared real captures, checked against tshark/capinfos (Wireshark is
+ * only a test reference here). NETANOMALY_DATA_DIR must point at the shared datasets: these tests
+ * fail, not skip, without it.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { iterateFlows, readTraffic } from '../../../src/ingest/traffic/index.ts';
+import { handshake, pcapFile, tmpDir, write } from './pcap-writer.ts';
+
+const DATA = process.env.NETANOMALY_DATA_DIR ?? '';
+const PCAPS = join(DATA, 'pcaps');
+
+function tshark(args: string[]): string {
+  return execFileSync('tshark', args, {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    maxBuffer: 64 << 20,
+  }).toString();
+}
+
+function files(sub: string): string[] {
+  assert.ok(DATA, 'NETANOMALY_DATA_DIR must point at the shared datasets');
+  return readdirSync(join(PCAPS, sub))
+    .sort()
+    .map((n) => join(PCAPS, sub, n));
+}
+
+describe('real captures', () => {
+  test('packet counts match capinfos for every normal and attack capture', async () => {
+    const all = [...files('normal'), ...files('attack')];
+    assert.ok(all.length >= 40);
+    const info = execFileSync('capinfos', ['-T', '-r', '-c', ...all], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).toString();
+    const expected = new Map(
+      info
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t'))
+        .map(([f, c]) => [f!, Number(c)] as const),
+    );
+    for (const f of all) {
+      const { report, table } = await readTraffic(f);
+      assert.equal(report.counters.packets, expected.get(f), f);
+      assert.ok(table.nRows > 0, `${f} produced no flows`);
+      for (const [name, col] of Object.entries(table.numeric)) {
+        for (const v of col) assert.ok(Number.isFinite(v), `${f}: ${name} not finite`);
+      }
+    }
+  });
+
+  test('TCP+UDP flow counts agree with tshark conversations (within 20 % or 2)', async () => {
+    let exact = 0;
+    const normal = files('normal');
+    for (const f of normal) {
+      const out = tshark(['-r', f, '-q', '-z', 'conv,tcp', '-z', 'conv,udp']);
+      const conv = out.split('\n').filter((l) => l.includes('<->')).length;
+      const { table } = await readTraffic(f);
+      const ours = table.text.protocol!.filter((p) => p === 'tcp' || p === 'udp').length;
+      assert.ok(
+        Math.abs(conv - ours) <= Math.max(2, 0.2 * conv),
+        `${f}: tshark ${conv} conversations, ours ${ours}`,
+      );
+      if (conv === ours) exact++;
+    }
+    assert.ok(exact >= normal.length - 5, `only ${exact} exact matches`);
+  });
+
+  test('synscan: ~2000 one-packet S0/REJ flows whose window features stand out', async () => {
+    const { table, identity, report } = await readTraffic(join(PCAPS, 'attack', 'synscan.pcap'));
+    assert.equal(report.counters.packets, 2011);
+    assert.ok(table.nRows >= 1900 && table.nRows <= 2011, `${table.nRows} flows`);
+    const state = table.text.conn_state!;
+    let scanLike = 0;
+    for (let i = 0; i < table.nRows; i++) {
+      const pk = table.numeric.fwd_packets![i]! + table.numeric.bwd_packets![i]!;
+      if ((state[i] === 'S0' || state[i] === 'REJ') && pk <= 2) scanLike++;
+    }
+    assert.ok(scanLike / table.nRows > 0.95, `${scanLike} of ${table.nRows} scan-like`);
+    assert.equal(new Set(identity.src_ip).size, 1);
+    const ports = [...table.numeric.src_n_distinct_dst_ports!].sort((a, b) => a - b);
+    const median = ports[ports.length >> 1]!;
+    // nmap re-probes some ports, so not every one of the last 100 flows has a new port
+    assert.ok(median >= 60, `median distinct ports in the last 100 flows: ${median}`);
+    const s0 = [...table.numeric.src_n_s0_rate!].sort((a, b) => a - b)[ports.length >> 1]!;
+    assert.ok(s0 > 0.9, `median s0 rate ${s0}`);
+    // the same windows over normal traffic stay low
+    const { table: web } = await readTraffic(join(PCAPS, 'normal', 'skype.pcap'));
+    const webPorts = [...web.numeric.src_t_distinct_dst_ports!].sort((a, b) => a - b);
+    assert.ok(webPorts[webPorts.length >> 1]! < 20, `skype median ${webPorts[webPorts.length >> 1]}`);
+  });
+
+  test('every malformed capture is processed without a crash, quickly, with counters', async () => {
+    const expectCounter: Record<string, string> = {
+      'ip_fragmented_garbage.pcap': 'ip_fragments',
+      'badpackets.pcap': 'caplen_lt_len',
+      'fuzz-2021-06-07-c6c72a0a56.pcap': 'caplen_lt_len',
+      'reasm_crash_anon.pcapng': 'bad_transport_header',
+    };
+    for (const f of files('malformed')) {
+      const t0 = performance.now();
+      const { report } = await readTraffic(f);
+      const ms = performance.now() - t0;
+      assert.ok(ms < 5000, `${f} took ${ms} ms`);
+      assert.ok((report.counters.packets ?? 0) > 0, f);
+      const name = f.split('/').pop()!;
+      const c = expectCounter[name];
+      if (c)
+        assert.ok(
+          (report.counters[c] ?? 0) > 0,
+          `${name}: expected counter ${c} in ${JSON.stringify(report.counters)}`,
+        );
+    }
+  });
+
+  test('Community ID equals tshark for TCP, UDP, IPv6, SLL and ICMP flows', async () => {
+    const dir = tmpDir();
+    const targets = [
+      ...['443-curl.pcap', 'http_ipv6.pcap', 'dns_dot.pcap', 'mdns.pcap', 'quic.pcap', 'skype.pcap'].map(
+        (n) => join(PCAPS, 'normal', n),
+      ),
+      join(PCAPS, 'malformed', 'malformed_icmp.pcap'),
+      write(dir, 'hs.pcap', pcapFile(handshake())),
+    ];
+    let compared = 0;
+    for (const f of targets) {
+      const out = tshark([
+        '--enable-protocol',
+        'communityid',
+        '-r',
+        f,
+        '-Y',
+        'tcp or udp or icmp or icmpv6', // other IP protocols (IGMP...) are skipped by design
+        '-T',
+        'fields',
+        '-e',
+        'communityid',
+      ]);
+      const theirs = new Set(out.split('\n').filter((l) => l.startsWith('1:')));
+      assert.ok(theirs.size > 0, f);
+      const { identity } = await readTraffic(f);
+      const ours = new Set(identity.community_id.filter((c) => c !== ''));
+      for (const c of ours) assert.ok(theirs.has(c), `${f}: ${c} not in tshark's set`);
+      for (const c of theirs) assert.ok(ours.has(c), `${f}: tshark's ${c} missing from ours`);
+      compared += ours.size;
+    }
+    assert.ok(compared > 300, `${compared}`);
+  });
+
+  test('streaming iterateFlows gives the same flows as readTraffic', async () => {
+    const f = join(PCAPS, 'normal', 'webex.pcap');
+    const batch = await readTraffic(f);
+    const streamed: string[] = [];
+    const gen = iterateFlows(f);
+    for await (const fl of gen) streamed.push(`${fl.community_id}|${fl.start_time}|${fl.f.fwd_packets}`);
+    const batchKeys = batch.identity.community_id.map(
+      (c, i) => `${c}|${batch.identity.start_time[i]}|${batch.table.numeric.fwd_packets![i]}`,
+    );
+    assert.deepEqual([...streamed].sort(), [...batchKeys].sort());
+  });
+});
