@@ -27,11 +27,18 @@ export const KDD_LOG_FIELDS: readonly string[] = [
   'dst_host_srv_count',
 ];
 
+/**
+ * One-hot columns hold 0 or this weight (numeric columns have unit variance). A mismatch on a
+ * categorical field then costs 2·w² in squared distance; w = 2 was chosen on a validation split of
+ * the training file (held-out training normals + training-file attacks; docs/detection.md).
+ */
+export const KDD_CATEGORICAL_WEIGHT = 2;
+
 export function kddFieldSpecs(weights: Readonly<Record<string, number>> = {}): FieldSpec[] {
   return KDD_FEATURES.map((f) => ({
     name: f.name,
     kind: f.kind,
     transform: KDD_LOG_FIELDS.includes(f.name) ? 'log1p' : 'none',
-    weight: weights[f.name] ?? 1,
+    weight: weights[f.name] ?? (f.kind === 'categorical' ? KDD_CATEGORICAL_WEIGHT : 1),
   }));
 }

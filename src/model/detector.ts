@@ -25,11 +25,17 @@ import { takeRows as takeTableRows } from '../ingest/table.ts';
 import { KMeans, type KMeansState } from './kmeans.ts';
 import { Rng } from './random.ts';
 
+/**
+ * The score ensemble: K-Means runs at these k besides the primary run (validated on held-out
+ * training data, docs/detection.md). Runs whose k equals the primary k are not repeated.
+ */
+export const DEFAULT_ENSEMBLE_K: readonly number[] = [16, 32, 64, 128, 256];
+
 export const DetectorOptionsSchema = z.object({
-  /** Clusters per run (the first run's clusters are the ones shown to users). */
+  /** Clusters of the primary run: the clusters users see (profiles, app, alerts). */
   k: z.number().int().min(1).default(32),
-  /** Extra runs for the score ensemble, each with its own k (default: none). */
-  ensembleK: z.array(z.number().int().min(1)).default([]),
+  /** Extra runs for the score ensemble, each with its own k; [] scores with the primary run alone. */
+  ensembleK: z.array(z.number().int().min(1)).optional(),
   targetFpr: z.number().gt(0).lt(0.5).default(0.01),
   /** Share of the training rows held out to calibrate the threshold. */
   calibrationShare: z.number().gt(0).lt(0.9).default(0.2),
@@ -130,6 +136,16 @@ export class AnomalyDetector {
     };
   }
 
+  /**
+   * k of every run, primary first. With `fitRows`, ensemble runs are kept only where each cluster
+   * can average at least 5 rows (small inputs such as a few pcaps get fewer runs).
+   */
+  runKs(fitRows = Number.POSITIVE_INFINITY): number[] {
+    const o = this.options;
+    const extra = (o.ensembleK ?? DEFAULT_ENSEMBLE_K).filter((k) => k !== o.k && k * 5 <= fitRows);
+    return [o.k, ...new Set(extra)];
+  }
+
   /** Anomaly-score threshold: scores above it are anomalies. */
   get threshold(): number {
     this.requireFitted();
@@ -168,7 +184,8 @@ export class AnomalyDetector {
     const nCal = Math.max(1, Math.round(table.nRows * o.calibrationShare));
     const calRows = takeTableRows(table, order.subarray(0, nCal));
     const fitRows = takeTableRows(table, order.subarray(nCal));
-    const largestK = Math.max(o.k, ...o.ensembleK);
+    const ks = this.runKs(fitRows.nRows);
+    const largestK = Math.max(...ks);
     if (fitRows.nRows < largestK) {
       throw new InputError(
         `n_samples=${fitRows.nRows} (after holding out ${nCal} for calibration) should be >= k=${largestK}`,
@@ -178,17 +195,23 @@ export class AnomalyDetector {
     this.preprocessor.fit(fitRows);
     const { X, report } = this.preprocessor.transform(fitRows);
     this.runs = [];
-    const ks = [o.k, ...o.ensembleK];
     for (const [r, k] of ks.entries()) {
       onProgress?.(`k-means run ${r + 1}/${ks.length} (k=${k})`);
-      const km = await new KMeans({
+      const km = new KMeans({
         k,
         seed: o.seed + 1000 * r,
         nInit: o.nInit,
         maxIter: o.maxIter,
         engine: o.engine,
         algorithm: o.algorithm,
-      }).fit(X);
+      });
+      try {
+        await km.fit(X);
+      } catch (err) {
+        // An ensemble run the data cannot support (too few distinct rows) is left out; the primary run must fit.
+        if (r === 0 || !(err instanceof InputError)) throw err;
+        continue;
+      }
       const d = await km.nearest(X);
       this.runs.push({ km, scale: medianSqrt(d.dist2) });
     }

@@ -13,12 +13,35 @@ export interface Nearest {
   minDist2: Float32Array;
 }
 
+/** One Lloyd step: the assignment plus, per centre, the sum and count of its rows. */
+export interface LloydStep extends Nearest {
+  sums: Float64Array;
+  counts: Float64Array;
+}
+
 export interface DistanceEngine {
   readonly name: EngineName;
   /** For every row of X, its nearest centre and the squared distance to it. */
   nearest(X: Matrix, centers: Matrix): Promise<Nearest>;
   /** All squared distances, rows × centres, row-major: meant for few centres (seeding, transform). */
   distances(X: Matrix, centers: Matrix): Promise<Float32Array>;
+  /** nearest() plus the per-centre sums (k × d, row-major) and counts of the assigned rows. */
+  lloydStep(X: Matrix, centers: Matrix): Promise<LloydStep>;
+}
+
+/** Per-centre sums and counts of rows by label, in float64 (the portable Lloyd update). */
+export function sumByLabel(X: Matrix, labels: Int32Array, k: number): { sums: Float64Array; counts: Float64Array } {
+  const d = X.cols;
+  const sums = new Float64Array(k * d);
+  const counts = new Float64Array(k);
+  for (let i = 0; i < X.rows; i++) {
+    const c = labels[i]!;
+    counts[c]! += 1;
+    const o = c * d;
+    const xo = i * d;
+    for (let j = 0; j < d; j++) sums[o + j]! += X.data[xo + j]!;
+  }
+  return { sums, counts };
 }
 
 export type EngineName = 'onnx' | 'tfjs' | 'js';

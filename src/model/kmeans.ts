@@ -176,8 +176,8 @@ export class KMeans {
     let nIter = 0;
     for (let it = 0; it < this.options.maxIter; it++) {
       nIter = it + 1;
-      const { labels, minDist2 } = await engine.nearest(X, centers);
-      const next = updateCenters(X, labels, centers.rows, minDist2);
+      const { labels, minDist2, sums, counts } = await engine.lloydStep(X, centers);
+      const next = updateCenters(X, sums, counts, minDist2);
       const shift = centerShift(centers, next);
       centers = next;
       if (previous && sameLabels(previous, labels)) break;
@@ -293,21 +293,13 @@ function searchSorted(cumulative: Float64Array, value: number): number {
 }
 
 /** Mean of each cluster's rows; empty clusters take the rows farthest from their centre. */
-function updateCenters(X: Matrix, labels: Int32Array, k: number, minDist2: Float32Array): Matrix {
+function updateCenters(X: Matrix, sums: Float64Array, counts: Float64Array, minDist2: Float32Array): Matrix {
   const d = X.cols;
-  const sums = new Float64Array(k * d);
-  const counts = new Float64Array(k);
-  for (let i = 0; i < X.rows; i++) {
-    const c = labels[i]!;
-    counts[c]! += 1;
-    const o = c * d;
-    const xo = i * d;
-    for (let j = 0; j < d; j++) sums[o + j]! += X.data[xo + j]!;
-  }
+  const k = counts.length;
   const out = new Float32Array(k * d);
   const empty: number[] = [];
   for (let c = 0; c < k; c++) {
-    if (counts[c] === 0) {
+    if (counts[c]! < 0.5) {
       empty.push(c);
       continue;
     }

@@ -1,0 +1,136 @@
+/**
+ * Speed benchmarks, each a ratio measured in one run on the same data:
+ *   1. K-Means fit on KDD Cup 99 10 % (494,021 rows): netanomaly vs scikit-learn (Debian
+ *      python3-sklearn, same initial centres, same iteration budget) vs ml-kmeans (pure JS);
+ *   2. end-to-end scoring (file → features → score) rows/s on KDD Cup 99 `corrected`;
+ *   3. fast vs exhaustive elbow sweep on the 10 % set (time and recommended k) — with --elbow.
+ *
+ * Usage: npx tsx benchmarks/run.ts [--json] [--elbow] [--k 32] [--iters 30]
+ * Prints a human summary on stderr and, with --json, one JSON object on stdout.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kmeans as mlKmeans } from 'ml-kmeans';
+import { kddFieldSpecs } from '../src/features/kdd-fields.ts';
+import { Preprocessor } from '../src/features/preprocessor.ts';
+import { resolveDataset } from '../src/ingest/datasets.ts';
+import { readKdd } from '../src/ingest/kdd.ts';
+import { type Matrix, takeRows } from '../src/ingest/table.ts';
+import { AnomalyDetector } from '../src/model/detector.ts';
+import { getEngine } from '../src/model/engine.ts';
+import { initialCenters, KMeans } from '../src/model/kmeans.ts';
+import { Rng } from '../src/model/random.ts';
+import { elbowSweep } from '../src/model/select-k.ts';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const num = (name: string, fallback: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const K = num('--k', 32);
+const ITERS = num('--iters', 30);
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+function sklearnFit(X: Matrix, init: Matrix): { seconds: number; inertia: number; iters: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'netanomaly-bench-'));
+  writeFileSync(join(dir, 'x.f32'), Buffer.from(X.data.buffer, X.data.byteOffset, X.data.byteLength));
+  writeFileSync(join(dir, 'c.f32'), Buffer.from(init.data.buffer, init.data.byteOffset, init.data.byteLength));
+  const py = `
+import json, time, numpy as np
+from sklearn.cluster import KMeans
+X = np.fromfile("${dir}/x.f32", dtype=np.float32).reshape(${X.rows}, ${X.cols})
+C = np.fromfile("${dir}/c.f32", dtype=np.float32).reshape(${init.rows}, ${X.cols})
+KMeans(n_clusters=${init.rows}, init=C, n_init=1, max_iter=2, tol=0, algorithm="lloyd").fit(X[:5000])  # warm-up
+t = time.perf_counter()
+km = KMeans(n_clusters=${init.rows}, init=C, n_init=1, max_iter=${ITERS}, tol=0, algorithm="lloyd").fit(X)
+print(json.dumps({"seconds": time.perf_counter() - t, "inertia": float(km.inertia_), "iters": int(km.n_iter_)}))`;
+  return JSON.parse(execFileSync('/usr/bin/python3', ['-c', py], { encoding: 'utf8' }).trim().split('\n').pop()!);
+}
+
+async function main() {
+  const out: Record<string, unknown> = { k: K, max_iter: ITERS };
+  const trainPath = await resolveDataset('kdd99/kddcup.data_10_percent');
+  const train = await readKdd(trainPath);
+  const pre = new Preprocessor(kddFieldSpecs()).fit(train.table);
+  const { X } = pre.transform(train.table);
+  out.rows = X.rows;
+  out.features = X.cols;
+  log(`KDD Cup 99 10 %: ${X.rows} rows × ${X.cols} features, k=${K}, ${ITERS} Lloyd iterations at most`);
+
+  const init = await initialCenters(X, K, 'k-means++', await getEngine('onnx'), new Rng(0));
+  // 1. fit time: same initial centres, same iteration budget, tol 0 (stops only on stable labels).
+  await new KMeans({ k: K, engine: 'onnx', maxIter: 2, tol: 0 }, init).fit(takeMatrixRows(X, 5000)); // warm-up
+  let t = performance.now();
+  const ours = await new KMeans({ k: K, engine: 'onnx', maxIter: ITERS, tol: 0 }, init).fit(X);
+  out.fit_seconds = (performance.now() - t) / 1000;
+  out.fit_iters = ours.nIter;
+  out.fit_inertia = ours.inertia;
+  log(`netanomaly (onnx engine): ${(out.fit_seconds as number).toFixed(2)} s, ${ours.nIter} iterations, inertia ${ours.inertia.toExponential(4)}`);
+
+  const sk = sklearnFit(X, init);
+  out.sklearn_fit_seconds = sk.seconds;
+  out.sklearn_iters = sk.iters;
+  out.sklearn_inertia = sk.inertia;
+  log(`scikit-learn: ${sk.seconds.toFixed(2)} s, ${sk.iters} iterations, inertia ${sk.inertia.toExponential(4)}`);
+
+  const rows: number[][] = [];
+  for (let i = 0; i < X.rows; i++) rows.push(Array.from(X.data.subarray(i * X.cols, (i + 1) * X.cols)));
+  const initRows: number[][] = [];
+  for (let c = 0; c < K; c++) initRows.push(Array.from(init.data.subarray(c * X.cols, (c + 1) * X.cols)));
+  t = performance.now();
+  const ml = mlKmeans(rows, K, { initialization: initRows, maxIterations: ITERS, tolerance: 0 });
+  out.mlkmeans_fit_seconds = (performance.now() - t) / 1000;
+  out.mlkmeans_iters = ml.iterations;
+  log(`ml-kmeans: ${(out.mlkmeans_fit_seconds as number).toFixed(2)} s, ${ml.iterations} iterations`);
+
+  for (const engine of ['tfjs', 'js'] as const) {
+    if (flag(`--with-${engine}`)) {
+      t = performance.now();
+      await new KMeans({ k: K, engine, maxIter: ITERS, tol: 0 }, init).fit(X);
+      out[`${engine}_fit_seconds`] = (performance.now() - t) / 1000;
+      log(`netanomaly (${engine} engine): ${(out[`${engine}_fit_seconds`] as number).toFixed(2)} s`);
+    }
+  }
+  out.fit_ratio_vs_sklearn = (out.fit_seconds as number) / sk.seconds;
+  out.speedup_vs_mlkmeans = (out.mlkmeans_fit_seconds as number) / (out.fit_seconds as number);
+
+  // 2. end-to-end scoring on corrected: read the file, preprocess, score.
+  const normals = takeRows(
+    train.table,
+    train.families.flatMap((f, i) => (f === 'normal' ? [i] : [])),
+  );
+  const detector = await new AnomalyDetector(kddFieldSpecs(), { seed: 0 }).fit(normals);
+  const testPath = await resolveDataset('kdd99/corrected');
+  t = performance.now();
+  const test = await readKdd(testPath);
+  const scored = await detector.evaluateRows(test.table);
+  const seconds = (performance.now() - t) / 1000;
+  out.score_rows = scored.anomalyScore.length;
+  out.score_seconds = seconds;
+  out.score_rows_per_s = scored.anomalyScore.length / seconds;
+  log(`end-to-end scoring of corrected.gz: ${test.table.nRows} rows in ${seconds.toFixed(2)} s = ${Math.round(out.score_rows_per_s as number)} rows/s (ensemble of ${detector.ensembleSize} runs)`);
+
+  // 3. fast vs exhaustive elbow sweep.
+  if (flag('--elbow')) {
+    for (const mode of ['fast', 'exhaustive'] as const) {
+      t = performance.now();
+      const r = await elbowSweep(X, { mode, kMin: 2, kMax: 30, seed: 0, nInit: 3 });
+      out[`elbow_${mode}_seconds`] = (performance.now() - t) / 1000;
+      out[`elbow_${mode}_k`] = r.recommended;
+      log(`elbow ${mode}: k=${r.recommended} in ${(out[`elbow_${mode}_seconds`] as number).toFixed(1)} s`);
+    }
+  }
+  if (flag('--json')) process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+function takeMatrixRows(X: Matrix, n: number): Matrix {
+  return { data: X.data.subarray(0, n * X.cols), rows: n, cols: X.cols };
+}
+
+main().catch((err) => {
+  process.stderr.write(`benchmark failed: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,176 @@
+/** Small HTTP helpers for the web server: errors with status codes, bounded body reading, replies. */
+import { createWriteStream } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly issues?: { path: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * CSP: only 'self'. Plotly injects two fixed <style> elements (one empty, filled through CSSOM);
+ * their exact hashes are allowed, nothing else inline.
+ */
+export const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=' 'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'permissions-policy': 'camera=(), microphone=(), geolocation=()',
+};
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: HttpError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (err.status === 413) res.setHeader('connection', 'close');
+  sendJson(res, err.status, {
+    error: { code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) },
+  });
+}
+
+/** After replying early (413), discard what the client still sends, up to a bound, then close. */
+function drain(req: IncomingMessage, bound = 64 * 1024 * 1024): void {
+  let seen = 0;
+  req.removeAllListeners('data');
+  req.on('data', (c: Buffer) => {
+    seen += c.length;
+    if (seen > bound) req.destroy();
+  });
+  req.on('error', () => {});
+  req.resume();
+}
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(
+    413,
+    'too_large',
+    `the request body is larger than the limit of ${formatBytes(limit)}`,
+  );
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(n % (1024 * 1024) ? 1 : 0)} MB`;
+  if (n >= 1024) return `${Math.round(n / 1024)} KB`;
+  return `${n} bytes`;
+}
+
+/** Declared length over the limit → 413 before a byte is read (chunked bodies are counted). */
+function checkDeclaredLength(req: IncomingMessage, limit: number): void {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined) {
+    const n = Number(declared);
+    if (!Number.isFinite(n) || n < 0) throw new HttpError(400, 'bad_request', 'invalid Content-Length');
+    if (n > limit) {
+      drain(req);
+      throw tooLarge(limit);
+    }
+  }
+}
+
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  checkDeclaredLength(req, limit);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (c: Buffer) => {
+      if (done) return;
+      size += c.length;
+      if (size > limit) {
+        done = true;
+        chunks.length = 0;
+        drain(req);
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (done) return;
+      done = true;
+      resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (e) => {
+      if (done) return;
+      done = true;
+      reject(new HttpError(400, 'bad_request', `the request body could not be read (${e.message})`));
+    });
+  });
+}
+
+/** Streams the body to a file, counting bytes; over the limit → 413 and the file is incomplete. */
+export async function bodyToFile(req: IncomingMessage, path: string, limit: number): Promise<number> {
+  checkDeclaredLength(req, limit);
+  return new Promise((resolve, reject) => {
+    const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    let size = 0;
+    let failed = false;
+    const fail = (e: HttpError) => {
+      if (failed) return;
+      failed = true;
+      req.unpipe(out);
+      out.destroy();
+      drain(req);
+      reject(e);
+    };
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) fail(tooLarge(limit));
+    });
+    req.on('error', (e) =>
+      fail(new HttpError(400, 'bad_request', `the upload could not be read (${e.message})`)),
+    );
+    out.on('error', (e) => fail(new HttpError(500, 'internal', `upload storage failed: ${e.message}`)));
+    out.on('finish', () => {
+      if (!failed) resolve(size);
+    });
+    req.pipe(out);
+  });
+}
+
+export function parseJson(body: Buffer): unknown {
+  if (body.length === 0)
+    throw new HttpError(400, 'bad_request', 'the request body is empty; send a JSON object');
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'bad_json', 'the request body is not valid JSON');
+  }
+}
+
+/** zod issues → [{path, message}] with dotted paths, like FastAPI's 422. */
+export function zodIssues(
+  error: { issues: { path: PropertyKey[]; message: string; code?: string; keys?: string[] }[] },
+  prefix = '',
+): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  for (const i of error.issues) {
+    const base = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
+    if (i.code === 'unrecognized_keys' && i.keys) {
+      for (const k of i.keys) out.push({ path: base ? `${base}.${k}` : k, message: 'unknown field' });
+    } else out.push({ path: base || '(body)', message: i.message });
+  }
+  return out;
+}
