@@ -76,6 +76,7 @@ async function main() {
   out.sklearn_inertia = sk.inertia;
   log(`scikit-learn: ${sk.seconds.toFixed(2)} s, ${sk.iters} iterations, inertia ${sk.inertia.toExponential(4)}`);
 
+  if (!flag('--skip-mlkmeans')) {
   const rows: number[][] = [];
   for (let i = 0; i < X.rows; i++) rows.push(Array.from(X.data.subarray(i * X.cols, (i + 1) * X.cols)));
   const initRows: number[][] = [];
@@ -85,6 +86,7 @@ async function main() {
   out.mlkmeans_fit_seconds = (performance.now() - t) / 1000;
   out.mlkmeans_iters = ml.iterations;
   log(`ml-kmeans: ${(out.mlkmeans_fit_seconds as number).toFixed(2)} s, ${ml.iterations} iterations`);
+  }
 
   for (const engine of ['tfjs', 'js'] as const) {
     if (flag(`--with-${engine}`)) {

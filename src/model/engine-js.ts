@@ -1,6 +1,6 @@
 /** The reference engine: plain loops, float64 accumulation. Exact, portable, slow on big data. */
 import type { Matrix } from '../ingest/table.ts';
-import { type DistanceEngine, type LloydStep, type Nearest, sumByLabel } from './engine.ts';
+import type { DistanceEngine, Nearest } from './engine.ts';
 
 function sqDist(x: Float32Array, xo: number, c: Float32Array, co: number, d: number): number {
   let s = 0;
@@ -14,10 +14,6 @@ function sqDist(x: Float32Array, xo: number, c: Float32Array, co: number, d: num
 export function createJsEngine(): DistanceEngine {
   return {
     name: 'js',
-    async lloydStep(X: Matrix, C: Matrix): Promise<LloydStep> {
-      const near = await this.nearest(X, C);
-      return { ...near, ...sumByLabel(X, near.labels, C.rows) };
-    },
     async nearest(X: Matrix, C: Matrix): Promise<Nearest> {
       const labels = new Int32Array(X.rows);
       const minDist2 = new Float32Array(X.rows);

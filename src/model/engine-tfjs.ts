@@ -5,7 +5,7 @@
  */
 import { BackendUnavailableError } from '../errors.ts';
 import type { Matrix } from '../ingest/table.ts';
-import { type DistanceEngine, type LloydStep, type Nearest, rowSlice, sumByLabel } from './engine.ts';
+import { type DistanceEngine, type Nearest, rowSlice } from './engine.ts';
 
 type Tf = typeof import('@tensorflow/tfjs');
 
@@ -97,10 +97,6 @@ export async function createTfjsEngine(): Promise<DistanceEngine & { backend: st
         }
       });
       return { labels, minDist2 };
-    },
-    async lloydStep(X: Matrix, C: Matrix): Promise<LloydStep> {
-      const near = await engine.nearest(X, C);
-      return { ...near, ...sumByLabel(X, near.labels, C.rows) };
     },
     async distances(X: Matrix, C: Matrix): Promise<Float32Array> {
       const all = new Float32Array(X.rows * C.rows);

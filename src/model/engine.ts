@@ -13,20 +13,33 @@ export interface Nearest {
   minDist2: Float32Array;
 }
 
-/** One Lloyd step: the assignment plus, per centre, the sum and count of its rows. */
-export interface LloydStep extends Nearest {
-  sums: Float64Array;
-  counts: Float64Array;
-}
-
 export interface DistanceEngine {
   readonly name: EngineName;
   /** For every row of X, its nearest centre and the squared distance to it. */
   nearest(X: Matrix, centers: Matrix): Promise<Nearest>;
   /** All squared distances, rows × centres, row-major: meant for few centres (seeding, transform). */
   distances(X: Matrix, centers: Matrix): Promise<Float32Array>;
-  /** nearest() plus the per-centre sums (k × d, row-major) and counts of the assigned rows. */
-  lloydStep(X: Matrix, centers: Matrix): Promise<LloydStep>;
+}
+
+const rowNormCache = new WeakMap<Float32Array, Float64Array>();
+
+/** ‖x‖² of every row (float64), computed once per matrix and cached. */
+export function rowSquaredNorms(X: Matrix): Float64Array {
+  let norms = rowNormCache.get(X.data);
+  if (!norms) {
+    norms = new Float64Array(X.rows);
+    const d = X.cols;
+    for (let i = 0; i < X.rows; i++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) {
+        const v = X.data[i * d + j]!;
+        s += v * v;
+      }
+      norms[i] = s;
+    }
+    rowNormCache.set(X.data, norms);
+  }
+  return norms;
 }
 
 /** Per-centre sums and counts of rows by label, in float64 (the portable Lloyd update). */

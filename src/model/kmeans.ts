@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { InputError, NotFittedError, optionError } from '../errors.ts';
 import type { Matrix } from '../ingest/table.ts';
-import { type DistanceEngine, type EngineName, getEngine, rowSlice } from './engine.ts';
+import { type DistanceEngine, type EngineName, getEngine, rowSlice, sumByLabel } from './engine.ts';
 import { Rng } from './random.ts';
 
 export const KMeansOptionsSchema = z.object({
@@ -170,19 +170,24 @@ export class KMeans {
   }
 
   private async lloyd(X: Matrix, engine: DistanceEngine, rng: Rng, tolAbs: number) {
-    let centers =
-      this.initCenters ?? (await initialCenters(X, this.options.k, this.options.init, engine, rng));
+    const k = this.options.k;
+    let centers = this.initCenters ?? (await initialCenters(X, k, this.options.init, engine, rng));
     let previous: Int32Array | null = null;
+    let sums: Float64Array = new Float64Array(0);
+    let counts: Float64Array = new Float64Array(0);
     let nIter = 0;
     for (let it = 0; it < this.options.maxIter; it++) {
       nIter = it + 1;
-      const { labels, minDist2, sums, counts } = await engine.lloydStep(X, centers);
+      const { labels, minDist2 } = await engine.nearest(X, centers);
+      // Per-centre sums are kept across iterations and updated only for rows that changed
+      // cluster (few after the first iterations); a full recount every 25 iterations.
+      if (!previous || it % 25 === 0) ({ sums, counts } = sumByLabel(X, labels, k));
+      else if (moveRows(X, previous, labels, sums, counts) === 0) break; // labels stable: converged
       const next = updateCenters(X, sums, counts, minDist2);
       const shift = centerShift(centers, next);
       centers = next;
-      if (previous && sameLabels(previous, labels)) break;
-      if (shift <= tolAbs) break;
       previous = labels;
+      if (shift <= tolAbs) break;
     }
     const { labels } = await engine.nearest(X, centers);
     const dist2 = exactDist2(X, centers, labels);
@@ -312,6 +317,27 @@ function updateCenters(X: Matrix, sums: Float64Array, counts: Float64Array, minD
     });
   }
   return { data: out, rows: k, cols: d };
+}
+
+/** Moves the rows whose label changed from their old centre's sums to the new one's. */
+function moveRows(X: Matrix, before: Int32Array, after: Int32Array, sums: Float64Array, counts: Float64Array): number {
+  const d = X.cols;
+  let moved = 0;
+  for (let i = 0; i < after.length; i++) {
+    const a = before[i]!;
+    const b = after[i]!;
+    if (a === b) continue;
+    moved++;
+    counts[a]! -= 1;
+    counts[b]! += 1;
+    const xo = i * d;
+    for (let j = 0; j < d; j++) {
+      const v = X.data[xo + j]!;
+      sums[a * d + j]! -= v;
+      sums[b * d + j]! += v;
+    }
+  }
+  return moved;
 }
 
 function topIndices(values: Float32Array, m: number): number[] {

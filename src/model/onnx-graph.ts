@@ -89,40 +89,24 @@ function model(graph: ReturnType<typeof onnx.GraphProto.create>, docString: stri
 }
 
 /**
- * The engine graphs: inputs X [N,D] and C [K,D]; outputs `labels` (int32 [N], nearest centre) and
- * `min_d2` (float [N], squared distance to it). Mode 'full' adds `d2` [N,K]; mode 'lloyd' adds
- * the per-centre sums of the rows assigned to it, `sums` [K,D], and their `counts` [K] (the
- * whole Lloyd step in one run: one-hot(labels)ᵀ · X).
+ * The engine graph: inputs X [N,D], `C_m2` = −2·C [K,D] and `c2` = ‖c‖² [K]; one Gemm gives
+ * s = ‖c‖² − 2x·c [N,K], whose argmin over centres is the nearest centre (‖x‖² is the same for
+ * every centre, so the caller adds it back). Outputs `labels` (int32 [N]) and `s_min` [N]; mode
+ * 'full' adds `s` [N,K].
  */
-export function nearestCentroidGraph(d: number, mode: 'nearest' | 'full' | 'lloyd' = 'nearest'): Uint8Array {
-  const outputs = [valueInfo('labels', INT32, ['N']), valueInfo('min_d2', FLOAT, ['N'])];
+export function nearestCentroidGraph(d: number, mode: 'nearest' | 'full' = 'nearest'): Uint8Array {
+  const outputs = [valueInfo('labels', INT32, ['N']), valueInfo('s_min', FLOAT, ['N'])];
+  if (mode === 'full') outputs.push(valueInfo('s', FLOAT, ['N', 'K']));
   const nodes = [
-    ...distanceNodes('X', 'C', ''),
-    node('ArgMin', ['d2'], ['labels64'], { axis: 1, keepdims: 0 }),
+    node('Gemm', ['X', 'C_m2', 'c2'], ['s'], { transB: 1 }),
+    node('ArgMin', ['s'], ['labels64'], { axis: 1, keepdims: 0 }),
     node('Cast', ['labels64'], ['labels'], { to: INT32 }),
-    node('ReduceMin', ['d2'], ['min_d2'], { axes: [1], keepdims: 0 }),
+    node('ReduceMin', ['s'], ['s_min'], { axes: [1], keepdims: 0 }),
   ];
-  if (mode === 'full') outputs.push(valueInfo('d2', FLOAT, ['N', 'K']));
-  if (mode === 'lloyd') {
-    nodes.push(
-      node('Shape', ['C'], ['c_shape']),
-      node('Gather', ['c_shape', 'index_0'], ['depth'], { axis: 0 }),
-      node('OneHot', ['labels64', 'depth', 'one_hot_values'], ['one_hot'], { axis: -1 }),
-      node('Gemm', ['one_hot', 'X'], ['sums'], { transA: 1 }),
-      node('ReduceSum', ['one_hot', 'axes_0'], ['counts'], { keepdims: 0 }),
-    );
-    outputs.push(valueInfo('sums', FLOAT, ['K', d]), valueInfo('counts', FLOAT, ['K']));
-  }
   const graph = onnx.GraphProto.create({
     name: 'nearest_centroid',
     node: nodes,
-    initializer: [
-      ...sharedConstants(),
-      ...(mode === 'lloyd'
-        ? [int64Tensor('index_0', [1], [0]), int64Tensor('axes_0', [1], [0]), floatTensor('one_hot_values', [2], [0, 1])]
-        : []),
-    ],
-    input: [valueInfo('X', FLOAT, ['N', d]), valueInfo('C', FLOAT, ['K', d])],
+    input: [valueInfo('X', FLOAT, ['N', d]), valueInfo('C_m2', FLOAT, ['K', d]), valueInfo('c2', FLOAT, ['K'])],
     output: outputs,
   });
   return model(graph, 'netanomaly nearest-centroid engine graph');
