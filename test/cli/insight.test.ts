@@ -4,33 +4,12 @@
  * "must show"): profile --labels --json, explain --json, label-cluster.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { cli } from '../helpers/cli.ts';
 import { dataFile } from '../helpers/data.ts';
-
-const ROOT = join(import.meta.dirname, '..', '..');
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    p.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
 
 const TAG_OF: Record<string, string> = {
   normal: 'normal',
