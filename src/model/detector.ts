@@ -8,8 +8,12 @@
  *
  * anomalyScore(x) = mean over runs r of dist(x, nearest centre of run r) / scale_r, where scale_r
  * is the median training distance of run r (so runs with different k weigh alike). The threshold
- * is the (1 − targetFpr) quantile of the scores of held-out training rows that the K-Means runs
- * never saw: in-sample quantiles underestimate the false-positive rate on new data.
+ * is the (1 − targetFpr) quantile of leave-one-out training scores: in-sample distances are
+ * optimistic (each row pulled its own centre towards itself, most of all in small clusters).
+ * Removing row x from its cluster of n rows moves the centre to c' = (n·c − x)/(n − 1), so
+ * ‖x − c'‖ = n/(n − 1)·‖x − c‖ exactly; the row's score is then taken against the corrected own
+ * centre and every other centre. No data is held out, so every training row shapes the clusters.
+ * `calibration: 'holdout'` instead holds out `calibrationShare` of the rows for the threshold.
  */
 import { z } from 'zod';
 import { InputError, NotFittedError, optionError } from '../errors.ts';
@@ -37,7 +41,9 @@ export const DetectorOptionsSchema = z.object({
   /** Extra runs for the score ensemble, each with its own k; [] scores with the primary run alone. */
   ensembleK: z.array(z.number().int().min(1)).optional(),
   targetFpr: z.number().gt(0).lt(0.5).default(0.01),
-  /** Share of the training rows held out to calibrate the threshold. */
+  /** How the threshold is set: leave-one-out training scores, or a held-out share of the rows. */
+  calibration: z.enum(['loo', 'holdout']).default('loo'),
+  /** With calibration 'holdout': share of the training rows held out for the threshold. */
   calibrationShare: z.number().gt(0).lt(0.9).default(0.2),
   seed: z.number().int().default(0),
   nInit: z.number().int().min(1).default(1),
@@ -58,6 +64,8 @@ export interface RunState {
 export interface TrainingSummary {
   rows: number;
   fitRows: number;
+  /** 'loo': leave-one-out training scores; 'holdout': held-out training rows. */
+  calibration: 'loo' | 'holdout';
   calibrationRows: number;
   /** Rows of the fitting set per cluster of the first run. */
   clusterSizes: number[];
@@ -179,18 +187,18 @@ export class AnomalyDetector {
   async fit(table: Table, onProgress?: (step: string) => void): Promise<this> {
     const o = this.options;
     if (table.nRows < 2) throw new InputError(`need at least 2 training rows, got ${table.nRows}`);
-    const rng = new Rng(o.seed);
-    const order = rng.sample(table.nRows, table.nRows);
-    const nCal = Math.max(1, Math.round(table.nRows * o.calibrationShare));
-    const calRows = takeTableRows(table, order.subarray(0, nCal));
-    const fitRows = takeTableRows(table, order.subarray(nCal));
-    const ks = this.runKs(fitRows.nRows);
-    const largestK = Math.max(...ks);
-    if (fitRows.nRows < largestK) {
-      throw new InputError(
-        `n_samples=${fitRows.nRows} (after holding out ${nCal} for calibration) should be >= k=${largestK}`,
-      );
+    let fitRows = table;
+    let calRows: Table | null = null;
+    if (o.calibration === 'holdout') {
+      const order = new Rng(o.seed).sample(table.nRows, table.nRows);
+      const nCal = Math.max(1, Math.round(table.nRows * o.calibrationShare));
+      calRows = takeTableRows(table, order.subarray(0, nCal));
+      fitRows = takeTableRows(table, order.subarray(nCal));
     }
+    if (fitRows.nRows < o.k) {
+      throw new InputError(`n_samples=${fitRows.nRows} should be >= k=${o.k}`);
+    }
+    const ks = this.runKs(fitRows.nRows);
     onProgress?.('preprocessing');
     this.preprocessor.fit(fitRows);
     const { X, report } = this.preprocessor.transform(fitRows);
@@ -216,23 +224,57 @@ export class AnomalyDetector {
       this.runs.push({ km, scale: medianSqrt(d.dist2) });
     }
     onProgress?.('calibrating the threshold');
-    const cal = await this.scoreMatrix(this.preprocessor.transform(calRows).X);
-    const sorted = Float64Array.from(cal.anomalyScore).sort();
+    const calScores = calRows
+      ? (await this.scoreMatrix(this.preprocessor.transform(calRows).X)).anomalyScore
+      : await this.leaveOneOutScores(X);
+    const sorted = Float64Array.from(calScores).sort();
     this.threshold_ = quantileSorted(sorted, 1 - o.targetFpr);
     let above = 0;
-    for (const s of sorted) if (s > this.threshold_) above++;
+    for (const v of sorted) if (v > this.threshold_) above++;
     const sizes = new Array<number>(o.k).fill(0);
     for (const l of this.runs[0]!.km.labels) sizes[l]!++;
     this.training_ = {
       rows: table.nRows,
       fitRows: fitRows.nRows,
-      calibrationRows: nCal,
+      calibration: calRows ? 'holdout' : 'loo',
+      calibrationRows: sorted.length,
       clusterSizes: sizes,
       scorePercentiles: Array.from({ length: 101 }, (_, p) => quantileSorted(sorted, p / 100)),
-      calibrationFpr: above / nCal,
+      calibrationFpr: above / sorted.length,
       transform: report,
     };
     return this;
+  }
+
+  /**
+   * Leave-one-out score of every training row (see the module comment): per run, the distance
+   * to the row's own centre scaled by n/(n − 1) (infinite for a singleton), or to the nearest
+   * other centre when that is closer.
+   */
+  private async leaveOneOutScores(X: Matrix): Promise<Float64Array> {
+    const score = new Float64Array(X.rows);
+    const block = 8192;
+    for (const run of this.runs) {
+      const km = run.km;
+      const labels = km.labels;
+      const k = km.clusterCenters.rows;
+      const sizes = new Float64Array(k);
+      for (const l of labels) sizes[l]!++;
+      for (let start = 0; start < X.rows; start += block) {
+        const end = Math.min(X.rows, start + block);
+        const part: Matrix = { data: X.data.subarray(start * X.cols, end * X.cols), rows: end - start, cols: X.cols };
+        const d = await km.transform(part);
+        for (let i = 0; i < part.rows; i++) {
+          const own = labels[start + i]!;
+          const n = sizes[own]!;
+          let best = n > 1 ? (d[i * k + own]! * n) / (n - 1) : Number.POSITIVE_INFINITY;
+          for (let c = 0; c < k; c++) if (c !== own && d[i * k + c]! < best) best = d[i * k + c]!;
+          score[start + i]! += best / run.scale;
+        }
+      }
+    }
+    for (let i = 0; i < X.rows; i++) score[i]! /= this.runs.length;
+    return score;
   }
 
   /** Everything about each row: score, cluster, distance, verdict. */
