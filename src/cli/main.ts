@@ -5,7 +5,10 @@
  */
 import { Command, CommanderError } from 'commander';
 import { NetanomalyError } from '../errors.ts';
+import { registerAppCommands } from './commands/app.ts';
 import { registerCoreCommands } from './commands/core.ts';
+import { registerInsightCommands } from './commands/insight.ts';
+import { registerReportCommands } from './commands/report.ts';
 
 export function buildProgram(): Command {
   const program = new Command('netanomaly')
@@ -15,6 +18,9 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerCoreCommands(program);
+  registerAppCommands(program);
+  registerInsightCommands(program);
+  registerReportCommands(program);
   return program;
 }
 
