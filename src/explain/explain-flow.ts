@@ -57,7 +57,7 @@ export interface FlowExplanation {
   cluster_tag?: BehaviourTag;
   anomaly_score: number;
   is_anomaly: boolean;
-  /** 0-100: share of held-out normal training rows scoring below this row. */
+  /** 0-100: share of calibration (leave-one-out or held-out) training scores below this row's. */
   risk: number;
   /** Squared distance to the assigned centre of the primary run (model space). */
   squared_distance: number;

@@ -180,9 +180,9 @@ export class AnomalyDetector {
   }
 
   /**
-   * Fit on the training rows (meant to be mostly normal traffic). Hold out `calibrationShare`
-   * of them, fit the preprocessor and the K-Means runs on the rest, set the threshold from the
-   * held-out scores.
+   * Fit on the training rows (meant to be mostly normal traffic): the preprocessor and every
+   * K-Means run, then the threshold from leave-one-out scores (or, with calibration 'holdout',
+   * from a held-out share of the rows that the runs never saw).
    */
   async fit(table: Table, onProgress?: (step: string) => void): Promise<this> {
     const o = this.options;
@@ -345,7 +345,7 @@ export class AnomalyDetector {
     return { anomalyScore: score, cluster, dist2 };
   }
 
-  /** Risk 0-100: the share of held-out normal training rows scoring below this score. */
+  /** Risk 0-100: the share of calibration training scores below this score. */
   riskScore(anomalyScore: number): number {
     const p = this.training.scorePercentiles;
     let lo = 0;

@@ -8,7 +8,7 @@ import type { LoadedModel } from '../model/bundle.ts';
 export interface ScoredRecord {
   row: number;
   anomaly_score: number;
-  /** 0-100: share of held-out normal training flows scoring lower. */
+  /** 0-100: share of calibration training scores below this one. */
   risk_score: number;
   is_anomaly: boolean;
   cluster: number;

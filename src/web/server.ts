@@ -634,6 +634,7 @@ function modelInfo(st: ModelState) {
       rows: det.training.rows,
       fit_rows: det.training.fitRows,
       calibration_rows: det.training.calibrationRows,
+      calibration: det.training.calibration ?? 'holdout',
     },
     elbow: elbow
       ? {

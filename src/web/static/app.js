@@ -130,7 +130,9 @@ async function showOverview() {
     card(
       'training rows',
       m.training.rows.toLocaleString('en-US'),
-      `${m.training.calibration_rows.toLocaleString('en-US')} held out to calibrate`,
+      m.training.calibration === 'loo'
+        ? 'threshold from leave-one-out training scores'
+        : `${m.training.calibration_rows.toLocaleString('en-US')} held out to calibrate`,
     ),
     card(
       'ROC-AUC',
@@ -153,7 +155,10 @@ async function showOverview() {
     ['rows used', m.model.data ? m.model.data.rows.toLocaleString('en-US') : '—'],
     ['fields', String(m.model.fields)],
     ['k', `${m.k}`],
-    ['threshold', `${fmt(m.threshold, 4)} (held-out FPR ${pct(m.calibration_fpr, 2)})`],
+    [
+      'threshold',
+      `${fmt(m.threshold, 4)} (${m.training.calibration === 'loo' ? 'leave-one-out' : 'held-out'} training FPR ${pct(m.calibration_fpr, 2)})`,
+    ],
     ['created', m.model.created || '—'],
     ['model SHA-256', m.model.sha256],
   ]);
