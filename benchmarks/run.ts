@@ -37,7 +37,10 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 function sklearnFit(X: Matrix, init: Matrix): { seconds: number; inertia: number; iters: number } {
   const dir = mkdtempSync(join(tmpdir(), 'netanomaly-bench-'));
   writeFileSync(join(dir, 'x.f32'), Buffer.from(X.data.buffer, X.data.byteOffset, X.data.byteLength));
-  writeFileSync(join(dir, 'c.f32'), Buffer.from(init.data.buffer, init.data.byteOffset, init.data.byteLength));
+  writeFileSync(
+    join(dir, 'c.f32'),
+    Buffer.from(init.data.buffer, init.data.byteOffset, init.data.byteLength),
+  );
   const py = `
 import json, time, numpy as np
 from sklearn.cluster import KMeans
@@ -47,7 +50,9 @@ KMeans(n_clusters=${init.rows}, init=C, n_init=1, max_iter=2, tol=0, algorithm="
 t = time.perf_counter()
 km = KMeans(n_clusters=${init.rows}, init=C, n_init=1, max_iter=${ITERS}, tol=0, algorithm="lloyd").fit(X)
 print(json.dumps({"seconds": time.perf_counter() - t, "inertia": float(km.inertia_), "iters": int(km.n_iter_)}))`;
-  return JSON.parse(execFileSync('/usr/bin/python3', ['-c', py], { encoding: 'utf8' }).trim().split('\n').pop()!);
+  return JSON.parse(
+    execFileSync('/usr/bin/python3', ['-c', py], { encoding: 'utf8' }).trim().split('\n').pop()!,
+  );
 }
 
 async function main() {
@@ -68,24 +73,28 @@ async function main() {
   out.fit_seconds = (performance.now() - t) / 1000;
   out.fit_iters = ours.nIter;
   out.fit_inertia = ours.inertia;
-  log(`netanomaly (onnx engine): ${(out.fit_seconds as number).toFixed(2)} s, ${ours.nIter} iterations, inertia ${ours.inertia.toExponential(4)}`);
+  log(
+    `netanomaly (onnx engine): ${(out.fit_seconds as number).toFixed(2)} s, ${ours.nIter} iterations, inertia ${ours.inertia.toExponential(4)}`,
+  );
 
   const sk = sklearnFit(X, init);
   out.sklearn_fit_seconds = sk.seconds;
   out.sklearn_iters = sk.iters;
   out.sklearn_inertia = sk.inertia;
-  log(`scikit-learn: ${sk.seconds.toFixed(2)} s, ${sk.iters} iterations, inertia ${sk.inertia.toExponential(4)}`);
+  log(
+    `scikit-learn: ${sk.seconds.toFixed(2)} s, ${sk.iters} iterations, inertia ${sk.inertia.toExponential(4)}`,
+  );
 
   if (!flag('--skip-mlkmeans')) {
-  const rows: number[][] = [];
-  for (let i = 0; i < X.rows; i++) rows.push(Array.from(X.data.subarray(i * X.cols, (i + 1) * X.cols)));
-  const initRows: number[][] = [];
-  for (let c = 0; c < K; c++) initRows.push(Array.from(init.data.subarray(c * X.cols, (c + 1) * X.cols)));
-  t = performance.now();
-  const ml = mlKmeans(rows, K, { initialization: initRows, maxIterations: ITERS, tolerance: 0 });
-  out.mlkmeans_fit_seconds = (performance.now() - t) / 1000;
-  out.mlkmeans_iters = ml.iterations;
-  log(`ml-kmeans: ${(out.mlkmeans_fit_seconds as number).toFixed(2)} s, ${ml.iterations} iterations`);
+    const rows: number[][] = [];
+    for (let i = 0; i < X.rows; i++) rows.push(Array.from(X.data.subarray(i * X.cols, (i + 1) * X.cols)));
+    const initRows: number[][] = [];
+    for (let c = 0; c < K; c++) initRows.push(Array.from(init.data.subarray(c * X.cols, (c + 1) * X.cols)));
+    t = performance.now();
+    const ml = mlKmeans(rows, K, { initialization: initRows, maxIterations: ITERS, tolerance: 0 });
+    out.mlkmeans_fit_seconds = (performance.now() - t) / 1000;
+    out.mlkmeans_iters = ml.iterations;
+    log(`ml-kmeans: ${(out.mlkmeans_fit_seconds as number).toFixed(2)} s, ${ml.iterations} iterations`);
   }
 
   for (const engine of ['tfjs', 'js'] as const) {

@@ -9,6 +9,7 @@ import { registerAppCommands } from './commands/app.ts';
 import { registerCoreCommands } from './commands/core.ts';
 import { registerInsightCommands } from './commands/insight.ts';
 import { registerReportCommands } from './commands/report.ts';
+import { registerStreamCommands } from './commands/stream.ts';
 
 export function buildProgram(): Command {
   const program = new Command('netanomaly')
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerCoreCommands(program);
+  registerStreamCommands(program);
   registerAppCommands(program);
   registerInsightCommands(program);
   registerReportCommands(program);

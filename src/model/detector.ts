@@ -262,7 +262,11 @@ export class AnomalyDetector {
       for (const l of labels) sizes[l]!++;
       for (let start = 0; start < X.rows; start += block) {
         const end = Math.min(X.rows, start + block);
-        const part: Matrix = { data: X.data.subarray(start * X.cols, end * X.cols), rows: end - start, cols: X.cols };
+        const part: Matrix = {
+          data: X.data.subarray(start * X.cols, end * X.cols),
+          rows: end - start,
+          cols: X.cols,
+        };
         const d = await km.transform(part);
         for (let i = 0; i < part.rows; i++) {
           const own = labels[start + i]!;

@@ -38,7 +38,12 @@ export async function createOnnxEngine(): Promise<DistanceEngine> {
     return s;
   };
 
-  async function run(X: Matrix, C: Matrix, mode: Mode, each: (start: number, out: Record<string, unknown>) => void) {
+  async function run(
+    X: Matrix,
+    C: Matrix,
+    mode: Mode,
+    each: (start: number, out: Record<string, unknown>) => void,
+  ) {
     const s = await session(X.cols, mode);
     const d = C.cols;
     const cm2 = new Float32Array(C.data.length);
@@ -52,7 +57,10 @@ export async function createOnnxEngine(): Promise<DistanceEngine> {
       }
       c2[c] = n;
     }
-    const feeds = { C_m2: new ort.Tensor('float32', cm2, [C.rows, d]), c2: new ort.Tensor('float32', c2, [C.rows]) };
+    const feeds = {
+      C_m2: new ort.Tensor('float32', cm2, [C.rows, d]),
+      c2: new ort.Tensor('float32', c2, [C.rows]),
+    };
     const block = Math.max(1, Math.min(BLOCK_ROWS, Math.floor(BLOCK_CELLS / Math.max(1, C.rows))));
     for (let start = 0; start < X.rows; start += block) {
       const part = rowSlice(X, start, Math.min(X.rows, start + block));
@@ -80,7 +88,8 @@ export async function createOnnxEngine(): Promise<DistanceEngine> {
       const x2 = rowSquaredNorms(X);
       await run(X, C, 'full', (start, out) => {
         const s = (out.s as { data: Float32Array }).data;
-        for (let i = 0; i < s.length; i++) all[start * k + i] = Math.max(0, x2[start + Math.floor(i / k)]! + s[i]!);
+        for (let i = 0; i < s.length; i++)
+          all[start * k + i] = Math.max(0, x2[start + Math.floor(i / k)]! + s[i]!);
       });
       return all;
     },

@@ -43,7 +43,11 @@ export function rowSquaredNorms(X: Matrix): Float64Array {
 }
 
 /** Per-centre sums and counts of rows by label, in float64 (the portable Lloyd update). */
-export function sumByLabel(X: Matrix, labels: Int32Array, k: number): { sums: Float64Array; counts: Float64Array } {
+export function sumByLabel(
+  X: Matrix,
+  labels: Int32Array,
+  k: number,
+): { sums: Float64Array; counts: Float64Array } {
   const d = X.cols;
   const sums = new Float64Array(k * d);
   const counts = new Float64Array(k);

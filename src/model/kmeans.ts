@@ -320,7 +320,13 @@ function updateCenters(X: Matrix, sums: Float64Array, counts: Float64Array, minD
 }
 
 /** Moves the rows whose label changed from their old centre's sums to the new one's. */
-function moveRows(X: Matrix, before: Int32Array, after: Int32Array, sums: Float64Array, counts: Float64Array): number {
+function moveRows(
+  X: Matrix,
+  before: Int32Array,
+  after: Int32Array,
+  sums: Float64Array,
+  counts: Float64Array,
+): number {
   const d = X.cols;
   let moved = 0;
   for (let i = 0; i < after.length; i++) {
@@ -353,11 +359,6 @@ function centerShift(a: Matrix, b: Matrix): number {
     s += t * t;
   }
   return s;
-}
-
-function sameLabels(a: Int32Array, b: Int32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function sum(v: ArrayLike<number>): number {

@@ -106,7 +106,11 @@ export function nearestCentroidGraph(d: number, mode: 'nearest' | 'full' = 'near
   const graph = onnx.GraphProto.create({
     name: 'nearest_centroid',
     node: nodes,
-    input: [valueInfo('X', FLOAT, ['N', d]), valueInfo('C_m2', FLOAT, ['K', d]), valueInfo('c2', FLOAT, ['K'])],
+    input: [
+      valueInfo('X', FLOAT, ['N', d]),
+      valueInfo('C_m2', FLOAT, ['K', d]),
+      valueInfo('c2', FLOAT, ['K']),
+    ],
     output: outputs,
   });
   return model(graph, 'netanomaly nearest-centroid engine graph');
