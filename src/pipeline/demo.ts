@@ -62,7 +62,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const text = `netanomaly demo — NSL-KDD
   trained on ${trained.card.data.rows} normal records of KDDTrain+_20Percent (labels used only to pick the normal rows)
   k = ${det.k}: ${trained.card.kChoice}
-  ensemble of ${det.ensembleSize} K-Means run(s); threshold set for ${pct(det.options.targetFpr)} false positives on held-out normal rows
+  ensemble of ${det.ensembleSize} K-Means run(s); threshold set for ${pct(det.options.targetFpr)} false positives on leave-one-out training scores
 
 KDDTest+ (${test.table.nRows} records, never seen in training)
                  netanomaly   plain K-Means (k=32)
