@@ -17,6 +17,7 @@
 import { z } from 'zod';
 import { InputError, NotFittedError, optionError, SchemaError } from '../errors.ts';
 import type { Matrix, Table } from '../ingest/table.ts';
+import { parseOptions } from '../validation.ts';
 
 export const UNKNOWN = '__unknown__';
 const LABEL_LIKE = new Set([
@@ -83,8 +84,8 @@ export class Preprocessor {
 
   constructor(fields: FieldSpec[], options: PreprocessorOptions = {}) {
     if (fields.length === 0) throw optionError('Preprocessor', 'fields', 'a non-empty list', fields);
-    this.fields = fields.map((f) => FieldSpecSchema.parse(f));
-    this.options = PreprocessorOptionsSchema.parse(options);
+    this.fields = fields.map((f, i) => parseOptions(FieldSpecSchema, `Preprocessor field ${i}`, f));
+    this.options = parseOptions(PreprocessorOptionsSchema, 'Preprocessor', options);
     const seen = new Set<string>();
     for (const f of this.fields) {
       if (LABEL_LIKE.has(f.name.toLowerCase())) {

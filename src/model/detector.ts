@@ -26,6 +26,7 @@ import {
 } from '../features/preprocessor.ts';
 import type { Matrix, Table } from '../ingest/table.ts';
 import { takeRows as takeTableRows } from '../ingest/table.ts';
+import { parseOptions } from '../validation.ts';
 import { KMeans, type KMeansState } from './kmeans.ts';
 import { Rng } from './random.ts';
 
@@ -94,21 +95,6 @@ export interface Scored {
   report: TransformReport;
 }
 
-function parseOptions(options: DetectorOptions): Options {
-  const parsed = DetectorOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = String(issue.path[0] ?? 'options');
-    throw optionError(
-      'AnomalyDetector',
-      key,
-      issue.message.toLowerCase(),
-      (options as Record<string, unknown>)[key],
-    );
-  }
-  return parsed.data;
-}
-
 export class AnomalyDetector {
   readonly options: Options;
   readonly preprocessor: Preprocessor;
@@ -117,7 +103,7 @@ export class AnomalyDetector {
   private training_: TrainingSummary | null = null;
 
   constructor(fields: FieldSpec[], options: DetectorOptions = {}, preprocessing: PreprocessorOptions = {}) {
-    this.options = parseOptions(options);
+    this.options = parseOptions(DetectorOptionsSchema, 'AnomalyDetector', options);
     this.preprocessor = new Preprocessor(fields, preprocessing);
   }
 

@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { InputError, NotFittedError, optionError } from '../errors.ts';
 import type { Matrix } from '../ingest/table.ts';
+import { parseOptions } from '../validation.ts';
 import { type DistanceEngine, type EngineName, getEngine, rowSlice, sumByLabel } from './engine.ts';
 import { Rng } from './random.ts';
 
@@ -40,16 +41,6 @@ export interface KMeansState {
   nIter: number;
 }
 
-function parseOptions(options: KMeansOptions): Options {
-  const parsed = KMeansOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = String(issue.path[0] ?? 'options');
-    throw optionError('KMeans', key, issue.message.toLowerCase(), (options as Record<string, unknown>)[key]);
-  }
-  return parsed.data;
-}
-
 export class KMeans {
   readonly options: Options;
   private centers_: Matrix | null = null;
@@ -61,7 +52,7 @@ export class KMeans {
 
   /** `init` may also be a matrix of k starting centres (then nInit is 1). */
   constructor(options: KMeansOptions, initCenters?: Matrix) {
-    this.options = parseOptions(options);
+    this.options = parseOptions(KMeansOptionsSchema, 'KMeans', options);
     this.initCenters = initCenters ?? null;
     if (initCenters && initCenters.rows !== this.options.k) {
       throw optionError('KMeans', 'init', `a matrix of k=${this.options.k} rows`, `${initCenters.rows} rows`);

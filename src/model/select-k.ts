@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { InputError, optionError } from '../errors.ts';
 import type { Matrix } from '../ingest/table.ts';
+import { parseOptions } from '../validation.ts';
 import { calinskiHarabasz, daviesBouldin, silhouetteScore } from './cluster-quality.ts';
 import { KMeans, takeRows } from './kmeans.ts';
 import { findKnee } from './knee.ts';
@@ -50,17 +51,7 @@ export async function elbowSweep(
   options: ElbowOptions = {},
   onProgress?: (done: number, total: number, k: number) => void,
 ): Promise<ElbowResult> {
-  const parsed = ElbowOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const key = String(parsed.error.issues[0]!.path[0]);
-    throw optionError(
-      'elbowSweep',
-      key,
-      parsed.error.issues[0]!.message.toLowerCase(),
-      (options as Record<string, unknown>)[key],
-    );
-  }
-  const o = parsed.data;
+  const o = parseOptions(ElbowOptionsSchema, 'elbowSweep', options);
   if (o.kMax <= o.kMin) throw optionError('elbowSweep', 'kMax', `greater than kMin=${o.kMin}`, o.kMax);
   if (X.rows < o.kMax)
     throw new InputError(`elbow sweep up to k=${o.kMax} needs at least ${o.kMax} rows, got ${X.rows}`);
