@@ -18,7 +18,7 @@ export const ElbowOptionsSchema = z.object({
   kMax: z.number().int().min(2).default(40),
   mode: z.enum(['fast', 'exhaustive']).default('fast'),
   /** Fast mode: rows fitted per k. */
-  sampleSize: z.number().int().min(100).default(20000),
+  sampleSize: z.number().int().min(100).default(50000),
   silhouetteSample: z.number().int().min(10).default(3000),
   seed: z.number().int().default(0),
   nInit: z.number().int().min(1).default(1),
