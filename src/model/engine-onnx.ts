@@ -15,6 +15,8 @@ type Session = import('onnxruntime-node').InferenceSession;
 const BLOCK_ROWS = 1 << 16;
 const BLOCK_CELLS = 1 << 23; // rows × centres per block: at most 32 MB of float32 distances
 
+const centerCache = new WeakMap<Float32Array, Record<string, import('onnxruntime-node').Tensor>>();
+
 export async function createOnnxEngine(): Promise<DistanceEngine> {
   let ort: Ort;
   try {
@@ -38,13 +40,10 @@ export async function createOnnxEngine(): Promise<DistanceEngine> {
     return s;
   };
 
-  async function run(
-    X: Matrix,
-    C: Matrix,
-    mode: Mode,
-    each: (start: number, out: Record<string, unknown>) => void,
-  ) {
-    const s = await session(X.cols, mode);
+  /** −2·C and ‖c‖² as tensors, built once per centre matrix (fitted models reuse theirs). */
+  function centerFeeds(C: Matrix): Record<string, import('onnxruntime-node').Tensor> {
+    let feeds = centerCache.get(C.data);
+    if (feeds) return feeds;
     const d = C.cols;
     const cm2 = new Float32Array(C.data.length);
     const c2 = new Float32Array(C.rows);
@@ -57,10 +56,22 @@ export async function createOnnxEngine(): Promise<DistanceEngine> {
       }
       c2[c] = n;
     }
-    const feeds = {
+    feeds = {
       C_m2: new ort.Tensor('float32', cm2, [C.rows, d]),
       c2: new ort.Tensor('float32', c2, [C.rows]),
     };
+    centerCache.set(C.data, feeds);
+    return feeds;
+  }
+
+  async function run(
+    X: Matrix,
+    C: Matrix,
+    mode: Mode,
+    each: (start: number, out: Record<string, unknown>) => void,
+  ) {
+    const s = await session(X.cols, mode);
+    const feeds = centerFeeds(C);
     const block = Math.max(1, Math.min(BLOCK_ROWS, Math.floor(BLOCK_CELLS / Math.max(1, C.rows))));
     for (let start = 0; start < X.rows; start += block) {
       const part = rowSlice(X, start, Math.min(X.rows, start + block));
