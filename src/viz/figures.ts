@@ -720,3 +720,29 @@ export function clusterSizeFigure(
     }),
   };
 }
+
+/**
+ * One flow as a star, to lay over a pcaFigure's map (append it to the map's `data`): green when
+ * normal, red when anomalous. A single trace, so a page can add it to a map it already holds.
+ */
+export function flowMarker(point: {
+  x: number;
+  y: number;
+  anomalous: boolean;
+  name?: string;
+}): Record<string, unknown> {
+  return {
+    type: 'scatter',
+    mode: 'markers',
+    name: plotlyText(point.name ?? 'this flow'),
+    x: [point.x],
+    y: [point.y],
+    marker: {
+      size: 18,
+      symbol: 'star',
+      color: point.anomalous ? TAG_COLORS['dos/flood'] : TAG_COLORS.normal,
+      line: { width: 1.5, color: '#111827' },
+    },
+    hovertemplate: `${plotlyText(point.name ?? 'this flow').replace(/%/g, '%%')}<extra></extra>`,
+  };
+}

@@ -6,25 +6,30 @@
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
-import { type ClusterProfile as ExplainProfile, explainRows, profileClusters } from '../explain/index.ts';
+import { type ClusterProfile, explainRows, profileClusters } from '../explain/index.ts';
 import { UNKNOWN } from '../features/preprocessor.ts';
 import { KDD_BINARY, KDD_FEATURES } from '../ingest/kdd.ts';
 import { readInput } from '../ingest/read-input.ts';
 import { type Table, takeRows } from '../ingest/table.ts';
 import type { LoadedModel } from '../model/bundle.ts';
 import { Rng } from '../model/random.ts';
-import { contributionFigure, elbowFigure, type Figure, pcaFigure, scoreFigure } from './figures.ts';
+import type { Figure } from '../viz/figures.ts';
+import type { Pca2D } from '../viz/pca.ts';
 import {
-  buildPcaMap,
-  buildProfiles,
-  type ClusterProfile,
-  type Counterfactual,
-  counterfactual,
-  explainRow,
-  type FieldContribution,
-  formatValue,
-  type PcaMap,
+  type ClusterView,
+  type CounterfactualView,
+  clusterViews,
+  contributionFigure,
+  emptyProfiles,
+  explanationView,
+  type FieldView,
+  fitMap,
+  flowMarker,
+  mapFigure,
+  type OverviewFigures,
+  overviewFigures,
   type TrainingSample,
+  withNames,
 } from './insight.ts';
 
 export const OTHER = '__other__';
@@ -52,40 +57,54 @@ export interface Prediction {
   threshold: number;
   risk_score: number;
   verdict: 'anomalous' | 'normal';
-  explanation: { top_fields: FieldContribution[]; counterfactual: Counterfactual | null };
-  pca: { x: number; y: number };
+  /** src/explain's explanation: per-field shares of the distance, nearest normal-tagged cluster. */
+  explanation: { top_fields: FieldView[]; counterfactual: CounterfactualView | null };
+  /** Position on /api/model's PCA map (null when the model has no map). */
+  pca: { x: number; y: number } | null;
   unknown_categories: string[];
   filled_with_defaults: string[];
   label?: string;
-  /** The contributions bar chart; the page draws the flow on /api/model's PCA map at `pca`. */
-  figures: { contributions: Figure };
+  /** The contributions bar chart, and the flow as a trace to lay over /api/model's PCA map. */
+  figures: { contributions: Figure; flow_marker: Record<string, unknown> | null };
 }
 
 export class ModelState {
   private constructor(
     readonly model: LoadedModel,
     readonly schema: SchemaField[],
-    readonly profiles: ClusterProfile[],
-    readonly pca: PcaMap,
+    /** src/explain's profiles (names from the card), for explanations. */
+    readonly explainProfiles: ClusterProfile[],
+    /** The same as the Clusters page shows them. */
+    readonly profiles: ClusterView[],
+    readonly map: Pca2D | null,
     readonly sample: TrainingSample | null,
-    readonly figures: { elbow: Figure | null; pca: Figure; scores: Figure },
+    readonly figures: OverviewFigures,
     readonly flowSchema: z.ZodType<Record<string, number | string>>,
-    /** src/explain's profiles (when built from training rows), for explainRows. */
-    readonly explainProfiles: ExplainProfile[] | null,
   ) {}
 
+  /** Everything derived from a model; `reuse` (same bundle, e.g. after a rename) skips the costly parts. */
   static async build(model: LoadedModel, reuse?: ModelState, log?: (m: string) => void): Promise<ModelState> {
     const sample = reuse ? reuse.sample : await loadTrainingSample(model, log);
-    const schema = buildSchema(model);
-    const { profiles, raw } = await profilesFor(model, sample, log);
-    const pca = reuse ? reuse.pca : buildPcaMap(model, sample);
-    const names = clusterNames(model);
+    const explainProfiles = withNames(
+      model,
+      reuse ? reuse.explainProfiles : await profilesFor(model, sample, log),
+    );
+    const map = reuse ? reuse.map : fitMap(model, sample);
     const figures = {
-      elbow: elbowFigure(model),
-      pca: pcaFigure(model, pca, names),
-      scores: reuse ? reuse.figures.scores : scoreFigure(model, sample),
+      ...(reuse ? reuse.figures : overviewFigures(model, sample)),
+      pca: mapFigure(model, map, sample, explainProfiles),
     };
-    return new ModelState(model, schema, profiles, pca, sample, figures, flowValidator(schema), raw);
+    const schema = reuse ? reuse.schema : buildSchema(model);
+    return new ModelState(
+      model,
+      schema,
+      explainProfiles,
+      clusterViews(model, explainProfiles, sample !== null),
+      map,
+      sample,
+      figures,
+      reuse ? reuse.flowSchema : flowValidator(schema),
+    );
   }
 
   get kddModel(): boolean {
@@ -110,65 +129,33 @@ export class ModelState {
     return { table: { nRows: 1, numeric, text }, filled };
   }
 
-  /** Per-field contributions: src/explain's explainRows, or the local fallback. */
-  private async topFields(table: Table, x: Float32Array, cluster: number): Promise<FieldContribution[]> {
-    if (this.explainProfiles) {
-      try {
-        const [e] = await explainRows(this.model.detector, table, [0], {
-          profiles: this.explainProfiles,
-          topFields: 12,
-        });
-        if (e && e.cluster === cluster) {
-          return e.top_fields.map((c) => ({
-            field: c.field,
-            share: c.share,
-            value: typeof c.value === 'number' ? formatValue(c.field, c.value) : c.value,
-            typical: typeof c.typical === 'number' ? formatValue(c.field, c.typical) : c.typical,
-            direction: c.direction,
-          }));
-        }
-      } catch {
-        // fall back to the local decomposition
-      }
-    }
-    return explainRow(this.model, x, cluster, table, 0);
-  }
-
+  /** Scores and explains one row (src/explain's explainRows: one scoring of the ensemble). */
   async predict(table: Table, filled: string[] = [], label?: string): Promise<Prediction> {
     const det = this.model.detector;
+    const [e] = await explainRows(det, table, [0], { profiles: this.explainProfiles, topFields: 12 });
     const { X, report } = det.preprocessor.transform(table);
-    const s = await det.scoreMatrix(X);
-    const score = s.anomalyScore[0]!;
-    const cluster = s.cluster[0]!;
-    const x = X.data.subarray(0, X.cols);
-    const top = await this.topFields(table, x, cluster);
-    const cf = score > det.threshold ? await counterfactual(this.model, table, cluster, score, top) : null;
-    const [pos] = this.pca.project({ data: X.data.slice(0, X.cols), rows: 1, cols: X.cols });
-    const profile = this.profiles[cluster];
-    const anomalous = score > det.threshold;
-    const p = { x: pos![0]!, y: pos![1]! };
+    const pos = this.map?.project(X);
+    const p = pos ? { x: pos.x[0]!, y: pos.y[0]! } : null;
+    const explanation = explanationView(e!);
     return {
-      cluster,
-      cluster_name: profile?.name ?? null,
-      cluster_tags: profile?.tags ?? [],
-      anomaly_score: score,
+      cluster: e!.cluster,
+      cluster_name: e!.cluster_name ?? null,
+      cluster_tags: this.profiles[e!.cluster]?.tags ?? [],
+      anomaly_score: e!.anomaly_score,
       threshold: det.threshold,
-      risk_score: det.riskScore(score),
-      verdict: anomalous ? 'anomalous' : 'normal',
-      explanation: { top_fields: top.slice(0, 10), counterfactual: cf },
+      risk_score: e!.risk,
+      verdict: e!.is_anomaly ? 'anomalous' : 'normal',
+      explanation,
       pca: p,
       unknown_categories: Object.keys(report.unknownCategories),
       filled_with_defaults: filled,
       ...(label !== undefined ? { label } : {}),
-      figures: { contributions: contributionFigure(top) },
+      figures: {
+        contributions: contributionFigure(explanation.top_fields),
+        flow_marker: p ? flowMarker({ ...p, anomalous: e!.is_anomaly }) : null,
+      },
     };
   }
-}
-
-export function clusterNames(model: LoadedModel): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(model.card.clusterNames ?? {})) out[k] = v.name;
-  return out;
 }
 
 function buildSchema(model: LoadedModel): SchemaField[] {
@@ -296,47 +283,20 @@ export function parseRawKddLine(line: string): { table: Table; label?: string } 
   return { table: { nRows: 1, numeric, text: cats }, ...(label ? { label } : {}) };
 }
 
-/**
- * Cluster profiles for the pages: src/explain's profileClusters over the training sample (tags
- * from transparent rules, evidence with values), merged with the local centre-based description;
- * the local profiles alone when no training rows are at hand.
- */
+/** src/explain's profiles of the sampled training source (sizes only without it). */
 async function profilesFor(
   model: LoadedModel,
   sample: TrainingSample | null,
   log?: (m: string) => void,
-): Promise<{ profiles: ClusterProfile[]; raw: ExplainProfile[] | null }> {
-  const local = buildProfiles(model, sample);
-  if (!sample) return { profiles: local, raw: null };
+): Promise<ClusterProfile[]> {
+  if (!sample) return emptyProfiles(model);
   try {
-    const raw = await profileClusters(model.detector, sample.table, {
+    return await profileClusters(model.detector, sample.table, {
       labels: sample.families,
-      clusterNames: model.card.clusterNames ?? {},
       assignment: sample.clusters,
     });
-    const profiles = local.map((p) => {
-      const e = raw.find((r) => r.id === p.id);
-      if (!e) return p;
-      const ruleEvidence = e.evidence.map(
-        (ev) =>
-          `${ev.tag}: ${ev.description} (${ev.conditions
-            .filter((c) => c.ok)
-            .map((c) => `${c.stat} = ${formatValue(c.stat, c.value)} ${c.op} ${c.threshold}`)
-            .join(', ')})`,
-      );
-      const tags = [e.tag, ...p.tags.filter((t) => t !== e.tag)];
-      return {
-        ...p,
-        tags,
-        tag: e.tag,
-        confidence: e.confidence,
-        evidence: [...ruleEvidence, ...p.evidence].slice(0, 6),
-        ...(e.label_counts ? { families: e.label_counts } : {}),
-      };
-    });
-    return { profiles, raw };
   } catch (err) {
-    log?.(`[web] src/explain profiles unavailable, using centre-based profiles: ${(err as Error).message}`);
-    return { profiles: local, raw: null };
+    log?.(`[web] cluster profiles unavailable: ${(err as Error).message}`);
+    return emptyProfiles(model);
   }
 }

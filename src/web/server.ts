@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { createGunzip, gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { NetanomalyError, SchemaError } from '../errors.ts';
+import { KDD_FEATURES } from '../ingest/kdd.ts';
 import { readInput } from '../ingest/read-input.ts';
 import { loadModel, updateCard } from '../model/bundle.ts';
 import { type ScoredRecord, scoreRecords } from '../pipeline/score.ts';
@@ -217,7 +218,13 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
 
     if (route === 'GET /api/model') return sendJson(res, 200, modelInfo(st));
     if (route === 'GET /api/schema') {
-      return sendJson(res, 200, { fields: st.schema, kdd: st.kddModel, other: '__other__' });
+      return sendJson(res, 200, {
+        fields: st.schema,
+        kdd: st.kddModel,
+        // Column order of a raw NSL-KDD / KDD Cup 99 record line (for /api/predict/raw).
+        raw_line_fields: st.kddModel ? KDD_FEATURES.map((f) => f.name) : null,
+        other: '__other__',
+      });
     }
     if (route === 'GET /api/clusters') {
       return sendJson(res, 200, { k: st.model.detector.k, clusters: st.profiles });

@@ -13,6 +13,11 @@ let modelDir: string;
 let alerts: string;
 const logs: string[] = [];
 
+const upload = (body: BodyInit): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/octet-stream' },
+  body,
+});
 const json = (body: unknown): RequestInit => ({
   method: 'POST',
   headers: { 'content-type': 'application/json' },
@@ -63,6 +68,8 @@ describe('GET endpoints', () => {
     assert.ok(m.body.figures.elbow.data.length >= 1);
     assert.ok(m.body.figures.pca.data.length >= 2);
     assert.ok(m.body.figures.scores.data.length >= 1);
+    assert.ok(m.body.figures.roc.data.length >= 1, 'the sampled training source is labelled');
+    assert.equal(m.body.training.calibration, 'loo');
     assert.equal(m.body.sample.rows, 4000);
     const s = await call('/api/schema');
     assert.equal(s.body.fields.length, 41);
@@ -70,6 +77,8 @@ describe('GET endpoints', () => {
     assert.ok(service.vocabulary.includes('http'));
     assert.equal(s.body.fields.find((f: any) => f.name === 'serror_rate').max, 1);
     assert.equal(s.body.fields.find((f: any) => f.name === 'logged_in').binary, true);
+    assert.equal(s.body.raw_line_fields.length, 41);
+    assert.deepEqual(s.body.raw_line_fields.slice(0, 4), ['duration', 'protocol_type', 'service', 'flag']);
     const c = await call('/api/clusters');
     assert.equal(c.body.clusters.length, m.body.k);
     for (const p of c.body.clusters) {
@@ -117,6 +126,9 @@ describe('POST /api/predict', () => {
     const shares = r.body.explanation.top_fields.map((c: any) => c.share);
     assert.ok(shares.every((s: number, i: number) => i === 0 || s <= shares[i - 1]));
     assert.ok(Number.isFinite(r.body.pca.x) && Number.isFinite(r.body.pca.y));
+    assert.deepEqual(r.body.figures.flow_marker.x, [r.body.pca.x]);
+    const cf = r.body.explanation.counterfactual;
+    assert.ok(cf.changes.length >= 1 && cf.cluster !== undefined, JSON.stringify(cf));
     assert.equal(r.body.risk_score, 100);
     const raw = await call('/api/predict/raw', json({ line: nep }));
     assert.equal(raw.status, 200);
@@ -210,11 +222,7 @@ describe('POST /api/batch', () => {
   test('a KDDTest+ slice is scored, summarised and downloadable', async () => {
     const path = await resolveDataset('nsl-kdd/KDDTest+', { dataDir: dataDir() });
     const text = (await readFile(path, 'utf8')).split('\n').slice(0, 3000).join('\n');
-    const r = await call('/api/batch?top=50', {
-      method: 'POST',
-      headers: { 'content-type': 'application/octet-stream' },
-      body: text,
-    });
+    const r = await call('/api/batch?top=50', upload(text));
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.rows, 3000);
     assert.equal(r.body.format, 'nsl-kdd');
@@ -233,11 +241,7 @@ describe('POST /api/batch', () => {
     const [line] = await testLines('neptune', 1, 'S0');
     const names = (await call('/api/schema')).body.fields.map((f: any) => f.name);
     const csv = `${names.join(',')},label\n${line!.split(',').slice(0, 42).join(',')}\n`;
-    const r = await call('/api/batch', {
-      method: 'POST',
-      headers: { 'content-type': 'application/octet-stream' },
-      body: csv,
-    });
+    const r = await call('/api/batch', upload(csv));
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.rows, 1);
     assert.equal(r.body.top[0].label, 'neptune');
@@ -255,11 +259,7 @@ describe('POST /api/batch', () => {
   ];
   for (const [name, body, status] of garbage) {
     test(`garbage upload: ${name} → ${status}, friendly, no trace`, async () => {
-      const r = await call('/api/batch', {
-        method: 'POST',
-        headers: { 'content-type': 'application/octet-stream' },
-        body: body as BodyInit,
-      });
+      const r = await call('/api/batch', upload(body as BodyInit));
       assert.equal(r.status, status, r.text);
       assert.ok(r.body.error.message.length > 10);
       assert.doesNotMatch(r.body.error.message, /netanomaly-upload-|\/tmp\//);

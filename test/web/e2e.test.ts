@@ -90,12 +90,14 @@ async function fillRecord(page: Page, line: string) {
 }
 
 describe('pages in Chromium', () => {
-  test('Overview shows the model card and three charts', async () => {
+  test('Overview shows the model card, the LOO threshold and five charts', async () => {
     const page = await newPage();
     await open(page, 'overview');
     await page.waitForSelector('#fig-pca .main-svg');
-    assert.equal(await page.locator('.js-plotly-plot').count(), 3);
+    // elbow, scores, ROC, PR (the training source is labelled) and the map
+    assert.equal(await page.locator('.js-plotly-plot').count(), 5);
     assert.match((await page.textContent('#ov-card')) ?? '', /KDDTrain\+_20Percent/);
+    assert.match((await page.textContent('#ov-stats')) ?? '', /threshold from leave-one-out training scores/);
     await page.screenshot({ path: `${SHOTS}/web-overview.png`, fullPage: true });
     await page.close();
   });

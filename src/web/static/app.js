@@ -86,6 +86,8 @@ function plot(id, fig, extra) {
     fig.layout,
     extra || {},
   );
+  // The server's figure says how tall it wants to be; the container follows.
+  if (typeof layout.height === 'number') node.style.height = `${layout.height}px`;
   window.Plotly.react(node, fig.data, layout, {
     displaylogo: false,
     responsive: true,
@@ -215,49 +217,26 @@ async function showOverview() {
       evalBox.append(el('p', { class: 'note', text: `Flagged at the threshold, by family: ${fam}` }));
     }
   }
+  // Show the optional panels first, so every chart is sized in its final column.
+  for (const name of ['roc', 'pr'])
+    $(`fig-${name}`).parentElement.classList.toggle('hidden', !m.figures[name]);
   plot('fig-elbow', m.figures.elbow);
   plot('fig-scores', m.figures.scores);
+  if (m.figures.roc) plot('fig-roc', m.figures.roc);
+  if (m.figures.pr) plot('fig-pr', m.figures.pr);
   plot('fig-pca', m.figures.pca);
 }
 
 // ---------- Clusters ----------
-function clusterColor(id) {
-  const p = [
-    '#4269d0',
-    '#efb118',
-    '#ff725c',
-    '#6cc5b0',
-    '#3ca951',
-    '#ff8ab7',
-    '#a463f2',
-    '#97bbf5',
-    '#9c6b4e',
-    '#9498a0',
-    '#1f77b4',
-    '#2ca02c',
-    '#d62728',
-    '#9467bd',
-    '#8c564b',
-    '#e377c2',
-  ];
-  return p[id % p.length];
+function textInput(maxlength, placeholder, label, value) {
+  const input = el('input', { type: 'text', maxlength, placeholder, 'aria-label': label });
+  input.value = value || '';
+  return input;
 }
 
 function clusterCard(c) {
-  const name = el('input', {
-    type: 'text',
-    maxlength: '60',
-    placeholder: 'name (e.g. "web browsing")',
-    'aria-label': `name of cluster ${c.id}`,
-  });
-  name.value = c.name || '';
-  const note = el('input', {
-    type: 'text',
-    maxlength: '500',
-    placeholder: 'note (optional)',
-    'aria-label': `note for cluster ${c.id}`,
-  });
-  note.value = c.note || '';
+  const name = textInput('60', 'name (e.g. "web browsing")', `name of cluster ${c.id}`, c.name);
+  const note = textInput('500', 'note (optional)', `note for cluster ${c.id}`, c.note);
   const msg = el('span', { class: 'msg' });
   const save = el('button', { type: 'submit', class: 'secondary', text: 'Save' });
   const form = el('form', {}, name, note, save, msg);
@@ -283,14 +262,14 @@ function clusterCard(c) {
     }
   });
   const id = el('span', { class: 'id', text: `#${c.id}` });
-  id.style.background = clusterColor(c.id);
+  id.style.background = c.color;
   const fam = c.families
     ? Object.entries(c.families)
         .sort((a, b) => b[1] - a[1])
         .map(([f, n]) => `${f} ${n}`)
         .join(' · ')
     : null;
-  box.append(
+  const parts = [
     el(
       'div',
       { class: 'head' },
@@ -319,7 +298,9 @@ function clusterCard(c) {
     }),
     fam ? el('div', { class: 'fam', text: `source rows here: ${fam}` }) : null,
     form,
-  );
+  ];
+  // Node.append(null) would print "null"
+  box.append(...parts.filter(Boolean));
   return box;
 }
 
@@ -464,35 +445,25 @@ function showPrediction(r) {
     ...(r.filled_with_defaults.length ? [['filled with defaults', r.filled_with_defaults.join(', ')]] : []),
   ]);
   const cf = r.explanation.counterfactual;
-  $('pr-cf').textContent = cf
-    ? `What would change it: with ${cf.field} = ${cf.to} instead of ${cf.from}, the score would be ${fmt(cf.anomalyScore)}${cf.crossesThreshold ? ' — below the threshold' : ' (still above the threshold)'}.`
-    : '';
+  $('pr-cf').textContent =
+    cf && bad
+      ? `Nearest ${cf.basis.startsWith('nearest other') ? 'other' : 'normal-looking'} cluster: #${cf.cluster}${cf.name ? ` “${cf.name}”` : ''} (${cf.tag}). What sets this flow apart from it most: ${cf.changes
+          .slice(0, 4)
+          .map((c) => `${c.field} ${c.value} (typical there ${c.target})`)
+          .join('; ')}.`
+      : '';
   plot('fig-contrib', r.figures.contributions, { height: 320 });
   const map = state.model.figures.pca;
-  const star = {
-    type: 'scatter',
-    mode: 'markers',
-    name: 'this flow',
-    x: [r.pca.x],
-    y: [r.pca.y],
-    marker: {
-      size: 18,
-      symbol: 'star',
-      color: bad ? '#d62728' : '#2ca02c',
-      line: { width: 1.5, color: '#111' },
-    },
-  };
-  plot(
-    'fig-flow-pca',
-    {
-      data: [...map.data, star],
-      layout: {
-        ...map.layout,
-        title: { text: 'This flow on the PCA map of training flows', font: { size: 14 } },
+  if (map && r.figures.flow_marker)
+    plot(
+      'fig-flow-pca',
+      { data: [...map.data, r.figures.flow_marker], layout: map.layout },
+      {
+        height: 400,
+        showlegend: false,
+        title: { ...map.layout.title, text: 'This flow (star) on the traffic map' },
       },
-    },
-    { height: 380, showlegend: false },
-  );
+    );
 }
 
 async function showPredict() {
@@ -552,8 +523,9 @@ async function scoreRaw() {
     const r = await postJson('/api/predict/raw', { line });
     // Mirror the record in the form, so it can be edited and re-scored.
     const parts = line.split(',').map((s) => s.trim());
+    const order = state.schema.raw_line_fields || [];
     state.schema.fields.forEach((f) => {
-      const idx = KDD_ORDER.indexOf(f.name);
+      const idx = order.indexOf(f.name);
       if (idx < 0 || parts[idx] === undefined) return;
       const input = $(`f-${f.name}`);
       if (f.kind === 'categorical') {
@@ -574,50 +546,6 @@ async function scoreRaw() {
     msg.textContent = err.issues.length ? err.issues.map((i) => i.message).join('; ') : err.message;
   }
 }
-
-const KDD_ORDER = [
-  'duration',
-  'protocol_type',
-  'service',
-  'flag',
-  'src_bytes',
-  'dst_bytes',
-  'land',
-  'wrong_fragment',
-  'urgent',
-  'hot',
-  'num_failed_logins',
-  'logged_in',
-  'num_compromised',
-  'root_shell',
-  'su_attempted',
-  'num_root',
-  'num_file_creations',
-  'num_shells',
-  'num_access_files',
-  'num_outbound_cmds',
-  'is_host_login',
-  'is_guest_login',
-  'count',
-  'srv_count',
-  'serror_rate',
-  'srv_serror_rate',
-  'rerror_rate',
-  'srv_rerror_rate',
-  'same_srv_rate',
-  'diff_srv_rate',
-  'srv_diff_host_rate',
-  'dst_host_count',
-  'dst_host_srv_count',
-  'dst_host_same_srv_rate',
-  'dst_host_diff_srv_rate',
-  'dst_host_same_src_port_rate',
-  'dst_host_srv_diff_host_rate',
-  'dst_host_serror_rate',
-  'dst_host_srv_serror_rate',
-  'dst_host_rerror_rate',
-  'dst_host_srv_rerror_rate',
-];
 
 // ---------- Batch ----------
 function renderBatchTable() {
