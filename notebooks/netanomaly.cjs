@@ -19,8 +19,11 @@ async function load(tslab) {
     api.register();
     const src = path.join(__dirname, '..', 'src');
     const mods = [path.join(src, 'index.ts')];
-    const explain = path.join(src, 'explain', 'index.ts');
-    if (fs.existsSync(explain)) mods.push(explain);
+    // Optional modules, loaded when present: insight (explain) and the multi-file traffic reader.
+    for (const rel of [['explain', 'index.ts'], ['ingest', 'traffic', 'many.ts']]) {
+      const m = path.join(src, ...rel);
+      if (fs.existsSync(m)) mods.push(m);
+    }
     const na = {};
     for (const m of mods) {
       const ns = await import(pathToFileURL(m).href);

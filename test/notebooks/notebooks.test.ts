@@ -1,6 +1,7 @@
 /**
  * Every notebook runs top to bottom on the real tslab kernel (Debian's nbclient), under 3 minutes,
  * with no cell error; model.ipynb runs a second time with K changed, to show re-plotting works.
+ * The printed results of model.ipynb, pcap.ipynb and detectors.ipynb are checked.
  * Executed copies (with outputs) land in test-output/notebooks/.
  */
 import assert from 'node:assert/strict';
@@ -53,6 +54,45 @@ function outputs(file: string): { text: string; figures: number } {
   return { text, figures };
 }
 
+/** pcap.ipynb: the scan is caught, an unseen normal capture mostly is not, the insight cells ran. */
+function checkPcapNotebook(): void {
+  const { text, figures } = outputs('test-output/notebooks/pcap.ipynb');
+  assert.match(text, /dropbox\.pcap: \d+ packets read, \d+ decoded, \d+ skipped → \d+ flows/);
+  const trained = /40 captures → (\d+) flows/.exec(text);
+  assert.ok(trained && Number(trained[1]) > 500, `training flows: ${trained?.[0]}`);
+  const scan = /synscan: ([\d.]+) % of (\d+) flows flagged/.exec(text);
+  assert.ok(scan && Number(scan[1]) > 90 && Number(scan[2]) > 1000, `scan: ${scan?.[0]}`);
+  const held = /held-out \S+: ([\d.]+) % of (\d+) flows flagged/.exec(text);
+  assert.ok(held && Number(held[1]) < 10 && Number(held[2]) > 10, `held-out: ${held?.[0]}`);
+  const loco = /leave-one-capture-out: (\d+) of (\d+) normal flows flagged/.exec(text);
+  assert.ok(loco && Number(loco[2]) > 600 && Number(loco[1]) / Number(loco[2]) < 0.2, `loco: ${loco?.[0]}`);
+  assert.match(text, /^ *\d+ probe\/scan .*\(training tag: /m, 'the scan flows profile as probe/scan');
+  assert.match(text, /anomaly: true; nearest cluster \d+/);
+  assert.match(text, /src_t_distinct_dst_ports/);
+  assert.ok(figures >= 4, `${figures} figures`);
+}
+
+/** detectors.ipynb: original < baseline < default on KDDTest+, and per-family recall printed. */
+function checkDetectorsNotebook(): void {
+  const { text, figures } = outputs('test-output/notebooks/detectors.ipynb');
+  const m = /largest holds ([\d.]+) %/.exec(text);
+  assert.ok(m && Number(m[1]) > 99, `original recipe: ${m?.[0]}`);
+  const auc = (name: string): number => {
+    const r = new RegExp(
+      `^${name} \\(.*\\): ROC-AUC ([\\d.]+)  PR-AUC ([\\d.]+)  DR@1%FPR ([\\d.]+)`,
+      'm',
+    ).exec(text);
+    assert.ok(r, `no metrics line for ${name}`);
+    return Number(r[1]);
+  };
+  const [original, baseline, def] = [auc('original'), auc('baseline'), auc('default')];
+  assert.ok(original < 0.9, `original ROC-AUC ${original}`);
+  assert.ok(baseline > 0.95 && def > baseline, `baseline ${baseline}, default ${def}`);
+  for (const f of ['dos', 'normal', 'probe', 'r2l', 'u2r'])
+    assert.match(text, new RegExp(`recall ${f} +original`));
+  assert.ok(figures >= 3, `${figures} figures`);
+}
+
 describe('notebooks', () => {
   test('notebooks in git carry no outputs', () => {
     for (const name of readdirSync('notebooks').filter((n) => n.endsWith('.ipynb'))) {
@@ -78,6 +118,8 @@ describe('notebooks', () => {
     assert.match(text, /ROC-AUC 0\.9\d/);
     assert.match(text, /same scores after reload: true/);
     assert.ok(figures >= 10, `${figures} figures`);
+    checkPcapNotebook();
+    checkDetectorsNotebook();
   });
 
   test('model.ipynb re-runs with another K', () => {

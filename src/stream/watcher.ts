@@ -1,0 +1,688 @@
+/**
+ * The streaming watcher: a growing Zeek conn.log, a directory where pcaps appear, or canonical
+ * flows as JSON lines on a stream (stdin) → micro-batches scored by the model → alert records
+ * appended durably → checkpoint committed.
+ *
+ * Delivery: AT-LEAST-ONCE, no loss. Per batch the order is read → parse → score → append alerts →
+ * fsync → commit checkpoint (atomic). After a crash the records since the last commit are read
+ * again; their alerts carry the same deterministic `event.id` and the alert writer drops ids
+ * already in the file, so consumers see each alert once (and can dedupe by event.id themselves).
+ * While the alert file cannot be written, the batch is retried with backoff and nothing is
+ * committed or read beyond it (memory stays bounded: one batch in flight).
+ *
+ * event.id:
+ * - file sources: sha256("line\0" + byte offset + "\0" + the line's text). Content + position,
+ *   not inode: a copytruncate copy read after a crash gives the same ids as the original.
+ * - pcap directory: sha256("pcap\0" + sha256 of the capture + "\0" + flow index) (flows sorted by
+ *   start time, deterministic).
+ * - stream (stdin): sha256("stdin\0" + line number + "\0" + line text).
+ *
+ * Stats: every `statsInterval` s a stats record (ECS event.kind "metric", dataset
+ * netanomaly.stats; EVE event_type "stats") goes to the stats file when one is given, else into
+ * the alert file (as Suricata does in eve.json); consumers select alerts by event.kind "alert" /
+ * event_type "alert". When no record arrived for `staleAfter` s a warning record (event.action
+ * "input-stale") is written once, until records flow again.
+ *
+ * The library never prints: `onLog` receives one-line messages.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { InputError } from '../errors.ts';
+import { flowsToTable, readTraffic, sniffFormat } from '../ingest/traffic/index.ts';
+import { type Flow, NUMERIC_FEATURES } from '../ingest/traffic/schema.ts';
+import { WindowState } from '../ingest/traffic/windows.ts';
+import type { LoadedModel } from '../model/bundle.ts';
+import { clusterName } from '../pipeline/score.ts';
+import {
+  ALERT_SCHEMA_VERSION,
+  type AlertFormat,
+  ecsAlert,
+  emptyCounters,
+  eveAlert,
+  type ScoredFlowInfo,
+  sha256,
+  statsRecord,
+  topFields,
+  type WatchCounters,
+  warningRecord,
+} from './alerts.ts';
+import { CHECKPOINT_VERSION, type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { parseFlowJson, ZeekLineParser } from './parse.ts';
+import { AlertSink, SinkError } from './sink.ts';
+import { FileTailer, type TailLine } from './tailer.ts';
+
+export interface WatchOptions {
+  /** A file path, a directory of captures, or '-' (then `stdin` is read). */
+  source: string;
+  model: LoadedModel;
+  alerts: string;
+  format?: AlertFormat;
+  checkpoint?: string | null;
+  /** Records per micro-batch (1..1000, default 256). */
+  batch?: number;
+  statsInterval?: number;
+  staleAfter?: number;
+  /** Directory sources: a capture is read once its size has not changed for this many seconds. */
+  settle?: number;
+  /** Separate stats file (default: stats records go into the alert file). */
+  statsFile?: string | null;
+  /** Alert when anomaly_score >= minScore instead of the model's threshold (0 = every record). */
+  minScore?: number | null;
+  pollMs?: number;
+  maxBackoffMs?: number;
+  /** Stop after the source is exhausted (stdin EOF; for files: when nothing new for one poll). */
+  once?: boolean;
+  stdin?: Readable;
+  signal?: AbortSignal;
+  onLog?: (line: string) => void;
+}
+
+export interface WatchResult {
+  counters: WatchCounters;
+  stopped: 'signal' | 'eof' | 'once';
+  /** false when stopping left an uncommitted batch (it will be replayed on restart). */
+  committed: boolean;
+}
+
+interface PendingRecord {
+  flow: Flow;
+  eventId: string;
+  input: ScoredFlowInfo['input'];
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+const WINDOW_NAMES = NUMERIC_FEATURES.filter((n) => n.startsWith('src_t_') || n.startsWith('src_n_'));
+
+export class Watcher {
+  readonly counters = emptyCounters();
+  private readonly o: Required<
+    Pick<
+      WatchOptions,
+      'format' | 'batch' | 'statsInterval' | 'staleAfter' | 'settle' | 'pollMs' | 'maxBackoffMs'
+    >
+  >;
+  private readonly sink: AlertSink;
+  private readonly statsSink: AlertSink | null;
+  private readonly windows: WindowState;
+  private readonly ruleVersion: string;
+  private readonly runId = createHash('sha256')
+    .update(`${process.pid}:${Date.now()}:${Math.random()}`)
+    .digest('hex');
+  private statsSeq = 0;
+  private warnSeq = 0;
+  private lastRecordAt: number | null = null;
+  private readonly startedAt = Date.now();
+  private lastStatsAt = Date.now();
+  private staleWarned = false;
+  private degraded = false;
+  private readonly windowCounters: Record<string, number> = {};
+  /** Bytes written to the source but not yet committed (file sources). */
+  private lag: (() => number | undefined) | null = null;
+
+  constructor(private readonly opts: WatchOptions) {
+    const batch = opts.batch ?? 256;
+    if (!(Number.isInteger(batch) && batch >= 1 && batch <= 1000))
+      throw new InputError(`--batch must be an integer in 1..1000, got ${batch}`);
+    this.o = {
+      format: opts.format ?? 'ecs',
+      batch,
+      statsInterval: opts.statsInterval ?? 60,
+      staleAfter: opts.staleAfter ?? 300,
+      settle: opts.settle ?? 2,
+      pollMs: opts.pollMs ?? 200,
+      maxBackoffMs: opts.maxBackoffMs ?? 2000,
+    };
+    mkdirSync(dirname(opts.alerts), { recursive: true });
+    this.sink = new AlertSink(opts.alerts);
+    this.statsSink = opts.statsFile ? new AlertSink(opts.statsFile) : null;
+    this.windows = new WindowState(this.windowCounters);
+    this.ruleVersion = opts.model.sha256.slice(0, 12);
+  }
+
+  private log(s: string): void {
+    this.opts.onLog?.(s);
+  }
+
+  private get aborted(): boolean {
+    return Boolean(this.opts.signal?.aborted);
+  }
+
+  async run(): Promise<WatchResult> {
+    const src = this.opts.source;
+    if (src === '-') return this.runStream();
+    let st: ReturnType<typeof statSync> | null = null;
+    try {
+      st = statSync(src);
+    } catch {
+      st = null;
+    }
+    if (st?.isDirectory()) return this.runDir();
+    return this.runFile();
+  }
+
+  // ---------------------------------------------------------------- scoring and delivery
+
+  /** Score flows and build the alert records (only records that alert). */
+  private async score(recs: PendingRecord[]): Promise<Record<string, unknown>[]> {
+    if (recs.length === 0) return [];
+    const det = this.opts.model.detector;
+    const { table } = flowsToTable(recs.map((r) => r.flow));
+    const { X } = det.preprocessor.transform(table);
+    const s = await det.scoreMatrix(X);
+    this.counters.scored += recs.length;
+    const min = this.opts.minScore;
+    const alerting: number[] = [];
+    for (let i = 0; i < recs.length; i++) {
+      const sc = s.anomalyScore[i]!;
+      if (min !== null && min !== undefined ? sc >= min : sc > det.threshold) alerting.push(i);
+    }
+    if (alerting.length === 0) return [];
+    const centers = det.primary.clusterCenters;
+    const sub = {
+      data: new Float32Array(alerting.length * X.cols),
+      rows: alerting.length,
+      cols: X.cols,
+    };
+    for (const [j, i] of alerting.entries())
+      sub.data.set(X.data.subarray(i * X.cols, (i + 1) * X.cols), j * X.cols);
+    const tops = topFields(
+      det.preprocessor,
+      sub,
+      centers,
+      alerting.map((i) => s.cluster[i]!),
+      5,
+    );
+    const out: Record<string, unknown>[] = [];
+    for (const [j, i] of alerting.entries()) {
+      const r = recs[i]!;
+      const fl = r.flow;
+      const imputed = NUMERIC_FEATURES.filter((n) => Number.isNaN(fl.f[n] ?? Number.NaN));
+      const cluster = s.cluster[i]!;
+      const name = clusterName(this.opts.model, cluster);
+      const info: ScoredFlowInfo = {
+        eventId: r.eventId,
+        startTime: fl.start_time,
+        srcIp: fl.src_ip,
+        srcPort: fl.src_port,
+        dstIp: fl.dst_ip,
+        dstPort: fl.dst_port,
+        protocol: fl.protocol,
+        communityId: fl.community_id,
+        anomalyScore: s.anomalyScore[i]!,
+        riskScore: Math.min(100, det.riskScore(s.anomalyScore[i]!)),
+        threshold: det.threshold,
+        cluster,
+        ...(name ? { clusterName: name } : {}),
+        distance: Math.sqrt(s.dist2[i]!),
+        topFields: tops[j]!,
+        input: r.input,
+        ...(imputed.length ? { imputed } : {}),
+      };
+      out.push(
+        this.o.format === 'eve'
+          ? eveAlert(info, { version: this.ruleVersion })
+          : ecsAlert(info, { version: this.ruleVersion }),
+      );
+    }
+    return out;
+  }
+
+  /** Append with retry and backoff; false if stopped by the signal before it succeeded. */
+  private async deliver(records: Record<string, unknown>[]): Promise<boolean> {
+    if (records.length === 0) return true;
+    let backoff = 50;
+    for (;;) {
+      try {
+        const before = this.sink.duplicatesSuppressed;
+        const n = this.sink.append(records);
+        const dups = this.sink.duplicatesSuppressed - before;
+        this.counters.alerts += n;
+        this.counters.duplicates_suppressed += dups;
+        this.counters.replays += dups;
+        if (this.degraded) this.log('alert sink recovered');
+        this.degraded = false;
+        return true;
+      } catch (e) {
+        if (!(e instanceof SinkError)) throw e;
+        this.counters.sink_failures++;
+        if (!this.degraded) this.log(`alert sink degraded, retrying: ${e.message}`);
+        this.degraded = true;
+        if (this.aborted) return false;
+        await this.tick();
+        await sleep(backoff, this.opts.signal);
+        backoff = Math.min(this.o.maxBackoffMs, backoff * 2);
+        if (this.aborted) return false;
+      }
+    }
+  }
+
+  private secondsSinceLastRecord(): number | null {
+    return this.lastRecordAt === null ? null : (Date.now() - this.lastRecordAt) / 1000;
+  }
+
+  private noteRecords(n: number): void {
+    if (n > 0) {
+      this.lastRecordAt = Date.now();
+      if (this.staleWarned) this.log('input is flowing again');
+      this.staleWarned = false;
+    }
+  }
+
+  /** Periodic duties: stats record, staleness warning. Never throws on a sink failure. */
+  private async tick(force = false): Promise<void> {
+    const now = Date.now();
+    const since =
+      this.lastRecordAt === null ? (now - this.startedAt) / 1000 : (now - this.lastRecordAt) / 1000;
+    const stale = since >= this.o.staleAfter;
+    if (stale && !this.staleWarned) {
+      this.staleWarned = true;
+      const msg = `input ${this.opts.source} stale: no record for ${since.toFixed(1)} s (--stale-after ${this.o.staleAfter})`;
+      this.log(msg);
+      this.writeSide(warningRecord('input-stale', msg, this.o.format, this.warnSeq++, this.runId));
+    }
+    if (force || (now - this.lastStatsAt) / 1000 >= this.o.statsInterval) {
+      this.lastStatsAt = now;
+      const rec = statsRecord(
+        {
+          counters: { ...this.counters, quarantined: { ...this.counters.quarantined } },
+          secondsSinceLastRecord: this.secondsSinceLastRecord(),
+          source: this.opts.source,
+          uptime: (now - this.startedAt) / 1000,
+          health: this.degraded ? 'degraded' : stale ? 'stale' : 'ok',
+          ...(this.lag?.() !== undefined ? { lag_bytes: this.lag?.() } : {}),
+        },
+        this.o.format,
+        this.statsSeq++,
+        this.runId,
+      );
+      this.writeSide(rec);
+    }
+  }
+
+  private writeSide(rec: Record<string, unknown>): void {
+    try {
+      (this.statsSink ?? this.sink).append([rec]);
+    } catch {
+      this.counters.sink_failures++;
+    }
+  }
+
+  private quarantine(reason: string, n = 1): void {
+    this.counters.quarantined[reason] = (this.counters.quarantined[reason] ?? 0) + n;
+  }
+
+  private baseCheckpoint(kind: Checkpoint['kind']): Checkpoint {
+    return {
+      version: CHECKPOINT_VERSION,
+      kind,
+      source: this.opts.source,
+      model_sha256: this.opts.model.sha256,
+      schema_version: ALERT_SCHEMA_VERSION,
+      file: null,
+      offset: 0,
+      line: 0,
+      done: [],
+      updated: new Date().toISOString(),
+    };
+  }
+
+  private loadCheckpoint(kind: Checkpoint['kind']): Checkpoint | null {
+    if (!this.opts.checkpoint) return null;
+    const cp = readCheckpoint(this.opts.checkpoint);
+    if (!cp) return null;
+    if (cp.kind !== kind || cp.source !== this.opts.source) {
+      throw new InputError(
+        `${this.opts.checkpoint}: checkpoint belongs to source ${cp.source} (${cp.kind}), not ${this.opts.source}; use another --checkpoint file`,
+      );
+    }
+    if (cp.model_sha256 !== this.opts.model.sha256) {
+      this.log(
+        `checkpoint was written with model ${cp.model_sha256.slice(0, 12)}; continuing from its position with model ${this.ruleVersion}`,
+      );
+    }
+    return cp;
+  }
+
+  private finish(stopped: WatchResult['stopped'], committed: boolean): WatchResult {
+    void this.tick(true);
+    return { counters: this.counters, stopped, committed };
+  }
+
+  // ---------------------------------------------------------------- file source (Zeek conn.log)
+
+  private async runFile(): Promise<WatchResult> {
+    const cp = this.loadCheckpoint('file');
+    const tailer = new FileTailer(this.opts.source, {
+      onQuarantine: (reason) => this.quarantine(reason),
+      onInfo: (what, detail) => {
+        if (what.startsWith('rotation') || what.startsWith('resume_rotated')) this.counters.rotations++;
+        if (what === 'rotated_file_not_found' || what === 'truncated_without_copy') {
+          const msg = `${what}: ${detail}; lines not read before the rotation may be missing`;
+          this.log(msg);
+          this.writeSide(warningRecord(what, msg, this.o.format, this.warnSeq++, this.runId));
+        } else this.log(`${what}: ${detail}`);
+      },
+    });
+    tailer.start(cp?.file ? { file: cp.file, offset: cp.offset, line: cp.line } : null);
+    const parser = new ZeekLineParser();
+    this.lag = () => {
+      const pos = tailer.position();
+      if (!pos) return undefined;
+      try {
+        return Math.max(0, statSync(tailer.currentFile() ?? this.opts.source).size - pos.offset);
+      } catch {
+        return undefined;
+      }
+    };
+    // header lines before the checkpointed offset are needed to parse TSV rows: re-read them
+    if (cp?.file && cp.offset > 0) this.replayHeader(tailer, parser);
+    const commit = () => {
+      if (!this.opts.checkpoint) return;
+      const pos = tailer.position();
+      if (!pos) return;
+      writeCheckpoint(this.opts.checkpoint, {
+        ...this.baseCheckpoint('file'),
+        file: pos.file,
+        offset: pos.offset,
+        line: pos.line,
+      });
+    };
+    try {
+      for (;;) {
+        if (this.aborted) return this.finish('signal', true);
+        const { lines, switched } = tailer.poll(this.o.batch);
+        if (switched) {
+          // a new file: its header comes with it
+          commit();
+        }
+        if (lines.length === 0) {
+          await this.tick();
+          if (this.opts.once && !switched) return this.finish('once', true);
+          if (!switched) await sleep(this.o.pollMs, this.opts.signal);
+          continue;
+        }
+        const ok = await this.processLines(lines, parser);
+        if (!ok) return this.finish('signal', false);
+        commit();
+        this.counters.batches++;
+        await this.tick();
+      }
+    } finally {
+      parser.close();
+      tailer.close();
+    }
+  }
+
+  /** After a restart mid-file: recover the Zeek header lines before the offset (no records). */
+  private replayHeader(tailer: FileTailer, parser: ZeekLineParser): void {
+    const pos = tailer.position();
+    if (!pos) return;
+    const path = tailer.currentFile() ?? this.opts.source;
+    let fd: number | null = null;
+    try {
+      fd = openSync(path, 'r');
+      const buf = Buffer.alloc(64 * 1024);
+      let carry = '';
+      let at = 0;
+      while (at < pos.offset) {
+        const n = readSync(fd, buf, 0, Math.min(buf.length, pos.offset - at), at);
+        if (n === 0) break;
+        at += n;
+        const parts = (carry + buf.toString('latin1', 0, n)).split('\n');
+        carry = parts.pop() ?? '';
+        if (carry.length > 1 << 20) carry = '';
+        for (const l of parts)
+          if (l.startsWith('#'))
+            parser.headerLine(Buffer.from(l, 'latin1').toString('utf8').replace(/\r$/, ''));
+      }
+    } catch (e) {
+      this.log(`${path}: could not re-read the header before offset ${pos.offset}: ${(e as Error).message}`);
+    } finally {
+      if (fd !== null) closeSync(fd);
+    }
+  }
+
+  private async processLines(lines: TailLine[], parser: ZeekLineParser): Promise<boolean> {
+    this.counters.read += lines.length;
+    this.noteRecords(lines.length);
+    const recs: PendingRecord[] = [];
+    let data: { text: string; item: TailLine }[] = [];
+    const flush = async () => {
+      const parsed = await parser.parse(data, this.opts.source);
+      for (const p of parsed) {
+        if (!p.ok) {
+          if (p.reason !== 'empty line') this.quarantine(p.reason);
+          continue;
+        }
+        this.counters.parsed++;
+        this.windows.push(p.flow);
+        const l = p.item;
+        recs.push({
+          flow: p.flow,
+          eventId: sha256(`line\0${l.offset}\0${l.text}`),
+          input: {
+            format: l.text.startsWith('{') ? 'zeek-conn-json' : 'zeek-conn-tsv',
+            file: l.file,
+            offset: l.offset,
+            line: l.line,
+          },
+        });
+      }
+      data = [];
+    };
+    for (const l of lines) {
+      if (l.text.startsWith('#')) {
+        await flush();
+        parser.headerLine(l.text);
+        continue;
+      }
+      data.push({ text: l.text, item: l });
+    }
+    await flush();
+    const alerts = await this.score(recs);
+    return this.deliver(alerts);
+  }
+
+  // ---------------------------------------------------------------- directory of captures
+
+  private async runDir(): Promise<WatchResult> {
+    const dir = this.opts.source;
+    const cp = this.loadCheckpoint('dir');
+    const done = new Set<string>(cp?.done ?? []);
+    const seen = new Map<string, { size: number; mtimeMs: number; since: number }>();
+    const commit = () => {
+      if (!this.opts.checkpoint) return;
+      const list = [...done].slice(-10_000);
+      writeCheckpoint(this.opts.checkpoint, { ...this.baseCheckpoint('dir'), done: list });
+    };
+    for (;;) {
+      if (this.aborted) return this.finish('signal', true);
+      let names: string[] = [];
+      try {
+        names = readdirSync(dir)
+          .filter((n) => !n.startsWith('.'))
+          .sort();
+      } catch (e) {
+        this.log(`${dir}: cannot list: ${(e as Error).message}`);
+      }
+      const present = new Set(names.map((n) => join(dir, n)));
+      for (const p of [...seen.keys()]) if (!present.has(p)) seen.delete(p);
+      let progressed = false;
+      let waiting = false;
+      for (const n of names) {
+        if (this.aborted) break;
+        const p = join(dir, n);
+        let st: ReturnType<typeof statSync>;
+        try {
+          st = statSync(p);
+        } catch {
+          seen.delete(p);
+          continue;
+        }
+        if (!st.isFile()) continue;
+        const prev = seen.get(p);
+        const now = Date.now();
+        if (!prev || prev.size !== st.size || prev.mtimeMs !== st.mtimeMs) {
+          seen.set(p, { size: st.size, mtimeMs: st.mtimeMs, since: now });
+          if (![...done].some((k) => k.startsWith(`${p}|${st.size}|`))) waiting = true;
+          continue;
+        }
+        if (st.size === 0) continue;
+        if ((now - prev.since) / 1000 < this.o.settle) {
+          waiting = true;
+          continue;
+        }
+        const bytes = readFileSync(p);
+        const hash = createHash('sha256').update(bytes).digest('hex');
+        const key = `${p}|${bytes.length}|${hash}`;
+        if (done.has(key)) continue;
+        const ok = await this.processCapture(p, hash);
+        if (!ok) return this.finish('signal', false);
+        done.add(key);
+        if (done.size > 10_000) done.delete(done.values().next().value as string);
+        this.counters.files_done++;
+        commit();
+        progressed = true;
+      }
+      await this.tick();
+      if (this.opts.once && !progressed && !waiting) return this.finish('once', true);
+      await sleep(this.o.pollMs, this.opts.signal);
+    }
+  }
+
+  private async processCapture(path: string, hash: string): Promise<boolean> {
+    let flows: Flow[];
+    try {
+      await sniffFormat(path);
+      const t = await readTraffic(path, { format: 'pcap' });
+      // rebuild flows from the table (sorted by start_time, window features computed per file)
+      const n = t.table.nRows;
+      flows = [];
+      for (let i = 0; i < n; i++) {
+        const f: Record<string, number> = {};
+        for (const name of NUMERIC_FEATURES) f[name] = t.table.numeric[name]![i]!;
+        flows.push({
+          src_ip: t.identity.src_ip[i]!,
+          dst_ip: t.identity.dst_ip[i]!,
+          src_port: t.identity.src_port[i]!,
+          dst_port: t.identity.dst_port[i]!,
+          protocol: t.identity.protocol[i]!,
+          start_time: t.identity.start_time[i]!,
+          community_id: t.identity.community_id[i]!,
+          conn_state: t.table.text.conn_state![i]!,
+          port_class: t.table.text.port_class![i]!,
+          f,
+        });
+      }
+      // what the capture reader skipped or found damaged, counted per reason
+      if (t.report.rowsSkipped > 0) this.quarantine('pcap_packets_not_decoded', t.report.rowsSkipped);
+      for (const [k, v] of Object.entries(t.report.counters))
+        if (/truncat|corrupt|^bad_|unsupported/.test(k)) this.quarantine(`pcap_${k}`, v);
+    } catch (e) {
+      this.quarantine('unreadable_capture');
+      const m = (e as Error).message;
+      const msg = m.startsWith(path) ? m : `${path}: ${m}`;
+      this.log(msg);
+      this.writeSide(warningRecord('unreadable-capture', msg, this.o.format, this.warnSeq++, this.runId));
+      return true;
+    }
+    this.counters.read += flows.length;
+    this.counters.parsed += flows.length;
+    this.noteRecords(flows.length);
+    for (let start = 0; start < flows.length; start += this.o.batch) {
+      const recs = flows.slice(start, start + this.o.batch).map((flow, j) => ({
+        flow,
+        eventId: sha256(`pcap\0${hash}\0${start + j}`),
+        input: { format: 'pcap', file: path, offset: start + j },
+      }));
+      const alerts = await this.score(recs);
+      if (!(await this.deliver(alerts))) return false;
+      this.counters.batches++;
+      await this.tick();
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------- stream (stdin)
+
+  private async runStream(): Promise<WatchResult> {
+    const input = this.opts.stdin;
+    if (!input) throw new InputError('source - needs a stdin stream');
+    const queue: string[] = [];
+    let ended = false;
+    const rl = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+    const cap = this.o.batch * 4;
+    rl.on('line', (l) => {
+      queue.push(l);
+      if (queue.length >= cap) rl.pause();
+    });
+    rl.on('close', () => {
+      ended = true;
+    });
+    let lineNo = 0;
+    try {
+      for (;;) {
+        if (this.aborted) return this.finish('signal', true);
+        if (queue.length === 0) {
+          if (ended) return this.finish('eof', true);
+          await this.tick();
+          await sleep(Math.min(this.o.pollMs, 50), this.opts.signal);
+          continue;
+        }
+        const lines = queue.splice(0, this.o.batch);
+        if (queue.length < cap) rl.resume();
+        this.counters.read += lines.length;
+        this.noteRecords(lines.length);
+        const recs: PendingRecord[] = [];
+        for (const text of lines) {
+          lineNo++;
+          if (text.trim() === '') continue;
+          if (Buffer.byteLength(text) > 1 << 20) {
+            this.quarantine('line_too_long');
+            continue;
+          }
+          const p = parseFlowJson(text);
+          if ('error' in p) {
+            this.quarantine(p.error);
+            continue;
+          }
+          this.counters.parsed++;
+          if (!p.hasWindows) this.windows.push(p.flow);
+          else
+            for (const n of WINDOW_NAMES)
+              if (Number.isNaN(p.flow.f[n] ?? Number.NaN)) p.flow.f[n] = Number.NaN;
+          recs.push({
+            flow: p.flow,
+            eventId: sha256(`stdin\0${lineNo}\0${text}`),
+            input: { format: 'flows-jsonl', file: '-', offset: lineNo },
+          });
+        }
+        const alerts = await this.score(recs);
+        if (!(await this.deliver(alerts))) return this.finish('signal', false);
+        this.counters.batches++;
+        await this.tick();
+      }
+    } finally {
+      rl.close();
+    }
+  }
+}
+
+/** Convenience: build and run a watcher. */
+export async function watch(opts: WatchOptions): Promise<WatchResult> {
+  return new Watcher(opts).run();
+}
