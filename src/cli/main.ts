@@ -54,6 +54,11 @@ export async function main(argv: string[]): Promise<number> {
 
 // Run when executed directly (tsx src/cli/main.ts …).
 if (process.argv[1] && /main\.ts$/.test(process.argv[1])) {
+  // `netanomaly score … | head`: a closed pipe ends the output quietly, as Unix tools do.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

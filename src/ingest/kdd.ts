@@ -124,6 +124,11 @@ export function attackFamily(label: string): 'normal' | AttackFamily | 'unknown'
   return Object.hasOwn(ATTACK_FAMILY, l) ? ATTACK_FAMILY[l]! : 'unknown';
 }
 
+/** Family of any label: 'normal' (also 'benign', as in CIC datasets) or attackFamily(label). */
+export function labelFamily(label: string): 'normal' | AttackFamily | 'unknown' {
+  return /^(benign|normal)\.?$/i.test(label.trim()) ? 'normal' : attackFamily(label);
+}
+
 export interface KddData {
   /** The 41 features: 38 numeric Float64Array columns and 3 text columns. */
   table: Table;

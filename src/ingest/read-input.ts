@@ -3,13 +3,23 @@
  * traffic (pcap / pcapng, Zeek conn.log, CICFlowMeter CSV) into canonical flows. With format
  * 'auto' the content is sniffed, never the file name.
  */
+import { stat } from 'node:fs/promises';
 import { UnsupportedFormatError } from '../errors.ts';
 import { flowFieldSpecs } from '../features/flow-fields.ts';
 import { type InputData, readTabular } from './input.ts';
-import { attackFamily } from './kdd.ts';
+import { labelFamily } from './kdd.ts';
 import { firstLine } from './sniff.ts';
 import type { BadRowPolicy } from './table.ts';
 import { type IdentityColumns, readTraffic, sniffFormat } from './traffic/index.ts';
+import { readInputMany } from './traffic/many.ts';
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 export const INPUT_FORMATS = ['auto', 'nsl-kdd', 'kdd99', 'csv', 'pcap', 'zeek', 'cic'] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
@@ -36,21 +46,24 @@ export async function sniffInputFormat(path: string): Promise<Exclude<InputForma
   );
 }
 
+/**
+ * Reads one input. A directory stands for its traffic files (pcap, Zeek, CIC), read one by one
+ * and concatenated (each capture keeps its own flow meter and traffic windows).
+ */
 export async function readInput(path: string, format: string, onBadRow: BadRowPolicy): Promise<AnyInput> {
   if (!(INPUT_FORMATS as readonly string[]).includes(format)) {
     throw new UnsupportedFormatError(
       `${path}: unknown format '${format}' (one of ${INPUT_FORMATS.join(', ')})`,
     );
   }
+  if (await isDirectory(path)) return readInputMany(path, format, onBadRow);
   const f = format === 'auto' ? await sniffInputFormat(path) : (format as Exclude<InputFormat, 'auto'>);
   if (f === 'pcap' || f === 'zeek' || f === 'cic') {
     const t = await readTraffic(path, { format: f, onBadRow });
     return {
       table: t.table,
       labels: t.labels,
-      families: t.labels
-        ? t.labels.map((l) => (/^(benign|normal)$/i.test(l.trim()) ? 'normal' : attackFamily(l)))
-        : null,
+      families: t.labels ? t.labels.map(labelFamily) : null,
       report: t.report,
       format: f,
       fields: flowFieldSpecs(),

@@ -339,7 +339,7 @@ export class AnomalyDetector {
   riskScore(anomalyScore: number): number {
     const p = this.training.scorePercentiles;
     let lo = 0;
-    while (lo < p.length && p[lo]! < anomalyScore) lo++;
+    while (lo < p.length - 1 && p[lo]! < anomalyScore) lo++;
     return lo;
   }
 

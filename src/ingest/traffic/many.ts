@@ -8,7 +8,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
 import { flowFieldSpecs } from '../../features/flow-fields.ts';
-import { attackFamily } from '../kdd.ts';
+import { labelFamily } from '../kdd.ts';
 import type { AnyInput } from '../read-input.ts';
 import type { BadRowPolicy, Table } from '../table.ts';
 import { emptyTrafficReport, type TrafficReport } from './common.ts';
@@ -132,9 +132,7 @@ export async function readInputMany(
   return {
     table: t.table,
     labels: t.labels,
-    families: t.labels
-      ? t.labels.map((l) => (/^(benign|normal)$/i.test(l.trim()) ? 'normal' : attackFamily(l)))
-      : null,
+    families: t.labels ? t.labels.map(labelFamily) : null,
     report: t.report,
     format: t.report.format ?? format,
     fields: flowFieldSpecs(),
