@@ -287,12 +287,12 @@ export async function readKdd(path: string, opts: ReadKddOptions = {}): Promise<
     }
     report.rowsRead++;
     let nc = 0;
-    let p = buf.indexOf(44, s);
-    while (p >= 0 && p < e && nc < 63) {
-      commas[nc++] = p;
-      p = buf.indexOf(44, p + 1);
+    for (let i = s; i < e; i++) {
+      if (buf[i] === 44) {
+        if (nc < 64) commas[nc] = i;
+        nc++;
+      }
     }
-    if (p >= 0 && p < e) nc++;
     if (nc + 1 !== expected) {
       bad('wrong column count', `expected ${expected}, got ${nc + 1}`, buf, s, e);
       return true;
