@@ -33,5 +33,8 @@ format: deps
 test: deps system-deps lint
 	node scripts/run-tests.mjs
 
+# Speed benchmarks (ratios measured in one run); results recorded in docs/benchmarks.md.
 bench: deps system-deps
-	npx tsx benchmarks/run.ts
+	npx tsx benchmarks/run.ts --json --elbow
+	npx tsx benchmarks/web-latency.ts
+	npx tsx benchmarks/traffic-ingest.ts 5

@@ -17,6 +17,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 # The tslab kernel for Jupyter, registered against Debian's python3.
-if [ ! -d "${HOME}/.local/share/jupyter/kernels/tslab" ] && [ ! -d /usr/local/share/jupyter/kernels/tslab ]; then
+if [ ! -d "${HOME:-/root}/.local/share/jupyter/kernels/tslab" ] && [ ! -d /usr/local/share/jupyter/kernels/tslab ]; then
   npx tslab install --python=/usr/bin/python3 >&2
 fi
