@@ -55,7 +55,7 @@ const URG = 0x20;
 const ECE = 0x40;
 const CWR = 0x80;
 
-interface FlowState {
+export interface FlowState {
   key: string;
   src: string;
   dst: string;
@@ -97,16 +97,12 @@ interface FlowState {
 }
 
 /** Zeek-style conn_state from what the meter saw (orig = fwd). */
-export function connState(s: {
-  proto: number;
-  bwdPkts: number;
-  origSyn: boolean;
-  respSynAck: boolean;
-  fwdFin: boolean;
-  bwdFin: boolean;
-  fwdRst: boolean;
-  bwdRst: boolean;
-}): string {
+export function connState(
+  s: Pick<
+    FlowState,
+    'proto' | 'bwdPkts' | 'origSyn' | 'respSynAck' | 'fwdFin' | 'bwdFin' | 'fwdRst' | 'bwdRst'
+  >,
+): string {
   if (s.proto !== 6) return s.bwdPkts > 0 ? 'SF' : 'S0';
   if (s.origSyn) {
     if (!s.respSynAck) {
