@@ -413,6 +413,9 @@ export function takeRows(X: Matrix, index: ArrayLike<number>): Matrix {
   return { data: out, rows: index.length, cols: d };
 }
 
+/** Matrices already scanned for non-finite values (an ensemble scores one matrix with every run). */
+const finiteChecked = new WeakSet<Float32Array>();
+
 function checkMatrix(X: Matrix, where: string, cols?: number): void {
   if (X.data.length !== X.rows * X.cols) {
     throw new InputError(`${where}: matrix data has ${X.data.length} values, expected ${X.rows}×${X.cols}`);
@@ -420,6 +423,7 @@ function checkMatrix(X: Matrix, where: string, cols?: number): void {
   if (cols !== undefined && X.cols !== cols) {
     throw new InputError(`${where}: X has ${X.cols} features, but the model was fitted with ${cols}`);
   }
+  if (finiteChecked.has(X.data)) return;
   for (let i = 0; i < X.data.length; i++) {
     if (!Number.isFinite(X.data[i]!)) {
       throw new InputError(
@@ -427,6 +431,7 @@ function checkMatrix(X: Matrix, where: string, cols?: number): void {
       );
     }
   }
+  finiteChecked.add(X.data);
 }
 
 export { rowSlice };
