@@ -38,6 +38,15 @@ describe('netanomaly train / score / info / export', { timeout: 600_000 }, () =>
     assert.ok(summary.threshold > 0);
   });
 
+  test('score as CSV: the header comes first, one line per record', async () => {
+    const r = await cli(['score', model, testFile, '--format', 'nsl-kdd']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines[0], 'row,anomaly_score,is_anomaly,cluster');
+    assert.equal(lines.length, 22545);
+    assert.match(lines[22544]!, /^22543,[0-9.]+,[01],\d+$/);
+  });
+
   test('score --jsonl: one object per record with anomaly_score, is_anomaly, cluster', async () => {
     const r = await cli(['score', model, testFile, '--format', 'nsl-kdd', '--jsonl']);
     assert.equal(r.code, 0, r.stderr);
@@ -57,7 +66,9 @@ describe('netanomaly train / score / info / export', { timeout: 600_000 }, () =>
     writeFileSync(small, readFileSync(testFile, 'utf8').split('\n').slice(0, 50).join('\n'));
     const r = await cli(['score', model, small]);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim().split('\n').length, 51); // header + 50 rows
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 51);
+    assert.equal(lines[0], 'row,anomaly_score,is_anomaly,cluster');
   });
 
   test('info --json and export: the ONNX file runs in onnxruntime', async () => {

@@ -177,6 +177,7 @@ export function registerCoreCommands(program: Command): void {
         `${summary.rows} records scored, ${summary.anomalies} anomalies (${(100 * summary.anomalyShare).toFixed(2)}%), ${input.report.rowsSkipped} bad rows set aside`,
       );
       const out: string[] = [];
+      if (!o.jsonl) process.stdout.write('row,anomaly_score,is_anomaly,cluster\n');
       for (const r of records) {
         if (o.onlyAnomalies && !r.is_anomaly) continue;
         if (o.jsonl) out.push(JSON.stringify(r));
@@ -186,7 +187,6 @@ export function registerCoreCommands(program: Command): void {
           out.length = 0;
         }
       }
-      if (!o.jsonl) process.stdout.write('row,anomaly_score,is_anomaly,cluster\n');
       if (out.length) process.stdout.write(`${out.join('\n')}\n`);
     });
 
