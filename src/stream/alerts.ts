@@ -224,6 +224,19 @@ export interface StatsInfo {
   uptime: number;
   health: 'ok' | 'degraded' | 'stale';
   lag_bytes?: number;
+  /** Live capture: packet counts and kernel/dumpcap drops (capture loss, as Zeek's capture_loss). */
+  capture?: CaptureStats;
+}
+
+export interface CaptureStats {
+  interface: string;
+  /** Packets handed to us by dumpcap so far. */
+  packets: number;
+  /** dumpcap's own counters (known once dumpcap has stopped; null before). */
+  received: number | null;
+  dropped: number | null;
+  /** dropped / (received + dropped) * 100, null while unknown. */
+  loss_pct: number | null;
 }
 
 /** A periodic stats record (ECS: event.kind "metric"; EVE: event_type "stats"). */
@@ -241,6 +254,7 @@ export function statsRecord(
     seconds_since_last_record: s.secondsSinceLastRecord === null ? null : round(s.secondsSinceLastRecord, 3),
     counters: s.counters,
     ...(s.lag_bytes !== undefined ? { lag_bytes: s.lag_bytes } : {}),
+    ...(s.capture !== undefined ? { capture: s.capture } : {}),
   };
   const now = new Date();
   if (format === 'eve') {

@@ -31,14 +31,16 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { InputError } from '../errors.ts';
+import type { FlowMeterOptions } from '../ingest/traffic/flow-meter.ts';
 import { flowsToTable, readTraffic, sniffFormat } from '../ingest/traffic/index.ts';
 import { type Flow, NUMERIC_FEATURES } from '../ingest/traffic/schema.ts';
-import { WindowState } from '../ingest/traffic/windows.ts';
+import { type WindowOptions, WindowState } from '../ingest/traffic/windows.ts';
 import type { LoadedModel } from '../model/bundle.ts';
 import { clusterName } from '../pipeline/score.ts';
 import {
   ALERT_SCHEMA_VERSION,
   type AlertFormat,
+  type CaptureStats,
   ecsAlert,
   emptyCounters,
   eveAlert,
@@ -50,12 +52,13 @@ import {
   warningRecord,
 } from './alerts.ts';
 import { CHECKPOINT_VERSION, type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { LIVE_PREFIX, runLive } from './live.ts';
 import { parseFlowJson, ZeekLineParser } from './parse.ts';
 import { AlertSink, SinkError } from './sink.ts';
 import { FileTailer, type TailLine } from './tailer.ts';
 
 export interface WatchOptions {
-  /** A file path, a directory of captures, or '-' (then `stdin` is read). */
+  /** A file path, a directory of captures, '-' (then `stdin` is read) or `iface:NAME` (live, src/stream/live.ts). */
   source: string;
   model: LoadedModel;
   alerts: string;
@@ -76,6 +79,9 @@ export interface WatchOptions {
   /** Stop after the source is exhausted (stdin EOF; for files: when nothing new for one poll). */
   once?: boolean;
   stdin?: Readable;
+  /** Live capture: flow meter timeouts and window options. */
+  meter?: FlowMeterOptions;
+  windows?: WindowOptions;
   signal?: AbortSignal;
   onLog?: (line: string) => void;
 }
@@ -87,7 +93,7 @@ export interface WatchResult {
   committed: boolean;
 }
 
-interface PendingRecord {
+export interface PendingRecord {
   flow: Flow;
   eventId: string;
   input: ScoredFlowInfo['input'];
@@ -132,6 +138,8 @@ export class Watcher {
   private readonly windowCounters: Record<string, number> = {};
   /** Bytes written to the source but not yet committed (file sources). */
   private lag: (() => number | undefined) | null = null;
+  /** Live capture: packet and drop counters for the stats record. */
+  private capture: (() => CaptureStats) | null = null;
 
   constructor(private readonly opts: WatchOptions) {
     const batch = opts.batch ?? 256;
@@ -164,6 +172,23 @@ export class Watcher {
   async run(): Promise<WatchResult> {
     const src = this.opts.source;
     if (src === '-') return this.runStream();
+    if (src.startsWith(LIVE_PREFIX))
+      return runLive({
+        opts: this.opts,
+        batch: this.o.batch,
+        pollMs: this.o.pollMs,
+        counters: this.counters,
+        score: (r) => this.score(r),
+        deliver: (a) => this.deliver(a),
+        tick: (f) => this.tick(f),
+        noteRecords: (n) => this.noteRecords(n),
+        quarantine: (r, n) => this.quarantine(r, n),
+        log: (l) => this.log(l),
+        finish: (st, c) => this.finish(st, c),
+        setCapture: (fn) => {
+          this.capture = fn;
+        },
+      });
     let st: ReturnType<typeof statSync> | null = null;
     try {
       st = statSync(src);
@@ -304,6 +329,7 @@ export class Watcher {
           uptime: (now - this.startedAt) / 1000,
           health: this.degraded ? 'degraded' : stale ? 'stale' : 'ok',
           ...(this.lag?.() !== undefined ? { lag_bytes: this.lag?.() } : {}),
+          ...(this.capture ? { capture: this.capture() } : {}),
         },
         this.o.format,
         this.statsSeq++,

@@ -102,9 +102,12 @@ export function registerStreamCommands(program: Command): void {
   program
     .command('watch')
     .description(
-      'score a growing Zeek conn.log, a directory where pcaps appear, or flows as JSON lines on stdin (-), and append alerts',
+      'score a growing Zeek conn.log, a directory where pcaps appear, flows as JSON lines on stdin (-) or a live interface (iface:NAME), and append alerts',
     )
-    .argument('<source>', 'conn.log file, capture directory, or - for JSON lines of canonical flows on stdin')
+    .argument(
+      '<source>',
+      'conn.log file, capture directory, - for JSON lines of canonical flows on stdin, or iface:NAME (live capture via dumpcap)',
+    )
     .requiredOption('--model <dir>', 'model bundle directory (trained on flows)')
     .requiredOption('--alerts <file>', 'alert file (JSON lines, appended)')
     .addOption(new Option('--format <format>', 'alert record shape').choices(['ecs', 'eve']).default('ecs'))
@@ -125,6 +128,18 @@ export function registerStreamCommands(program: Command): void {
       numberOption(0),
     )
     .option('--poll-ms <ms>', 'polling interval for files and directories', intOption(10), 200)
+    .option(
+      '--idle-timeout <s>',
+      'live capture (iface:NAME): seconds without packets before a flow ends',
+      numberOption(0.1),
+      120,
+    )
+    .option(
+      '--active-timeout <s>',
+      'live capture (iface:NAME): seconds after which a long flow is cut',
+      numberOption(0.1),
+      1800,
+    )
     .option('--once', 'stop when the source has nothing new (files, directories) instead of following it')
     .action(async (source: string, o) => {
       const model = await loadModel(o.model);
@@ -151,6 +166,7 @@ export function registerStreamCommands(program: Command): void {
         minScore: o.minScore ?? null,
         pollMs: o.pollMs,
         once: Boolean(o.once),
+        meter: { idleTimeout: o.idleTimeout, activeTimeout: o.activeTimeout },
         ...(source === '-' ? { stdin: process.stdin } : {}),
         signal: ac.signal,
         onLog: (s) => process.stderr.write(`${s}\n`),

@@ -211,6 +211,19 @@ export class FlowMeter {
     return out;
   }
 
+  /**
+   * Expire flows as of `now` without a packet (live capture: a wall-clock tick, so flows end even
+   * when traffic stops). The clock only moves forward; returns the flows that ended, oldest first.
+   */
+  expire(now: number): Flow[] {
+    const out: Flow[] = [];
+    if (now > this.clock) this.clock = now;
+    if (this.clock === Number.NEGATIVE_INFINITY) return out;
+    this.sweep(this.clock, out);
+    this.lastSweep = this.clock;
+    return out;
+  }
+
   /** Emit every remaining flow (end of input), oldest last-seen first. */
   flush(): Flow[] {
     const all = [...this.open.values(), ...this.closing.values()].sort((x, y) => x.last - y.last);

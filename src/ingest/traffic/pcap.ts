@@ -9,6 +9,7 @@
  * `caplen < len` (`caplen_lt_len`), skipped pcapng blocks (`pcapng_blocks_skipped`).
  */
 import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { ParseError } from '../../errors.ts';
 
 export interface RawPacket {
@@ -46,7 +47,27 @@ export function sniffCapture(head: Uint8Array): CaptureFormat | null {
   return null;
 }
 
-/** Buffered chunked reads over a file handle: `need(n)` makes n bytes available at `pos`. */
+/** Where bytes come from: `read` fills `buf[off, off+len)` partly and returns the count (0 = end). */
+type ByteSource = (buf: Buffer, off: number, len: number) => Promise<number>;
+
+/** A ByteSource over a Readable (a pipe such as dumpcap's stdout): pulls chunks, keeps the rest. */
+function streamSource(readable: Readable): ByteSource {
+  const it = readable[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  let rest: Buffer | null = null;
+  return async (buf, off, len) => {
+    while (!rest || rest.length === 0) {
+      const r = await it.next();
+      if (r.done) return 0;
+      rest = typeof r.value === 'string' ? Buffer.from(r.value, 'latin1') : r.value;
+    }
+    const n = Math.min(len, rest.length);
+    rest.copy(buf, off, 0, n);
+    rest = rest.subarray(n);
+    return n;
+  };
+}
+
+/** Buffered chunked reads over a byte source: `need(n)` makes n bytes available at `pos`. */
 class ChunkReader {
   buf = Buffer.alloc(CHUNK);
   start = 0;
@@ -54,7 +75,7 @@ class ChunkReader {
   /** File offset of buf[start]. */
   fileOffset = 0;
   private eof = false;
-  constructor(private readonly fh: import('node:fs/promises').FileHandle) {}
+  constructor(private readonly read: ByteSource) {}
 
   get available(): number {
     return this.end - this.start;
@@ -73,7 +94,7 @@ class ChunkReader {
       this.start = 0;
     }
     while (this.end - this.start < n) {
-      const { bytesRead } = await this.fh.read(this.buf, this.end, this.buf.length - this.end, null);
+      const bytesRead = await this.read(this.buf, this.end, this.buf.length - this.end);
       if (bytesRead === 0) {
         this.eof = true;
         return false;
@@ -109,24 +130,47 @@ export async function* readPackets(
 ): AsyncGenerator<RawPacket, void, undefined> {
   const fh = await open(path, 'r');
   try {
-    const r = new ChunkReader(fh);
-    await r.need(4);
-    if (r.available < 4) {
-      throw new ParseError(
-        `${path}: truncated dump file; tried to read 4 file header bytes, only got ${r.available}`,
-      );
-    }
-    const fmt = sniffCapture(r.buf.subarray(r.start, r.start + 4));
-    if (fmt === null) {
-      throw new ParseError(
-        `${path}: unknown file format (magic 0x${r.buf.readUInt32BE(r.start).toString(16).padStart(8, '0')})`,
-      );
-    }
-    if (fmt === 'pcap') yield* readPcap(path, r, counters, warnings);
-    else yield* readPcapng(path, r, counters, warnings);
+    const source: ByteSource = async (buf, off, len) => (await fh.read(buf, off, len, null)).bytesRead;
+    yield* readCapture(path, new ChunkReader(source), counters, warnings);
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Packets of a pcap or pcapng byte stream (a pipe: `dumpcap -w -`, stdin), in stream order, with
+ * the same parser, counters and errors as `readPackets`; `name` stands for the file in messages.
+ * A packet is yielded as soon as its record is complete; the generator ends with the stream.
+ */
+export async function* readPacketStream(
+  readable: Readable,
+  counters: Counters,
+  warnings: string[],
+  name = '-',
+): AsyncGenerator<RawPacket, void, undefined> {
+  yield* readCapture(name, new ChunkReader(streamSource(readable)), counters, warnings);
+}
+
+async function* readCapture(
+  path: string,
+  r: ChunkReader,
+  counters: Counters,
+  warnings: string[],
+): AsyncGenerator<RawPacket, void, undefined> {
+  await r.need(4);
+  if (r.available < 4) {
+    throw new ParseError(
+      `${path}: truncated dump file; tried to read 4 file header bytes, only got ${r.available}`,
+    );
+  }
+  const fmt = sniffCapture(r.buf.subarray(r.start, r.start + 4));
+  if (fmt === null) {
+    throw new ParseError(
+      `${path}: unknown file format (magic 0x${r.buf.readUInt32BE(r.start).toString(16).padStart(8, '0')})`,
+    );
+  }
+  if (fmt === 'pcap') yield* readPcap(path, r, counters, warnings);
+  else yield* readPcapng(path, r, counters, warnings);
 }
 
 function truncatedRecord(path: string, r: ChunkReader, counters: Counters, warnings: string[], what: string) {
