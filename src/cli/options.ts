@@ -19,10 +19,3 @@ export function fprOption(value: string): number {
   if (!(n > 0 && n < 0.5)) throw new InvalidArgumentError('must be a number in (0, 0.5), e.g. 0.01');
   return n;
 }
-
-export function choice<T extends string>(values: readonly T[]) {
-  return (value: string): T => {
-    if (!values.includes(value as T)) throw new InvalidArgumentError(`must be one of ${values.join(', ')}`);
-    return value as T;
-  };
-}

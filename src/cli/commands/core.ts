@@ -11,7 +11,7 @@ import { runDemo } from '../../pipeline/demo.ts';
 import { type Evaluation, evaluateDataset, type Metrics, normalRows } from '../../pipeline/evaluate.ts';
 import { scoreRecords } from '../../pipeline/score.ts';
 import { trainFromFile } from '../../pipeline/train.ts';
-import { choice, fprOption, intOption, kOption } from '../options.ts';
+import { fprOption, intOption, kOption } from '../options.ts';
 import { bold, createProgress, formatNumber, formatTable } from '../progress.ts';
 
 const formatOption = () =>
@@ -281,5 +281,3 @@ ${formatTable(['model', 'k', 'roc_auc', 'pr_auc', 'dr@0.1%', 'dr@1%', 'dr@5%', '
 flagged at the threshold (target false-positive rate ${e.target_fpr}): ${fam}
 `;
 }
-
-export { choice };
