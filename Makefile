@@ -21,20 +21,20 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 demo: deps
-	npx tsx src/cli/main.ts demo
+	node_modules/.bin/tsx src/cli/main.ts demo
 
 lint: deps
-	npx biome check .
+	node_modules/.bin/biome check .
 	node node_modules/typescript/bin/tsc --noEmit -p .
 
 format: deps
-	npx biome format --write .
+	node_modules/.bin/biome format --write .
 
 test: deps system-deps lint
 	node scripts/run-tests.mjs
 
 # Speed benchmarks (ratios measured in one run); results recorded in docs/benchmarks.md.
 bench: deps system-deps
-	npx tsx benchmarks/run.ts --json --elbow
-	npx tsx benchmarks/web-latency.ts
-	npx tsx benchmarks/traffic-ingest.ts 5
+	node_modules/.bin/tsx benchmarks/run.ts --json --elbow
+	node_modules/.bin/tsx benchmarks/web-latency.ts
+	node_modules/.bin/tsx benchmarks/traffic-ingest.ts 5
