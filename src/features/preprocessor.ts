@@ -284,18 +284,21 @@ export class Preprocessor {
     s.oneHotScales = scales;
   }
 
+  /** Refuses a table without the model's fields, with a short diff of what differs. */
   private checkColumns(table: Table): void {
     const missing: string[] = [];
     for (const f of this.fields) {
       const ok = f.kind === 'numeric' ? f.name in table.numeric : f.name in table.text;
       if (!ok) missing.push(`${f.name} (${f.kind})`);
     }
-    if (missing.length > 0) {
-      const have = [...Object.keys(table.numeric), ...Object.keys(table.text)];
-      throw new SchemaError(
-        `input lacks the model's field(s) ${missing.join(', ')}; it has ${have.slice(0, 12).join(', ')}${have.length > 12 ? ', …' : ''}`,
-      );
-    }
+    if (missing.length === 0) return;
+    const known = new Set(this.fields.map((f) => f.name));
+    const extra = [...Object.keys(table.numeric), ...Object.keys(table.text)].filter((c) => !known.has(c));
+    const list = (names: string[]) => names.slice(0, 8).join(', ') + (names.length > 8 ? ', …' : '');
+    throw new SchemaError(
+      `input does not match the model's schema: ${missing.length} of its ${this.fields.length} fields are missing ` +
+        `(${list(missing)})${extra.length ? `; the input has ${extra.length} column(s) the model does not know (${list(extra)})` : ''}`,
+    );
   }
 
   private requireState(): PreprocessorState {

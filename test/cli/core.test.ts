@@ -101,6 +101,11 @@ describe('netanomaly train / score / info / export', { timeout: 600_000 }, () =>
       [['train', garbage, '--format', 'nsl-kdd', '-o', join(dir, 'm3')], 1, /garbage\.txt/],
       [['score', dir, testFile], 1, /not a netanomaly model/],
       [['score', model, garbage, '--format', 'nsl-kdd', '--on-bad-row', 'fail'], 1, /garbage\.txt/],
+      [
+        ['score', model, dataFile('pcaps/attack/synscan.pcap')],
+        1,
+        /SchemaError: input does not match the model's schema: 40 of its 41 fields are missing .*fwd_packets/,
+      ],
       [['train', train, '--format', 'nsl-kdd', '--k', 'zero', '-o', join(dir, 'm4')], 2, /integer/],
       [['train', train, '--format', 'parquet', '-o', join(dir, 'm5')], 2, /Allowed choices/],
       [['evaluate', '--target-fpr', '2'], 2, /\(0, 0\.5\)/],
