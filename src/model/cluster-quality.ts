@@ -73,6 +73,24 @@ function clusterMeans(X: Matrix, enc: Encoded): Float64Array {
   return means;
 }
 
+/** Squared distance of every row to the mean of its own cluster. */
+function ownMeanSquaredDistances(X: Matrix, enc: Encoded, means: Float64Array): Float64Array {
+  const d = X.cols;
+  const data = X.data;
+  const out = new Float64Array(X.rows);
+  for (let i = 0; i < X.rows; i++) {
+    const o = enc.codes[i]! * d;
+    const r = i * d;
+    let s = 0;
+    for (let j = 0; j < d; j++) {
+      const t = data[r + j]! - means[o + j]!;
+      s += t * t;
+    }
+    out[i] = s;
+  }
+  return out;
+}
+
 /**
  * Calinski-Harabasz index (variance ratio criterion), scikit-learn's calinski_harabasz_score:
  * [B / (k − 1)] / [W / (n − k)] with B the between-cluster and W the within-cluster dispersion;
@@ -84,7 +102,6 @@ export function calinskiHarabasz(X: Matrix, labels: Int32Array): number {
   const n = X.rows;
   checkLabelCount('calinskiHarabasz', enc.k, n);
   const d = X.cols;
-  const data = X.data;
   const means = clusterMeans(X, enc);
   // Overall mean as the size-weighted mean of the cluster means (same value as the plain mean).
   const mean = new Float64Array(d);
@@ -102,16 +119,7 @@ export function calinskiHarabasz(X: Matrix, labels: Int32Array): number {
     extra += enc.counts[c]! * s;
   }
   let intra = 0;
-  for (let i = 0; i < n; i++) {
-    const o = enc.codes[i]! * d;
-    const r = i * d;
-    let s = 0;
-    for (let j = 0; j < d; j++) {
-      const t = data[r + j]! - means[o + j]!;
-      s += t * t;
-    }
-    intra += s;
-  }
+  for (const s of ownMeanSquaredDistances(X, enc, means)) intra += s;
   return intra === 0 ? 1 : (extra * (n - enc.k)) / (intra * (enc.k - 1));
 }
 
@@ -128,19 +136,10 @@ export function daviesBouldin(X: Matrix, labels: Int32Array): number {
   const k = enc.k;
   checkLabelCount('daviesBouldin', k, n);
   const d = X.cols;
-  const data = X.data;
   const means = clusterMeans(X, enc);
   const intra = new Float64Array(k);
-  for (let i = 0; i < n; i++) {
-    const o = enc.codes[i]! * d;
-    const r = i * d;
-    let s = 0;
-    for (let j = 0; j < d; j++) {
-      const t = data[r + j]! - means[o + j]!;
-      s += t * t;
-    }
-    intra[enc.codes[i]!]! += Math.sqrt(s);
-  }
+  const own = ownMeanSquaredDistances(X, enc, means);
+  for (let i = 0; i < n; i++) intra[enc.codes[i]!]! += Math.sqrt(own[i]!);
   for (let c = 0; c < k; c++) intra[c]! /= enc.counts[c]!;
   const dist = new Float64Array(k * k);
   let allCentroidsClose = true;
