@@ -16,7 +16,7 @@
  * `calibration: 'holdout'` instead holds out `calibrationShare` of the rows for the threshold.
  */
 import { z } from 'zod';
-import { InputError, NotFittedError, optionError } from '../errors.ts';
+import { InputError, NotFittedError } from '../errors.ts';
 import {
   type FieldSpec,
   Preprocessor,
