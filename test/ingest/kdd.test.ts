@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { InputError, ParseError } from '../../src/errors.ts';
 import { ATTACK_FAMILY, attackFamily, KDD_FEATURES, readKdd } from '../../src/ingest/kdd.ts';
 
@@ -177,6 +178,21 @@ describe('readKdd formats and layout', () => {
     assert.equal(n.difficulty, null);
   });
 
+  test('a pipe (e.g. <(zcat file) or /dev/stdin) is read once, plain or gzip', async () => {
+    const text = `${NSL_ROW}\n${NSL_NORMAL}\n`;
+    for (const body of [Buffer.from(text), gzipSync(text)]) {
+      const fifo = join(mkdtempSync(join(tmpdir(), 'netanomaly-fifo-')), 'in');
+      execFileSync('mkfifo', [fifo]);
+      const writer = new Promise<void>((resolve, reject) =>
+        createWriteStream(fifo).on('error', reject).end(body, resolve),
+      );
+      const d = await readKdd(fifo);
+      await writer;
+      assert.deepEqual(d.labels, ['neptune', 'normal']);
+      assert.equal(d.table.numeric.src_bytes![1], 491);
+    }
+  });
+
   test('maxRows stops early', async () => {
     const d = await readKdd(dataFile('kddcup99/corrected.gz'), { maxRows: 1000 });
     assert.equal(d.table.nRows, 1000);
@@ -345,5 +361,157 @@ describe('readKdd bad input', () => {
       readKdd(dir),
       (e: unknown) => e instanceof InputError && /is a directory/.test(e.message),
     );
+  });
+});
+
+describe('readKdd reads in chunks with the same results', () => {
+  /** An independent, naive parse of a (valid) KDD text: split, Number(), trim. */
+  function naive(text: string) {
+    const rows = text.split('\n').filter((l) => l.trim() !== '');
+    const numeric: Record<string, Float64Array> = {};
+    const textCols: Record<string, string[]> = {};
+    for (const f of KDD_FEATURES) {
+      if (f.kind === 'numeric') numeric[f.name] = new Float64Array(rows.length);
+      else textCols[f.name] = new Array<string>(rows.length);
+    }
+    const labels = new Array<string>(rows.length);
+    const difficulty = new Float64Array(rows.length);
+    rows.forEach((row, r) => {
+      const fields = row.replace(/\r$/, '').split(',');
+      KDD_FEATURES.forEach((f, i) => {
+        if (f.kind === 'numeric') numeric[f.name]![r] = Number(fields[i]);
+        else textCols[f.name]![r] = fields[i]!.trim();
+      });
+      labels[r] = fields[41]!.trim().replace(/\.$/, '');
+      difficulty[r] = fields.length === 43 ? Number(fields[42]) : 0;
+    });
+    return { rows: rows.length, numeric, text: textCols, labels, difficulty };
+  }
+
+  for (const [rel, gz] of [
+    ['kddcup99/corrected.gz', true],
+    ['nsl-kdd/KDDTest+.txt', false],
+  ] as const) {
+    test(`${rel}: every field of every row equals a naive parse`, async () => {
+      const p = dataFile(rel);
+      const raw = readFileSync(p);
+      const want = naive((gz ? gunzipSync(raw) : raw).toString('latin1'));
+      const d = await readKdd(p);
+      assert.equal(d.table.nRows, want.rows);
+      for (const [name, col] of Object.entries(want.numeric)) {
+        assert.deepStrictEqual(d.table.numeric[name], col, name);
+      }
+      assert.deepStrictEqual(d.table.text, want.text);
+      assert.deepStrictEqual(d.labels, want.labels);
+      assert.deepStrictEqual(
+        d.families,
+        want.labels.map((l) => attackFamily(l)),
+      );
+      if (d.difficulty) assert.deepStrictEqual(d.difficulty, want.difficulty);
+      // maxRows: the same first rows (the read stops part way through the file).
+      const head = await readKdd(p, { maxRows: 20_000 });
+      assert.equal(head.table.nRows, 20_000);
+      for (const [name, col] of Object.entries(want.numeric)) {
+        assert.deepStrictEqual(head.table.numeric[name], col.subarray(0, 20_000), name);
+      }
+      assert.deepStrictEqual(head.labels, want.labels.slice(0, 20_000));
+    });
+  }
+
+  /**
+   * About 10 MB of rows (several read chunks) with bad rows every 997 lines, and bad, blank and
+   * CRLF lines wherever a line straddles a multiple of 1 MiB (reads end at multiples of 4 MiB).
+   */
+  function generated() {
+    const lines: string[] = [];
+    const bad: { line: number; reason: string; raw: string }[] = [];
+    const kept: string[] = [];
+    let offset = 0;
+    const badKinds: [(r: string) => string, string][] = [
+      [(r) => withField(r, idx('src_bytes'), 'x1'), 'non-numeric value in src_bytes: "x1"'],
+      [(r) => r.split(',').slice(0, 12).join(','), 'wrong column count: expected 43, got 12'],
+      [
+        (r) => withField(r, idx('dst_host_rerror_rate'), '2.00'),
+        'out-of-range value in dst_host_rerror_rate: "2.00"',
+      ],
+      [(r) => withField(r, 41, ' '), 'empty label'],
+    ];
+    for (let i = 0; offset < 10_000_000; i++) {
+      const lineNo = lines.length + 1;
+      const base = withField(i % 3 === 0 ? NSL_ROW : NSL_NORMAL, idx('src_bytes'), String(i));
+      const straddles = Math.floor(offset / (1 << 20)) !== Math.floor((offset + base.length + 1) / (1 << 20));
+      let line = base;
+      if (straddles && i % 2 === 0) {
+        const [make, reason] = badKinds[i % badKinds.length]!;
+        line = make(base);
+        bad.push({ line: lineNo, reason, raw: line });
+      } else if (straddles) {
+        line = `${base}\r`; // CRLF across a chunk end
+        kept.push(base);
+      } else if (i % 997 === 996) {
+        const [make, reason] = badKinds[((i + 1) / 997) % badKinds.length]!;
+        line = make(base);
+        bad.push({ line: lineNo, reason, raw: line });
+      } else kept.push(base);
+      lines.push(line);
+      offset += line.length + 1;
+      if (i % 5000 === 4999) {
+        lines.push(''); // a blank line now and then
+        offset += 1;
+      }
+    }
+    return { text: `${lines.join('\n')}\n`, bad, kept };
+  }
+
+  test('bad rows in every chunk, and across chunk ends: fail, skip, quarantine', async () => {
+    const g = generated();
+    assert.ok(g.bad.length > 60, `${g.bad.length} bad rows`);
+    const plain = fixture(g.text, 'chunks.txt');
+    const gz = fixture(gzipSync(g.text), 'chunks.gz');
+    const byReason: Record<string, number> = {};
+    for (const b of g.bad) {
+      const reason = b.reason.replace(/: .*$/, '');
+      byReason[reason] = (byReason[reason] ?? 0) + 1;
+    }
+    for (const p of [plain, gz]) {
+      await rejectsParse(
+        p,
+        new RegExp(`:${g.bad[0]!.line}: ${g.bad[0]!.reason.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`),
+      );
+      const skip = await readKdd(p, { onBadRow: 'skip' });
+      assert.equal(skip.table.nRows, g.kept.length);
+      assert.equal(skip.report.rowsSkipped, g.bad.length);
+      assert.equal(skip.report.rowsRead, g.kept.length + g.bad.length);
+      assert.deepEqual(skip.report.reasons, byReason);
+      assert.deepEqual(
+        Array.from(skip.table.numeric.src_bytes!),
+        g.kept.map((r) => Number(r.split(',')[idx('src_bytes')])),
+      );
+      const q = await readKdd(p, { onBadRow: 'quarantine' });
+      assert.deepEqual(q.report.quarantined, g.bad);
+      assert.deepStrictEqual({ ...q, report: null }, { ...skip, report: null });
+    }
+    const a = await readKdd(plain, { onBadRow: 'quarantine' });
+    const b = await readKdd(gz, { onBadRow: 'quarantine' });
+    assert.deepStrictEqual({ ...a.report, file: '' }, { ...b.report, file: '' });
+    assert.deepStrictEqual(a.table, b.table);
+  });
+
+  test('fail: the first bad row is found where it straddles two chunks (4 MiB) and later ones', async () => {
+    const lines: string[] = [];
+    let offset = 0;
+    let badLine = 0;
+    while (offset < 9 << 20) {
+      let line = withField(NSL_NORMAL, idx('src_bytes'), String(lines.length));
+      if (badLine === 0 && offset + line.length + 1 > 4 << 20) {
+        line = withField(line, idx('logged_in'), '7');
+        badLine = lines.length + 1;
+      } else if (offset > 6 << 20 && lines.length % 100 === 0) line = withField(line, idx('hot'), '');
+      lines.push(line);
+      offset += line.length + 1;
+    }
+    for (const p of [fixture(lines.join('\n')), fixture(gzipSync(lines.join('\n')), 'straddle.gz')]) {
+      await rejectsParse(p, new RegExp(`:${badLine}: out-of-range value in logged_in: "7"$`));
+    }
   });
 });
