@@ -18,6 +18,7 @@ import { z } from 'zod';
 import { InputError, NotFittedError, optionError, SchemaError } from '../errors.ts';
 import type { Matrix, Table } from '../ingest/table.ts';
 import { parseOptions } from '../validation.ts';
+import { type CategoricalBlock, DistinctRows, type EncodedLayout, type EncodedMatrix } from './encoded.ts';
 
 export const UNKNOWN = '__unknown__';
 const LABEL_LIKE = new Set([
@@ -77,10 +78,151 @@ export function symLog1p(v: number): number {
   return v >= 0 ? Math.log1p(v) : -Math.log1p(-v);
 }
 
+/** Rows per block in the transforms (a block of output rows stays in cache). */
+const ROW_BLOCK = 1024;
+
+/** Where `encodeRows` writes a block of rows (see there). */
+interface RowSink {
+  numeric: Float32Array;
+  codes: Int32Array;
+  stride: number;
+  positions: Int32Array;
+  /** Code of row i, field c at codes[(i − base)·codeStride + codeOffset + c]. */
+  codeStride: number;
+  codeOffset: number;
+  /** The row stored at index 0 of the buffers while rows [start, …) are encoded. */
+  base: (start: number) => number;
+  done?: (start: number, end: number) => void;
+}
+
+/**
+ * Rows [start, end) of a numeric field without transform: (v − mean) / scale into
+ * out[(i − base)·stride + pos], 0 for a non-finite value; returns how many were non-finite.
+ */
+function linearColumn(
+  col: Float64Array,
+  out: Float32Array,
+  stride: number,
+  pos: number,
+  start: number,
+  end: number,
+  base: number,
+  mean: number,
+  scale: number,
+): number {
+  let bad = 0;
+  let lastV = Number.NaN;
+  let lastT = 0;
+  for (let i = start; i < end; i++) {
+    const v = col[i]!;
+    const p = (i - base) * stride + pos;
+    if (v === lastV && (v !== 0 || Object.is(v, lastV))) out[p] = lastT;
+    else if (v - v === 0) {
+      const t = (v - mean) / scale;
+      out[p] = t;
+      lastV = v;
+      lastT = t;
+    } else {
+      out[p] = 0;
+      bad++;
+    }
+  }
+  return bad;
+}
+
+/** As linearColumn, through symLog1p first. */
+function logColumn(
+  col: Float64Array,
+  out: Float32Array,
+  stride: number,
+  pos: number,
+  start: number,
+  end: number,
+  base: number,
+  mean: number,
+  scale: number,
+): number {
+  let bad = 0;
+  let lastV = Number.NaN;
+  let lastT = 0;
+  for (let i = start; i < end; i++) {
+    const v = col[i]!;
+    const p = (i - base) * stride + pos;
+    if (v === lastV && (v !== 0 || Object.is(v, lastV))) out[p] = lastT;
+    else if (v - v === 0) {
+      const t = (symLog1pCached(v) - mean) / scale;
+      out[p] = t;
+      lastV = v;
+      lastT = t;
+    } else {
+      out[p] = 0;
+      bad++;
+    }
+  }
+  return bad;
+}
+
+/** One-hot slot of a categorical field's values (unknown values take the last slot, and are counted). */
+class CategoryCoder {
+  private readonly index: Map<string, number>;
+  private readonly width: number;
+  unknown = 0;
+  private last: string | undefined = undefined;
+  private lastCode = -1;
+
+  constructor(
+    vocab: readonly string[],
+    private readonly col: readonly string[],
+  ) {
+    this.index = new Map(vocab.map((v, j) => [v, j]));
+    this.width = vocab.length + 1;
+  }
+
+  /** Codes of rows [start, end) into codes[(i − base)·stride + pos]. */
+  code(codes: Int32Array, stride: number, pos: number, start: number, end: number, base: number): void {
+    const col = this.col;
+    for (let i = start; i < end; i++) {
+      const v = col[i]!;
+      const p = (i - base) * stride + pos;
+      if (v === this.last && this.lastCode >= 0) {
+        codes[p] = this.lastCode;
+        continue;
+      }
+      let j = this.index.get(v);
+      if (j === undefined) {
+        j = this.width - 1;
+        this.unknown++;
+        this.lastCode = -1; // unknown values are counted row by row
+      } else this.lastCode = j;
+      this.last = v;
+      codes[p] = j;
+    }
+  }
+}
+
+/** symLog1p of the small non-negative integers (counters mostly are), filled on demand. */
+const LOG_TABLE_SIZE = 1 << 16;
+const logTable = new Float64Array(LOG_TABLE_SIZE).fill(Number.NaN);
+
+/** symLog1p, from a table for integers in [1, 65536): the same values, fewer log calls. */
+function symLog1pCached(v: number): number {
+  if (v > 0 && v < LOG_TABLE_SIZE && v === Math.floor(v)) {
+    let r = logTable[v]!;
+    if (Number.isNaN(r)) {
+      r = Math.log1p(v);
+      logTable[v] = r;
+    }
+    return r;
+  }
+  return symLog1p(v);
+}
+
 export class Preprocessor {
   private readonly fields: Field[];
   private readonly options: z.output<typeof PreprocessorOptionsSchema>;
   private state: PreprocessorState | null = null;
+  private layout: EncodedLayout | null = null;
+  private layoutState: PreprocessorState | null = null;
 
   constructor(fields: FieldSpec[], options: PreprocessorOptions = {}) {
     if (fields.length === 0) throw optionError('Preprocessor', 'fields', 'a non-empty list', fields);
@@ -206,64 +348,184 @@ export class Preprocessor {
   transform(table: Table): { X: Matrix; report: TransformReport } {
     const s = this.requireState();
     this.checkColumns(table);
+    const layout = this.encodedLayout();
     const n = table.nRows;
-    const names = this.outputNames();
-    const d = names.length;
+    const d = layout.cols;
     const data = new Float32Array(n * d);
     const report: TransformReport = { rows: n, imputed: {}, unknownCategories: {} };
-    let offset = 0;
-    let oneHotIndex = 0;
-    for (const f of s.fields) {
-      if (f.kind === 'numeric') {
-        const col = table.numeric[f.name]!;
-        const mean = s.means[f.name]!;
-        const scale = s.scales[f.name]! / f.weight;
-        let imputed = 0;
+    const blocks = layout.categorical;
+    const nc = blocks.length;
+    const codes = new Int32Array(n * nc);
+    this.encodeRows(table, report, {
+      numeric: data,
+      codes,
+      stride: d,
+      positions: layout.numericColumns,
+      codeStride: nc,
+      codeOffset: 0,
+      base: () => 0,
+    });
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < nc; c++) {
+        const b = blocks[c]!;
+        data[i * d + b.offset + codes[i * nc + c]!] = b.weight;
+      }
+    }
+    if (this.options.scaleOneHot) {
+      let oneHotIndex = 0;
+      for (const b of blocks) {
+        const hot = b.weight;
         for (let i = 0; i < n; i++) {
-          let v = col[i]!;
-          if (Number.isNaN(v) || !Number.isFinite(v)) {
-            if (this.options.missing === 'fail' || !Number.isNaN(v)) {
-              throw new InputError(`field '${f.name}' row ${i}: value ${v} is not a finite number`);
-            }
-            imputed++;
-            v = Number.NaN;
-          }
-          const t = Number.isNaN(v) ? 0 : ((f.transform === 'log1p' ? symLog1p(v) : v) - mean) / scale;
-          data[i * d + offset] = t;
-        }
-        if (imputed > 0) report.imputed[f.name] = imputed;
-        offset += 1;
-      } else {
-        const vocab = s.vocabularies[f.name]!;
-        const index = new Map(vocab.map((v, j) => [v, j]));
-        const width = vocab.length + 1;
-        const col = table.text[f.name]!;
-        const hot = f.weight;
-        let unknown = 0;
-        for (let i = 0; i < n; i++) {
-          let j = index.get(col[i]!);
-          if (j === undefined) {
-            j = vocab.length;
-            unknown++;
-          }
-          data[i * d + offset + j] = hot;
-        }
-        if (this.options.scaleOneHot) {
-          for (let j = 0; j < width; j++) {
+          for (let j = 0; j < b.width; j++) {
             const m = s.oneHotMeans[oneHotIndex + j]!;
             const sc = s.oneHotScales[oneHotIndex + j]!;
-            for (let i = 0; i < n; i++) {
-              const p = i * d + offset + j;
-              data[p] = ((data[p]! / hot - m) / sc) * f.weight;
-            }
+            const p = i * d + b.offset + j;
+            data[p] = ((data[p]! / hot - m) / sc) * b.weight;
           }
         }
-        if (unknown > 0) report.unknownCategories[f.name] = unknown;
-        offset += width;
-        oneHotIndex += width;
+        oneHotIndex += b.width;
       }
     }
     return { X: { data, rows: n, cols: d }, report };
+  }
+
+  /**
+   * Whether `transformEncoded` applies: one-hot columns hold 0 or the field weight (true unless
+   * the options standard-scale one-hot columns).
+   */
+  get encodable(): boolean {
+    return !this.options.scaleOneHot;
+  }
+
+  /** Where numeric columns and one-hot blocks sit among the output columns (one object per fit). */
+  encodedLayout(): EncodedLayout {
+    const s = this.requireState();
+    if (this.layout && this.layoutState === s) return this.layout;
+    const numericColumns: number[] = [];
+    const categorical: CategoricalBlock[] = [];
+    let offset = 0;
+    for (const f of s.fields) {
+      if (f.kind === 'numeric') numericColumns.push(offset++);
+      else {
+        const width = s.vocabularies[f.name]!.length + 1;
+        categorical.push({ field: f.name, offset, width, weight: f.weight });
+        offset += width;
+      }
+    }
+    this.layout = { cols: offset, numericColumns: Int32Array.from(numericColumns), categorical };
+    this.layoutState = s;
+    return this.layout;
+  }
+
+  /**
+   * `transform` in encoded form (see features/encoded.ts): the numeric columns and one code per
+   * categorical field, with the same validation, NaN/unknown policy and report;
+   * `expandEncoded(E)` equals `transform(table).X`. Needs `encodable` (scaleOneHot false).
+   */
+  transformEncoded(
+    table: Table,
+    options: { distinct?: boolean } = {},
+  ): { E: EncodedMatrix; report: TransformReport; inverse: Int32Array | null } {
+    this.requireState();
+    if (!this.encodable) {
+      throw new InputError(
+        'transformEncoded: one-hot columns are standard-scaled (scaleOneHot); use transform()',
+      );
+    }
+    this.checkColumns(table);
+    const layout = this.encodedLayout();
+    const n = table.nRows;
+    const dn = layout.numericColumns.length;
+    const nc = layout.categorical.length;
+    const report: TransformReport = { rows: n, imputed: {}, unknownCategories: {} };
+    const positions = Int32Array.from({ length: dn }, (_, t) => t);
+    if (!options.distinct) {
+      const numeric = new Float32Array(n * dn);
+      const codes = new Int32Array(n * nc);
+      this.encodeRows(table, report, {
+        numeric,
+        codes,
+        stride: dn,
+        positions,
+        codeStride: nc,
+        codeOffset: 0,
+        base: () => 0,
+      });
+      return { E: { rows: n, layout, numeric, codes }, report, inverse: null };
+    }
+    // Distinct rows: each block of rows is encoded into one scratch buffer of keys (numeric
+    // bits, then codes) and merged into the set.
+    const set = new DistinctRows(layout);
+    const w = set.width;
+    const block = Math.max(1, Math.min(n, ROW_BLOCK));
+    const keys = new Int32Array(block * w);
+    const inverse = new Int32Array(n);
+    this.encodeRows(table, report, {
+      numeric: new Float32Array(keys.buffer),
+      codes: keys,
+      stride: w,
+      positions,
+      codeStride: w,
+      codeOffset: dn,
+      base: (start) => start,
+      done: (start, end) => set.addRows(keys, end - start, inverse, start),
+    });
+    return { E: set.matrix(), report, inverse };
+  }
+
+  /**
+   * The work both transforms share, by blocks of rows (a block's output stays in cache): every
+   * numeric field into sink.numeric[(i − base)·stride + positions[t]] (t-th numeric field), the
+   * category codes into sink.codes (see RowSink), then `sink.done(start, end)`; and the
+   * report. A non-finite value the options refuse throws for the first such field in field
+   * order, at its first such row (as a field-by-field pass would).
+   */
+  private encodeRows(table: Table, report: TransformReport, sink: RowSink): void {
+    const s = this.requireState();
+    const n = table.nRows;
+    const numeric = s.fields.filter((f) => f.kind === 'numeric');
+    const categorical = s.fields.filter((f) => f.kind === 'categorical');
+    const cols = numeric.map((f) => table.numeric[f.name]!);
+    const means = numeric.map((f) => s.means[f.name]!);
+    const scales = numeric.map((f) => s.scales[f.name]! / f.weight);
+    const bad = new Float64Array(numeric.length);
+    const coders = categorical.map((f) => new CategoryCoder(s.vocabularies[f.name]!, table.text[f.name]!));
+    const { stride, positions } = sink;
+    const nc = categorical.length;
+    for (let start = 0; start < n; start += ROW_BLOCK) {
+      const end = Math.min(n, start + ROW_BLOCK);
+      const base = sink.base(start);
+      for (let t = 0; t < numeric.length; t++) {
+        const col = cols[t]!;
+        const pos = positions[t]!;
+        bad[t]! +=
+          numeric[t]!.transform === 'log1p'
+            ? logColumn(col, sink.numeric, stride, pos, start, end, base, means[t]!, scales[t]!)
+            : linearColumn(col, sink.numeric, stride, pos, start, end, base, means[t]!, scales[t]!);
+      }
+      for (let c = 0; c < nc; c++)
+        coders[c]!.code(sink.codes, sink.codeStride, sink.codeOffset + c, start, end, base);
+      sink.done?.(start, end);
+    }
+    const fail = this.options.missing === 'fail';
+    for (let t = 0; t < numeric.length; t++) {
+      if (bad[t] === 0) continue;
+      const f = numeric[t]!;
+      const col = cols[t]!;
+      let imputed = 0;
+      for (let i = 0; i < n; i++) {
+        const v = col[i]!;
+        if (v - v === 0) continue;
+        if (fail || !Number.isNaN(v)) {
+          throw new InputError(`field '${f.name}' row ${i}: value ${v} is not a finite number`);
+        }
+        imputed++;
+      }
+      report.imputed[f.name] = imputed;
+    }
+    categorical.forEach((f, c) => {
+      if (coders[c]!.unknown > 0) report.unknownCategories[f.name] = coders[c]!.unknown;
+    });
   }
 
   private fitOneHotScaling(table: Table): void {

@@ -18,6 +18,14 @@
 import { z } from 'zod';
 import { InputError, NotFittedError } from '../errors.ts';
 import {
+  checkEncoded,
+  dedupeEncoded,
+  type EncodedMatrix,
+  encodeDense,
+  expandEncoded,
+  sameLayout,
+} from '../features/encoded.ts';
+import {
   type FieldSpec,
   Preprocessor,
   type PreprocessorOptions,
@@ -27,6 +35,7 @@ import {
 import type { Matrix, Table } from '../ingest/table.ts';
 import { takeRows as takeTableRows } from '../ingest/table.ts';
 import { parseOptions } from '../validation.ts';
+import { type EngineName, getEngine } from './engine.ts';
 import { KMeans, type KMeansState } from './kmeans.ts';
 import { Rng } from './random.ts';
 
@@ -93,6 +102,15 @@ export interface Scored {
   dist2: Float64Array;
   isAnomaly: Uint8Array;
   report: TransformReport;
+}
+
+/** Scores of preprocessed rows (what `scoreMatrix` and `scoreEncoded` return). */
+export interface ScoredMatrix {
+  anomalyScore: Float64Array;
+  /** Cluster of the first run. */
+  cluster: Int32Array;
+  /** Squared distance to that cluster's centre (in the model's feature space). */
+  dist2: Float64Array;
 }
 
 export class AnomalyDetector {
@@ -267,13 +285,27 @@ export class AnomalyDetector {
     return score;
   }
 
-  /** Everything about each row: score, cluster, distance, verdict. */
+  /**
+   * Everything about each row: score, cluster, distance, verdict. With the default
+   * preprocessing, rows go through in encoded form (numeric columns + category codes) and each
+   * distinct row is scored once: the same results as scoring the dense matrix.
+   */
   async evaluateRows(table: Table): Promise<Scored> {
     this.requireFitted();
-    const { X, report } = this.preprocessor.transform(table);
-    const s = await this.scoreMatrix(X);
-    const isAnomaly = new Uint8Array(X.rows);
-    for (let i = 0; i < X.rows; i++) isAnomaly[i] = s.anomalyScore[i]! > this.threshold_ ? 1 : 0;
+    let s: ScoredMatrix;
+    let report: TransformReport;
+    if (this.preprocessor.encodable) {
+      const enc = this.preprocessor.transformEncoded(table, { distinct: true });
+      report = enc.report;
+      s = await this.scoreDistinct(enc.E, enc.inverse);
+    } else {
+      const dense = this.preprocessor.transform(table);
+      report = dense.report;
+      s = await this.scoreMatrix(dense.X);
+    }
+    const n = s.anomalyScore.length;
+    const isAnomaly = new Uint8Array(n);
+    for (let i = 0; i < n; i++) isAnomaly[i] = s.anomalyScore[i]! > this.threshold_ ? 1 : 0;
     return { ...s, isAnomaly, report };
   }
 
@@ -316,10 +348,36 @@ export class AnomalyDetector {
     return t / Math.max(1, s.length);
   }
 
-  /** Scores of an already preprocessed matrix. */
-  async scoreMatrix(
-    X: Matrix,
-  ): Promise<{ anomalyScore: Float64Array; cluster: Int32Array; dist2: Float64Array }> {
+  /**
+   * Scores of an already preprocessed (dense) matrix. A matrix whose one-hot blocks are intact
+   * (one slot holding the field weight per categorical field, as `transform` makes them) takes
+   * the encoded path; any other matrix the dense one.
+   */
+  async scoreMatrix(X: Matrix): Promise<ScoredMatrix> {
+    this.requireFitted();
+    if (this.preprocessor.encodable) {
+      const E = encodeDense(X, this.preprocessor.encodedLayout());
+      if (E) {
+        const { unique, inverse } = dedupeEncoded(E);
+        return this.scoreDistinct(unique, inverse);
+      }
+    }
+    return this.scoreDense(X);
+  }
+
+  /** Scores of encoded rows (`preprocessor.transformEncoded(table).E`). */
+  async scoreEncoded(E: EncodedMatrix): Promise<ScoredMatrix> {
+    this.requireFitted();
+    if (!this.preprocessor.encodable || !sameLayout(E.layout, this.preprocessor.encodedLayout())) {
+      throw new InputError("scoreEncoded: the encoded rows do not come from this model's preprocessing");
+    }
+    checkEncoded(E, 'AnomalyDetector.scoreEncoded');
+    const { unique, inverse } = dedupeEncoded(E);
+    return this.scoreDistinct(unique, inverse);
+  }
+
+  /** Every run against every row of a dense matrix. */
+  private async scoreDense(X: Matrix): Promise<ScoredMatrix> {
     const score = new Float64Array(X.rows);
     let cluster: Int32Array = new Int32Array(0);
     let dist2: Float64Array = new Float64Array(0);
@@ -333,6 +391,43 @@ export class AnomalyDetector {
     }
     for (let i = 0; i < X.rows; i++) score[i]! /= this.runs.length;
     return { anomalyScore: score, cluster, dist2 };
+  }
+
+  /**
+   * Scores of distinct encoded rows U, given back for the original rows (row i is U's row
+   * inverse[i]; inverse null: U holds the rows themselves). All runs go to the engine at once;
+   * distances to the chosen centres are recomputed exactly (float64), as KMeans.nearest does.
+   */
+  private async scoreDistinct(U: EncodedMatrix, inverse: Int32Array | null): Promise<ScoredMatrix> {
+    const engine = await getEngine(this.options.engine as EngineName | 'auto');
+    const centers = this.runs.map((r) => r.km.clusterCenters);
+    let near: { labels: Int32Array; dist2: Float64Array }[];
+    if (engine.nearestEncoded) near = await engine.nearestEncoded(U, centers);
+    else {
+      const X = expandEncoded(U);
+      near = [];
+      for (const run of this.runs) near.push(await run.km.nearest(X));
+    }
+    const m = U.rows;
+    const uScore = new Float64Array(m);
+    near.forEach((nr, r) => {
+      const scale = this.runs[r]!.scale;
+      for (let i = 0; i < m; i++) uScore[i]! += Math.sqrt(nr.dist2[i]!) / scale;
+    });
+    for (let i = 0; i < m; i++) uScore[i]! /= this.runs.length;
+    const first = near[0]!;
+    if (!inverse) return { anomalyScore: uScore, cluster: first.labels, dist2: first.dist2 };
+    const n = inverse.length;
+    const anomalyScore = new Float64Array(n);
+    const cluster = new Int32Array(n);
+    const dist2 = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const u = inverse[i]!;
+      anomalyScore[i] = uScore[u]!;
+      cluster[i] = first.labels[u]!;
+      dist2[i] = first.dist2[u]!;
+    }
+    return { anomalyScore, cluster, dist2 };
   }
 
   /** Risk 0-100: the share of calibration training scores below this score. */

@@ -1,6 +1,7 @@
 /** The reference engine: plain loops, float64 accumulation. Exact, portable, slow on big data. */
 import type { Matrix } from '../ingest/table.ts';
-import type { DistanceEngine, Nearest } from './engine.ts';
+import type { DistanceEngine, Nearest, NearestEncoded } from './engine.ts';
+import { nearestEncodedJs } from './engine-encoded.ts';
 
 function sqDist(x: Float32Array, xo: number, c: Float32Array, co: number, d: number): number {
   let s = 0;
@@ -40,6 +41,9 @@ export function createJsEngine(): DistanceEngine {
         for (let c = 0; c < C.rows; c++) out[i * C.rows + c] = sqDist(X.data, i * d, C.data, c * d, d);
       }
       return out;
+    },
+    async nearestEncoded(E, centers): Promise<NearestEncoded[]> {
+      return nearestEncodedJs(E, centers);
     },
   };
 }

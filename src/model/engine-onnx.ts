@@ -1,13 +1,31 @@
 /**
  * ONNX Runtime engine: the nearest-centroid graph of onnx-graph.ts (one Gemm per block of rows)
  * on onnxruntime-node's bundled CPU library, with every core. ‖x‖² is added back in float64.
- * Rows go through in blocks so memory stays bounded.
+ * Rows go through in blocks so memory stays bounded. Encoded rows (features/encoded.ts) take
+ * the encoded graph: a Gemm over the numeric columns plus a lookup of the categorical part, for
+ * every centre set (ensemble run) in one session.run per block, with the distance to the chosen
+ * centre summed in float64 in the graph.
  */
 import { availableParallelism } from 'node:os';
 import { BackendUnavailableError } from '../errors.ts';
+import type { EncodedLayout, EncodedMatrix } from '../features/encoded.ts';
 import type { Matrix } from '../ingest/table.ts';
-import { type DistanceEngine, type Nearest, rowSlice, rowSquaredNorms } from './engine.ts';
-import { nearestCentroidGraph } from './onnx-graph.ts';
+import {
+  type DistanceEngine,
+  type Nearest,
+  type NearestEncoded,
+  rowSlice,
+  rowSquaredNorms,
+} from './engine.ts';
+import {
+  comboCount,
+  comboIndex,
+  comboTable,
+  encodedCenters,
+  encodedDist2,
+  nearestEncodedJs,
+} from './engine-encoded.ts';
+import { type CategoricalBias, nearestCentroidGraph, nearestEncodedGraph } from './onnx-graph.ts';
 
 type Ort = typeof import('onnxruntime-node');
 type Session = import('onnxruntime-node').InferenceSession;
@@ -16,6 +34,22 @@ const BLOCK_ROWS = 1 << 16;
 const BLOCK_CELLS = 1 << 23; // rows × centres per block: at most 32 MB of float32 distances
 
 const centerCache = new WeakMap<Float32Array, Record<string, import('onnxruntime-node').Tensor>>();
+
+/** Encoded rows: rows × largest k per block (4096 rows for k = 256: the distance blocks stay in cache). */
+const ENCODED_BLOCK_CELLS = 1 << 20;
+/** Largest per-combination table (combinations × Σk floats, 16 MB) before per-field lookups are used. */
+const COMBO_TABLE_MAX = 1 << 22;
+
+type Tensor = import('onnxruntime-node').Tensor;
+
+/** Centre tensors of the encoded graph, for one list of centre matrices and one layout. */
+interface EncodedFeeds {
+  centers: Float32Array[];
+  layout: EncodedLayout;
+  bias: CategoricalBias;
+  feeds: Record<string, Tensor>;
+}
+const encodedCache = new WeakMap<Float32Array, EncodedFeeds[]>();
 
 export async function createOnnxEngine(): Promise<DistanceEngine> {
   let ort: Ort;
@@ -80,8 +114,104 @@ export async function createOnnxEngine(): Promise<DistanceEngine> {
     }
   }
 
+  /** −2·C_num and the categorical tables of every centre matrix, built once per list of centres. */
+  function encodedFeeds(layout: EncodedLayout, centers: readonly Matrix[]): EncodedFeeds {
+    const list = encodedCache.get(centers[0]!.data) ?? [];
+    const hit = list.find(
+      (e) =>
+        e.layout === layout &&
+        e.centers.length === centers.length &&
+        e.centers.every((c, r) => c === centers[r]!.data),
+    );
+    if (hit) return hit;
+    const dn = layout.numericColumns.length;
+    const totalK = centers.reduce((a, C) => a + C.rows, 0);
+    const combos = comboCount(layout);
+    const bias: CategoricalBias =
+      combos * totalK <= COMBO_TABLE_MAX
+        ? { mode: 'combo' }
+        : { mode: 'fields', fields: layout.categorical.length };
+    const feeds: Record<string, Tensor> = {};
+    centers.forEach((C, r) => {
+      const P = encodedCenters(C, layout);
+      const k = P.k;
+      feeds[`C_m2_${r}`] = new ort.Tensor(
+        'float32',
+        P.numeric.map((v) => -2 * v),
+        [k, dn],
+      );
+      feeds[`C64_${r}`] = new ort.Tensor('float64', Float64Array.from(P.numeric), [k, dn]);
+      if (bias.mode === 'combo') {
+        feeds[`B_${r}`] = new ort.Tensor('float32', comboTable(P), [combos, k]);
+      } else {
+        const c2 = new Float32Array(k);
+        for (let c = 0; c < k; c++) c2[c] = P.numericNorm[c]! + P.catBase[c]!;
+        feeds[`c2_${r}`] = new ort.Tensor('float32', c2, [k]);
+        layout.categorical.forEach((b, f) => {
+          feeds[`B_${r}_${f}`] = new ort.Tensor('float32', Float32Array.from(P.catTerms[f]!), [b.width, k]);
+        });
+      }
+    });
+    const entry: EncodedFeeds = { centers: centers.map((C) => C.data), layout, bias, feeds };
+    list.push(entry);
+    encodedCache.set(centers[0]!.data, list);
+    return entry;
+  }
+
   return {
     name: 'onnx',
+    async nearestEncoded(E: EncodedMatrix, centers: readonly Matrix[]): Promise<NearestEncoded[]> {
+      const dn = E.layout.numericColumns.length;
+      // Without numeric columns the distances are table lookups: no product to run.
+      if (centers.length === 0 || dn === 0 || E.rows === 0) return nearestEncodedJs(E, centers);
+      const { bias, feeds } = encodedFeeds(E.layout, centers);
+      const ks = centers.map((C) => C.rows);
+      const key = `encoded:${dn}:${ks.join(',')}:${bias.mode === 'combo' ? 'combo' : `fields${bias.fields}`}`;
+      let s = sessions.get(key);
+      if (!s) {
+        s = ort.InferenceSession.create(nearestEncodedGraph(dn, ks, bias), {
+          graphOptimizationLevel: 'all',
+          intraOpNumThreads: availableParallelism(),
+          logSeverityLevel: 3,
+        });
+        sessions.set(key, s);
+      }
+      const session = await s;
+      const nc = E.layout.categorical.length;
+      let index: Int32Array[];
+      if (bias.mode === 'combo') index = [comboIndex(E).index];
+      else {
+        index = E.layout.categorical.map((_, f) => {
+          const col = new Int32Array(E.rows);
+          for (let i = 0; i < E.rows; i++) col[i] = E.codes[i * nc + f]!;
+          return col;
+        });
+      }
+      const labels = centers.map(() => new Int32Array(E.rows));
+      const numeric = centers.map(() => new Float64Array(E.rows));
+      const block = Math.max(1, Math.min(BLOCK_ROWS, Math.floor(ENCODED_BLOCK_CELLS / Math.max(...ks))));
+      for (let start = 0; start < E.rows; start += block) {
+        const end = Math.min(E.rows, start + block);
+        const n = end - start;
+        const rowFeeds: Record<string, Tensor> = {
+          ...feeds,
+          X: new ort.Tensor('float32', E.numeric.subarray(start * dn, end * dn), [n, dn]),
+        };
+        const names = bias.mode === 'combo' ? ['combo'] : index.map((_, f) => `code_${f}`);
+        index.forEach((col, f) => {
+          rowFeeds[names[f]!] = new ort.Tensor('int32', col.subarray(start, end), [n]);
+        });
+        const res = await session.run(rowFeeds);
+        for (let r = 0; r < centers.length; r++) {
+          labels[r]!.set((res[`labels_${r}`] as { data: Int32Array }).data, start);
+          numeric[r]!.set((res[`num_${r}`] as { data: Float64Array }).data, start);
+        }
+      }
+      return centers.map((C, r) => {
+        const dist2 = encodedDist2(E, encodedCenters(C, E.layout), labels[r]!, numeric[r]!);
+        return { labels: labels[r]!, dist2, minDist2: Float32Array.from(dist2) };
+      });
+    },
     async nearest(X: Matrix, C: Matrix): Promise<Nearest> {
       const labels = new Int32Array(X.rows);
       const minDist2 = new Float32Array(X.rows);

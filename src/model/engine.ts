@@ -4,6 +4,7 @@
  * stack: tfjs-node when installed, else the wasm backend) or plain JavaScript (reference).
  */
 import { BackendUnavailableError, optionError } from '../errors.ts';
+import type { EncodedMatrix } from '../features/encoded.ts';
 import type { Matrix } from '../ingest/table.ts';
 
 export interface Nearest {
@@ -13,12 +14,24 @@ export interface Nearest {
   minDist2: Float32Array;
 }
 
+/** Nearest centres of encoded rows, with the exact distance. */
+export interface NearestEncoded extends Nearest {
+  /** Squared distance to the nearest centre in float64 (exact, as KMeans.nearest's dist2); minDist2 is it rounded. */
+  dist2: Float64Array;
+}
+
 export interface DistanceEngine {
   readonly name: EngineName;
   /** For every row of X, its nearest centre and the squared distance to it. */
   nearest(X: Matrix, centers: Matrix): Promise<Nearest>;
   /** All squared distances, rows × centres, row-major: meant for few centres (seeding, transform). */
   distances(X: Matrix, centers: Matrix): Promise<Float32Array>;
+  /**
+   * For encoded rows (features/encoded.ts) and each centre matrix (dense, in the layout's
+   * columns; e.g. the runs of an ensemble): the nearest centre of every row and the squared
+   * distance to it (float64). Engines without it get the dense path (expandEncoded).
+   */
+  nearestEncoded?(E: EncodedMatrix, centers: readonly Matrix[]): Promise<NearestEncoded[]>;
 }
 
 const rowNormCache = new WeakMap<Float32Array, Float64Array>();

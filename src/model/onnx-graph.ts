@@ -10,6 +10,7 @@ const { onnx } = onnxProto;
 const FLOAT = 1;
 const INT64 = 7;
 const INT32 = 6;
+const DOUBLE = 11;
 export const OPSET = 13;
 
 type Dim = number | string;
@@ -160,4 +161,61 @@ export function detectorGraph(d: number, runs: ExportRun[]): Uint8Array {
     ],
   });
   return model(graph, 'netanomaly K-Means anomaly detector: higher anomaly_score = more anomalous');
+}
+
+/** How the encoded graph adds the categorical part of the distances (see nearestEncodedGraph). */
+export type CategoricalBias = { mode: 'combo' } | { mode: 'fields'; fields: number };
+
+/**
+ * The engine graph for encoded rows (src/features/encoded.ts), for several centre sets at once
+ * (the runs of an ensemble): input `X` [N,D] holds the numeric columns only. With bias
+ * {mode:'combo'}, `combo` (int32 [N]) indexes the rows of each run's `B_r` [combos,K_r]: the
+ * squared norm of each centre plus the categorical part of the distance for that combination of
+ * category codes; with {mode:'fields', fields: F}, inputs `code_f` (int32 [N]) index per-field
+ * tables `B_r_f` [width_f,K_r] (−2·w_f·c) that are summed with `c2_r` [K_r]. Per run r, one Gemm
+ * gives s = bias − 2·x·c [N,K_r] (‖x‖² left out: it does not change the argmin); outputs
+ * `labels_r` (int32 [N,1], nearest centre) and `num_r` (double [N]): Σ(x − c)² over the numeric
+ * columns to that centre, in float64 (`C64_r` [K_r,D] is the numeric part of the centres as double).
+ */
+export function nearestEncodedGraph(d: number, ks: readonly number[], bias: CategoricalBias): Uint8Array {
+  const inputs = [valueInfo('X', FLOAT, ['N', d])];
+  const outputs: ReturnType<typeof valueInfo>[] = [];
+  const nodes: ReturnType<typeof node>[] = [node('Cast', ['X'], ['X64'], { to: DOUBLE })];
+  if (bias.mode === 'combo') inputs.push(valueInfo('combo', INT32, ['N']));
+  else for (let f = 0; f < bias.fields; f++) inputs.push(valueInfo(`code_${f}`, INT32, ['N']));
+  ks.forEach((k, r) => {
+    inputs.push(valueInfo(`C_m2_${r}`, FLOAT, [k, d]), valueInfo(`C64_${r}`, DOUBLE, [k, d]));
+    if (bias.mode === 'combo') {
+      inputs.push(valueInfo(`B_${r}`, FLOAT, ['M', k]));
+      nodes.push(node('Gather', [`B_${r}`, 'combo'], [`g_${r}`], { axis: 0 }));
+    } else {
+      inputs.push(valueInfo(`c2_${r}`, FLOAT, [k]));
+      let acc = `c2_${r}`;
+      for (let f = 0; f < bias.fields; f++) {
+        inputs.push(valueInfo(`B_${r}_${f}`, FLOAT, [`W${f}`, k]));
+        nodes.push(node('Gather', [`B_${r}_${f}`, `code_${f}`], [`g_${r}_${f}`], { axis: 0 }));
+        nodes.push(node('Add', [`g_${r}_${f}`, acc], [`a_${r}_${f}`]));
+        acc = `a_${r}_${f}`;
+      }
+      nodes.push(node('Identity', [acc], [`g_${r}`]));
+    }
+    nodes.push(
+      node('Gemm', ['X', `C_m2_${r}`, `g_${r}`], [`s_${r}`], { transB: 1 }),
+      node('ArgMin', [`s_${r}`], [`arg_${r}`], { axis: 1, keepdims: 0 }),
+      node('Cast', [`arg_${r}`], [`labels_${r}`], { to: INT32 }),
+      node('Gather', [`C64_${r}`, `arg_${r}`], [`near_${r}`], { axis: 0 }),
+      node('Sub', ['X64', `near_${r}`], [`diff_${r}`]),
+      node('Mul', [`diff_${r}`, `diff_${r}`], [`sq_${r}`]),
+      node('ReduceSum', [`sq_${r}`, 'axes_1'], [`num_${r}`], { keepdims: 0 }),
+    );
+    outputs.push(valueInfo(`labels_${r}`, INT32, ['N']), valueInfo(`num_${r}`, DOUBLE, ['N']));
+  });
+  const graph = onnx.GraphProto.create({
+    name: 'nearest_centroid_encoded',
+    node: nodes,
+    initializer: [int64Tensor('axes_1', [1], [1])],
+    input: inputs,
+    output: outputs,
+  });
+  return model(graph, 'netanomaly nearest-centroid engine graph for encoded rows');
 }

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { InputError, SchemaError } from '../../src/errors.ts';
-import { Preprocessor, UNKNOWN } from '../../src/features/preprocessor.ts';
-import type { Table } from '../../src/ingest/table.ts';
+import { expandEncoded } from '../../src/features/encoded.ts';
+import { kddFieldSpecs } from '../../src/features/kdd-fields.ts';
+import { Preprocessor, symLog1p, UNKNOWN } from '../../src/features/preprocessor.ts';
+import { type Matrix, type Table, takeRows } from '../../src/ingest/table.ts';
+import { kdd } from '../helpers/data.ts';
 
 const table = (bytes: number[], proto: string[]): Table => ({
   nRows: bytes.length,
@@ -88,5 +91,184 @@ describe('Preprocessor', () => {
     const p = new Preprocessor(fields, { scaleOneHot: true }).fit(t);
     const q = Preprocessor.fromState(JSON.parse(JSON.stringify(p.toState())));
     assert.deepEqual(Array.from(q.transform(t).X.data), Array.from(p.transform(t).X.data));
+  });
+});
+
+/** Bitwise equality of two float32 matrices (−0 and 0 told apart). */
+function sameMatrix(a: Matrix, b: Matrix): void {
+  assert.equal(a.rows, b.rows);
+  assert.equal(a.cols, b.cols);
+  const x = new Int32Array(a.data.buffer, a.data.byteOffset, a.data.length);
+  const y = new Int32Array(b.data.buffer, b.data.byteOffset, b.data.length);
+  for (let i = 0; i < x.length; i++) {
+    if (x[i] !== y[i])
+      assert.fail(`row ${Math.floor(i / a.cols)} column ${i % a.cols}: ${a.data[i]} vs ${b.data[i]}`);
+  }
+}
+
+/** NSL-KDD: preprocessing fitted on the 20 % training normals; KDDTest+ with NaN holes. */
+async function nslSetup(options = {}) {
+  const train = await kdd('nsl-kdd/KDDTrain+_20Percent.txt');
+  const normals = takeRows(
+    train.table,
+    train.families.flatMap((f, i) => (f === 'normal' ? [i] : [])),
+  );
+  const pre = new Preprocessor(kddFieldSpecs(), options).fit(normals);
+  const test = (await kdd('nsl-kdd/KDDTest+.txt')).table;
+  const numeric = { ...test.numeric };
+  for (const [name, every] of [
+    ['src_bytes', 97],
+    ['count', 131],
+    ['dst_host_srv_rerror_rate', 53],
+  ] as const) {
+    const col = Float64Array.from(numeric[name]!);
+    for (let i = 5; i < col.length; i += every) col[i] = Number.NaN;
+    numeric[name] = col;
+  }
+  return { pre, test: { ...test, numeric } as Table };
+}
+
+describe('Preprocessor.transformEncoded', () => {
+  test('transform() equals a cell-by-cell reference computed from the fitted state (real rows, NaN, unseen values)', async () => {
+    const { pre, test: t } = await nslSetup();
+    const { X } = pre.transform(t);
+    const s = pre.toState();
+    let col = 0;
+    for (const f of s.fields) {
+      if (f.kind === 'numeric') {
+        const v = t.numeric[f.name]!;
+        const scale = s.scales[f.name]! / f.weight;
+        for (let i = 0; i < t.nRows; i++) {
+          const raw = v[i]!;
+          const want = Number.isNaN(raw)
+            ? 0
+            : ((f.transform === 'log1p' ? symLog1p(raw) : raw) - s.means[f.name]!) / scale;
+          if (X.data[i * X.cols + col] !== Math.fround(want)) assert.fail(`${f.name} row ${i}`);
+        }
+        col += 1;
+      } else {
+        const vocab = s.vocabularies[f.name]!;
+        for (let i = 0; i < t.nRows; i++) {
+          const j = vocab.indexOf(t.text[f.name]![i]!);
+          const hot = j < 0 ? vocab.length : j;
+          for (let c = 0; c <= vocab.length; c++) {
+            if (X.data[i * X.cols + col + c] !== (c === hot ? f.weight : 0))
+              assert.fail(`${f.name} row ${i}`);
+          }
+        }
+        col += vocab.length + 1;
+      }
+    }
+    assert.equal(col, X.cols);
+  });
+
+  test('expands to exactly transform() on real NSL-KDD test rows (unseen categories, NaN), same report', async () => {
+    const { pre, test: t } = await nslSetup();
+    const dense = pre.transform(t);
+    const enc = pre.transformEncoded(t);
+    assert.equal(enc.inverse, null);
+    assert.deepEqual(enc.report, dense.report);
+    assert.ok(
+      (enc.report.unknownCategories.service ?? 0) > 0,
+      'the test rows hold services unseen in training',
+    );
+    assert.ok((enc.report.imputed.src_bytes ?? 0) > 200, 'NaN values were imputed');
+    const layout = enc.E.layout;
+    assert.equal(layout.cols, dense.X.cols);
+    assert.equal(layout.numericColumns.length, 38);
+    assert.deepEqual(
+      layout.categorical.map((b) => [b.field, b.weight]),
+      [
+        ['protocol_type', 2],
+        ['service', 2],
+        ['flag', 2],
+      ],
+    );
+    // Each block is one field's columns, the unknown slot last.
+    const names = pre.outputNames();
+    for (const b of layout.categorical) {
+      assert.equal(names[b.offset], `${b.field}=${pre.toState().vocabularies[b.field]![0]}`);
+      assert.equal(names[b.offset + b.width - 1], `${b.field}=${UNKNOWN}`);
+    }
+    sameMatrix(expandEncoded(enc.E), dense.X);
+  });
+
+  test('distinct: each distinct row once, inverse maps every row back; same report', async () => {
+    const { pre, test: t } = await nslSetup();
+    const dense = pre.transform(t);
+    const { E, inverse, report } = pre.transformEncoded(t, { distinct: true });
+    assert.deepEqual(report, dense.report);
+    assert.ok(inverse && inverse.length === t.nRows);
+    assert.ok(E.rows < t.nRows && E.rows > 0.9 * t.nRows, `distinct rows ${E.rows} of ${t.nRows}`);
+    const U = expandEncoded(E);
+    const d = U.cols;
+    const back = new Float32Array(t.nRows * d);
+    for (let i = 0; i < t.nRows; i++)
+      back.set(U.data.subarray(inverse[i]! * d, (inverse[i]! + 1) * d), i * d);
+    sameMatrix({ data: back, rows: t.nRows, cols: d }, dense.X);
+    // Distinct rows really are distinct.
+    const seen = new Set<string>();
+    for (let u = 0; u < U.rows; u++)
+      seen.add(Buffer.from(U.data.buffer, u * d * 4, d * 4).toString('latin1'));
+    assert.equal(seen.size, U.rows);
+  });
+
+  test('same errors as transform: missing=fail, infinite values, missing columns; not with scaleOneHot', async () => {
+    const p = new Preprocessor(fields, { missing: 'fail' }).fit(table([1, 2, 3], ['tcp', 'udp', 'tcp']));
+    // The first bad field in field order is named, at its first bad row, even when a later
+    // field has an earlier bad row.
+    const t: Table = {
+      nRows: 3,
+      numeric: { bytes: Float64Array.from([1, 2, Number.NaN]), rate: Float64Array.from([Number.NaN, 0, 1]) },
+      text: { proto: ['tcp', 'udp', 'tcp'] },
+    };
+    const message = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        assert.ok(e instanceof InputError);
+        return e.message;
+      }
+      assert.fail('no error');
+    };
+    const expected = message(() => p.transform(t));
+    assert.match(expected, /field 'bytes' row 2/);
+    assert.equal(
+      message(() => p.transformEncoded(t)),
+      expected,
+    );
+    assert.equal(
+      message(() => p.transformEncoded(t, { distinct: true })),
+      expected,
+    );
+    const lax = new Preprocessor(fields).fit(table([1, 2, 3], ['tcp', 'udp', 'tcp']));
+    const inf = table([1, Number.NEGATIVE_INFINITY, 3], ['tcp', 'udp', 'tcp']);
+    assert.throws(() => lax.transformEncoded(inf), /row 1: value -Infinity is not a finite number/);
+    const short: Table = { nRows: 1, numeric: { bytes: Float64Array.from([1]) }, text: { proto: ['tcp'] } };
+    assert.throws(() => lax.transformEncoded(short), SchemaError);
+    const scaled = new Preprocessor(fields, { scaleOneHot: true }).fit(table([1, 2], ['tcp', 'udp']));
+    assert.equal(scaled.encodable, false);
+    assert.equal(lax.encodable, true);
+    assert.throws(() => scaled.transformEncoded(table([1], ['tcp'])), /scaleOneHot/);
+  });
+
+  test('tables longer than one block of rows, with repeats far apart and side by side', () => {
+    const n = 5000;
+    const bytes = Array.from({ length: n }, (_, i) => (i < 2500 ? Math.floor(i / 5) % 7 : (i * 13) % 3001));
+    const proto = Array.from({ length: n }, (_, i) => ['tcp', 'udp', 'icmp', 'gre'][(i >> 3) % 4]!);
+    const p = new Preprocessor(fields).fit(table(bytes.slice(0, 24), proto.slice(0, 24))); // no gre
+    const t = table(bytes, proto);
+    const dense = p.transform(t);
+    const { E, inverse, report } = p.transformEncoded(t, { distinct: true });
+    assert.deepEqual(report, dense.report);
+    assert.equal(report.unknownCategories.proto, proto.filter((v) => v === 'gre').length);
+    const U = expandEncoded(E);
+    const d = U.cols;
+    for (let i = 0; i < n; i++) {
+      assert.deepEqual(
+        Array.from(U.data.subarray(inverse![i]! * d, (inverse![i]! + 1) * d)),
+        Array.from(dense.X.data.subarray(i * d, (i + 1) * d)),
+      );
+    }
   });
 });
