@@ -9,9 +9,10 @@
  * Prints a human summary on stderr and, with --json, one JSON object on stdout.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { kmeans as mlKmeans } from 'ml-kmeans';
 import { kddFieldSpecs } from '../src/features/kdd-fields.ts';
 import { Preprocessor } from '../src/features/preprocessor.ts';
@@ -114,14 +115,27 @@ async function main() {
     train.families.flatMap((f, i) => (f === 'normal' ? [i] : [])),
   );
   const testPath = await resolveDataset('kdd99/corrected');
-  const variants: [string, DetectorOptions][] = [
-    ['', { seed: 0 }],
-    ['_single_run', { seed: 0, k: 32, ensembleK: [] }],
+  // Scoring works once per distinct row (an exact cache; floods repeat records): the same file
+  // with its duplicate lines removed shows the rate when nothing repeats. The first call on a
+  // fitted model also builds its ONNX session and lookup tables; later calls reuse them.
+  const distinctPath = distinctLinesFile(testPath);
+  const variants: [string, DetectorOptions, string][] = [
+    ['_first_call', { seed: 0 }, testPath],
+    ['', { seed: 0 }, testPath],
+    ['_distinct_lines', { seed: 0 }, distinctPath],
+    ['_single_run', { seed: 0, k: 32, ensembleK: [] }, testPath],
   ];
-  for (const [name, options] of variants) {
-    const detector = await new AnomalyDetector(kddFieldSpecs(), options).fit(normals);
+  const detectors = new Map<string, AnomalyDetector>();
+  for (const [name, options, path] of variants) {
+    const key = JSON.stringify(options);
+    let detector = detectors.get(key);
+    if (!detector) {
+      detector = await new AnomalyDetector(kddFieldSpecs(), options).fit(normals);
+      if (name !== '_first_call') await detector.evaluateRows(takeRows(normals, [0]));
+      detectors.set(key, detector);
+    }
     t = performance.now();
-    const test = await readKdd(testPath);
+    const test = await readKdd(path);
     const read = performance.now();
     const scored = await detector.evaluateRows(test.table);
     const seconds = (performance.now() - t) / 1000;
@@ -129,8 +143,12 @@ async function main() {
     out[`score${name}_seconds`] = seconds;
     out[`score${name}_read_seconds`] = (read - t) / 1000;
     out[`score${name}_rows_per_s`] = scored.anomalyScore.length / seconds;
+    const what =
+      name === '_single_run'
+        ? 'one k=32 run'
+        : `ensemble k=${detector.runKs().join(',')}${name === '_distinct_lines' ? ', duplicate lines removed' : name === '_first_call' ? ', first call' : ''}`;
     log(
-      `end-to-end scoring of corrected.gz${name ? ' (one k=32 run)' : ` (ensemble k=${detector.runKs().join(',')})`}: ${test.table.nRows} rows in ${seconds.toFixed(2)} s (read ${((read - t) / 1000).toFixed(2)} s) = ${Math.round(scored.anomalyScore.length / seconds)} rows/s`,
+      `end-to-end scoring of corrected (${what}): ${test.table.nRows} rows in ${seconds.toFixed(2)} s (read ${((read - t) / 1000).toFixed(2)} s) = ${Math.round(scored.anomalyScore.length / seconds)} rows/s`,
     );
   }
 
@@ -145,6 +163,16 @@ async function main() {
     }
   }
   if (flag('--json')) process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+/** A temporary plain-text copy of a (gzip) KDD file keeping the first copy of each line. */
+function distinctLinesFile(path: string): string {
+  const text = gunzipSync(readFileSync(path)).toString('latin1');
+  const lines = [...new Set(text.split('\n').filter((l) => l.trim() !== ''))];
+  const out = join(mkdtempSync(join(tmpdir(), 'netanomaly-bench-')), 'corrected-distinct.txt');
+  writeFileSync(out, `${lines.join('\n')}\n`, 'latin1');
+  log(`distinct lines of ${path}: ${lines.length}`);
+  return out;
 }
 
 function takeMatrixRows(X: Matrix, n: number): Matrix {
