@@ -10,7 +10,7 @@ import { open, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
-import { InputError, NetanomalyError, ParseError, SchemaError } from '../errors.ts';
+import { InputError, ParseError, SchemaError } from '../errors.ts';
 import { type BadRowPolicy, emptyReport, type IngestReport, type Table } from './table.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -33,41 +33,9 @@ export function isGzipMagic(head: Uint8Array): boolean {
  * gzip data is a ParseError naming the file.
  */
 export async function* openByteSource(path: string): AsyncGenerator<Buffer> {
-  let gz = false;
-  try {
-    // stat, not open: opening and closing a named pipe would end the writer's stream.
-    const st = await stat(path);
-    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    if (!st.isFile()) {
-      yield* pipeChunks(path);
-      return;
-    }
-    const fh = await open(path, 'r');
-    try {
-      const head = Buffer.alloc(2);
-      const { bytesRead } = await fh.read(head, 0, 2, 0);
-      gz = isGzipMagic(head.subarray(0, bytesRead));
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    if (err instanceof NetanomalyError) throw err;
-    throw fileError(path, err);
-  }
-  const raw = createReadStream(path, { highWaterMark: CHUNK });
-  const stream = gz ? raw.pipe(createGunzip({ chunkSize: CHUNK })) : raw;
-  if (gz) raw.on('error', (e) => stream.destroy(e));
-  try {
-    for await (const chunk of stream) yield chunk as Buffer;
-  } catch (err) {
-    if (gz && isZlibError(err)) {
-      throw new ParseError(`${path}: corrupt or truncated gzip data (${(err as Error).message})`);
-    }
-    throw fileError(path, err);
-  } finally {
-    raw.destroy();
-    if (gz) stream.destroy();
-  }
+  const src = await openSource(path);
+  if (src.kind === 'other') yield* pipeChunks(path);
+  else yield* sourceChunks(path, src, CHUNK);
 }
 
 /**
@@ -117,7 +85,8 @@ export type OpenedSource =
 /** Looks at `path` for `sourceChunks`. Errors as `openByteSource`. */
 export async function openSource(path: string): Promise<OpenedSource> {
   try {
-    const st = await stat(path); // not open: see openByteSource
+    // stat, not open: opening and closing a named pipe would end its writer's stream.
+    const st = await stat(path);
     if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     if (!st.isFile()) return { kind: 'other' };
     const fh = await open(path, 'r');
