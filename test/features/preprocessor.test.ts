@@ -4,8 +4,8 @@ import { InputError, SchemaError } from '../../src/errors.ts';
 import { expandEncoded } from '../../src/features/encoded.ts';
 import { kddFieldSpecs } from '../../src/features/kdd-fields.ts';
 import { Preprocessor, symLog1p, UNKNOWN } from '../../src/features/preprocessor.ts';
-import { type Matrix, type Table, takeRows } from '../../src/ingest/table.ts';
-import { kdd } from '../helpers/data.ts';
+import type { Matrix, Table } from '../../src/ingest/table.ts';
+import { nslNormalTable, nslTestWithNaNs } from '../helpers/data.ts';
 
 const table = (bytes: number[], proto: string[]): Table => ({
   nRows: bytes.length,
@@ -108,24 +108,8 @@ function sameMatrix(a: Matrix, b: Matrix): void {
 
 /** NSL-KDD: preprocessing fitted on the 20 % training normals; KDDTest+ with NaN holes. */
 async function nslSetup(options = {}) {
-  const train = await kdd('nsl-kdd/KDDTrain+_20Percent.txt');
-  const normals = takeRows(
-    train.table,
-    train.families.flatMap((f, i) => (f === 'normal' ? [i] : [])),
-  );
-  const pre = new Preprocessor(kddFieldSpecs(), options).fit(normals);
-  const test = (await kdd('nsl-kdd/KDDTest+.txt')).table;
-  const numeric = { ...test.numeric };
-  for (const [name, every] of [
-    ['src_bytes', 97],
-    ['count', 131],
-    ['dst_host_srv_rerror_rate', 53],
-  ] as const) {
-    const col = Float64Array.from(numeric[name]!);
-    for (let i = 5; i < col.length; i += every) col[i] = Number.NaN;
-    numeric[name] = col;
-  }
-  return { pre, test: { ...test, numeric } as Table };
+  const pre = new Preprocessor(kddFieldSpecs(), options).fit(await nslNormalTable());
+  return { pre, test: await nslTestWithNaNs() };
 }
 
 describe('Preprocessor.transformEncoded', () => {

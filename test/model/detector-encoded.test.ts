@@ -7,7 +7,7 @@ import { type Table, takeRows } from '../../src/ingest/table.ts';
 import { AnomalyDetector } from '../../src/model/detector.ts';
 import { getEngine } from '../../src/model/engine.ts';
 import { exactDist2 } from '../../src/model/kmeans.ts';
-import { kdd } from '../helpers/data.ts';
+import { kdd, nslNormalTable } from '../helpers/data.ts';
 
 let detector: AnomalyDetector;
 let rows: Table;
@@ -61,11 +61,7 @@ function assertSameScores(
 }
 
 before(async () => {
-  const train = await kdd('nsl-kdd/KDDTrain+_20Percent.txt');
-  const normals = takeRows(
-    train.table,
-    train.families.flatMap((f, i) => (f === 'normal' ? [i] : [])),
-  );
+  const normals = await nslNormalTable();
   detector = await new AnomalyDetector(kddFieldSpecs(), { k: 8, ensembleK: [5, 20], seed: 2 }).fit(normals);
   const t = (await kdd('nsl-kdd/KDDTest+.txt')).table;
   const numeric = { ...t.numeric };

@@ -14,23 +14,9 @@ import {
 } from '../../src/model/engine-encoded.ts';
 import { exactDist2, KMeans } from '../../src/model/kmeans.ts';
 import { Rng } from '../../src/model/random.ts';
-import { kdd } from '../helpers/data.ts';
+import { nslNormalTable, nslTestWithNaNs } from '../helpers/data.ts';
 
-/** KDDTest+ rows with NaN holes in three numeric fields (imputed by the preprocessor). */
-async function testRows(): Promise<Table> {
-  const t = (await kdd('nsl-kdd/KDDTest+.txt')).table;
-  const numeric = { ...t.numeric };
-  for (const [name, every] of [
-    ['src_bytes', 97],
-    ['count', 131],
-    ['dst_host_srv_rerror_rate', 53],
-  ] as const) {
-    const col = Float64Array.from(numeric[name]!);
-    for (let i = 5; i < col.length; i += every) col[i] = Number.NaN;
-    numeric[name] = col;
-  }
-  return { ...t, numeric };
-}
+const testRows = nslTestWithNaNs;
 
 /** Preprocessing and K-Means centres (k = 7 and 19) fitted on the NSL-KDD 20 % training normals. */
 let model: Promise<{ pre: Preprocessor; centers: Matrix[] }> | null = null;
@@ -40,11 +26,7 @@ function nslModel() {
 }
 
 async function fitNslModel() {
-  const train = await kdd('nsl-kdd/KDDTrain+_20Percent.txt');
-  const normals = takeRows(
-    train.table,
-    train.families.flatMap((f, i) => (f === 'normal' ? [i] : [])),
-  );
+  const normals = await nslNormalTable();
   const pre = new Preprocessor(kddFieldSpecs()).fit(normals);
   const X = pre.transform(normals).X;
   const centers: Matrix[] = [];
