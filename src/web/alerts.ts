@@ -4,6 +4,7 @@
  * so a large file costs the same as a small one; bad lines are counted, never fatal.
  */
 import { open, stat } from 'node:fs/promises';
+import { alertKey, decide, type FeedbackFile } from '../ops/feedback.ts';
 
 export interface AlertRow {
   timestamp: string;
@@ -11,9 +12,13 @@ export interface AlertRow {
   score: number | null;
   risk: number | null;
   src: string;
+  /** Source address alone (for feedback on the host). */
+  srcIp: string;
   dst: string;
   cluster: string;
   message: string;
+  /** A known-bad verdict matched this alert (analyst feedback). */
+  knownBad?: boolean;
 }
 
 export interface AlertTail {
@@ -26,6 +31,9 @@ export interface AlertTail {
   badLines: number;
   alerts: AlertRow[];
   perMinute: { minute: string; count: number }[];
+  /** Alerts hidden by benign feedback (still in the file), and the feedback revision applied. */
+  suppressed: number;
+  feedbackRevision: number;
 }
 
 /** A dotted ECS key from nested or flat ("source.ip") objects. */
@@ -53,6 +61,7 @@ export async function tailAlerts(
   file: string | undefined,
   limit = 50,
   tailBytes = 1 << 20,
+  feedback: FeedbackFile | null = null,
 ): Promise<AlertTail> {
   const empty: AlertTail = {
     configured: Boolean(file),
@@ -61,6 +70,8 @@ export async function tailAlerts(
     badLines: 0,
     alerts: [],
     perMinute: [],
+    suppressed: 0,
+    feedbackRevision: feedback?.revision ?? 0,
   };
   if (!file) return empty;
   let size: number;
@@ -90,6 +101,7 @@ export async function tailAlerts(
   const rows: AlertRow[] = [];
   const minutes = new Map<string, number>();
   let read = 0;
+  let suppressed = 0;
   for (const line of lines) {
     if (line.trim() === '') continue;
     read++;
@@ -105,6 +117,17 @@ export async function tailAlerts(
       continue;
     }
     const r = o as Record<string, unknown>;
+    // the watcher's stats and warning records (event.kind 'metric' / 'event') share the file
+    const kind = get(r, 'event.kind');
+    if (kind !== undefined && kind !== 'alert') {
+      read--;
+      continue;
+    }
+    const verdict = feedback ? decide(feedback, alertKey(r)) : null;
+    if (verdict?.suppressed) {
+      suppressed++;
+      continue;
+    }
     const ts = str(get(r, '@timestamp'), 40);
     const t = Date.parse(ts);
     if (Number.isFinite(t)) {
@@ -117,9 +140,11 @@ export async function tailAlerts(
       score: num(get(r, 'netanomaly.anomaly_score')),
       risk: num(get(r, 'netanomaly.risk_score') ?? get(r, 'event.risk_score')),
       src: endpoint(r, 'source'),
+      srcIp: str(get(r, 'source.ip'), 60),
       dst: endpoint(r, 'destination'),
       cluster: str(get(r, 'netanomaly.cluster_name') ?? get(r, 'netanomaly.cluster'), 60),
       message: str(get(r, 'message'), 200),
+      ...(verdict?.knownBad ? { knownBad: true } : {}),
     });
   }
   const perMinute = [...minutes.entries()]
@@ -136,5 +161,7 @@ export async function tailAlerts(
     badLines: bad,
     alerts: rows.slice(-limit).reverse(),
     perMinute,
+    suppressed,
+    feedbackRevision: feedback?.revision ?? 0,
   };
 }

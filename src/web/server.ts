@@ -24,6 +24,7 @@ import { NetanomalyError, SchemaError } from '../errors.ts';
 import { KDD_FEATURES } from '../ingest/kdd.ts';
 import { readInput } from '../ingest/read-input.ts';
 import { loadModel, updateCard } from '../model/bundle.ts';
+import { addFeedback, type FeedbackMatch, loadFeedback, SCOPES, VERDICTS } from '../ops/feedback.ts';
 import { type ScoredRecord, scoreRecords } from '../pipeline/score.ts';
 import { tailAlerts } from './alerts.ts';
 import {
@@ -98,6 +99,7 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
   const startedAt = Date.now();
   const batches = new Map<string, Batch>();
   let renameChain: Promise<unknown> = Promise.resolve();
+  let feedbackChain: Promise<unknown> = Promise.resolve();
   const assets = new Map<string, Buffer>();
   for (const path of Object.keys(STATIC)) assets.set(path, await readFile(join(STATIC_DIR, path.slice(8))));
   const indexHtml = await readFile(join(STATIC_DIR, 'index.html'));
@@ -323,8 +325,29 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
     }
     if (route === 'GET /api/alerts') {
       const n = Math.min(500, Math.max(1, Number(url.searchParams.get('limit')) || 50));
-      const tail = await tailAlerts(opts.alertsFile, n);
+      const tail = await tailAlerts(opts.alertsFile, n, undefined, await loadFeedback(opts.modelDir));
       return sendJson(res, 200, tail);
+    }
+    if (route === 'GET /api/feedback') return sendJson(res, 200, await loadFeedback(opts.modelDir));
+    if (route === 'POST /api/feedback') {
+      const body = FeedbackSchema.safeParse(parseJson(await readJsonBody(req, maxJson)));
+      if (!body.success) throw new HttpError(422, 'validation', 'invalid feedback', zodIssues(body.error));
+      const { note, ...rest } = body.data;
+      const job = feedbackChain.then(() =>
+        addFeedback(opts.modelDir, {
+          ...rest,
+          match: rest.match as FeedbackMatch,
+          who: clean(rest.who),
+          ...(note ? { note: clean(note) } : {}),
+        }),
+      );
+      feedbackChain = job.catch(() => {});
+      try {
+        return sendJson(res, 201, await job);
+      } catch (err) {
+        if (err instanceof NetanomalyError) throw new HttpError(422, 'validation', err.message);
+        throw err;
+      }
     }
     const known = [
       '/api/model',
@@ -334,6 +357,7 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
       '/api/predict/raw',
       '/api/batch',
       '/api/alerts',
+      '/api/feedback',
     ];
     if (known.includes(path)) throw new HttpError(405, 'method', `${method} is not allowed here`);
     throw new HttpError(404, 'not_found', 'no such endpoint');
@@ -503,6 +527,14 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
       }),
   };
 }
+
+const FeedbackSchema = z.strictObject({
+  scope: z.enum(SCOPES),
+  verdict: z.enum(VERDICTS),
+  match: z.record(z.string(), z.union([z.string().max(200), z.number().int().min(0).max(65535)])),
+  who: z.string().min(1).max(100),
+  note: z.string().max(2000).optional(),
+});
 
 const RenameSchema = z.strictObject({
   name: z.string().min(1).max(60),

@@ -759,6 +759,11 @@ async function refreshLive() {
       last ? `${last.minute.replace('T', ' ')} UTC` : '',
     ),
     card('updated', t.modified ? new Date(t.modified).toLocaleTimeString() : '—', 'refreshes every 3 s'),
+    card(
+      'suppressed by feedback',
+      String(t.suppressed ?? 0),
+      `analyst verdicts, revision ${t.feedbackRevision ?? 0}`,
+    ),
   );
   if (!t.configured || !t.available) {
     empty.classList.remove('hidden');
@@ -782,7 +787,7 @@ async function refreshLive() {
       yaxis: { title: { text: 'alerts' } },
     },
   });
-  const head = ['time (UTC)', 'score', 'risk', 'source', 'destination', 'cluster', 'event id'];
+  const head = ['time (UTC)', 'score', 'risk', 'source', 'destination', 'cluster', 'event id', 'feedback'];
   clear($('lv-table').tHead).append(
     el(
       'tr',
@@ -803,9 +808,37 @@ async function refreshLive() {
         el('td', { text: a.dst }),
         el('td', { text: a.cluster }),
         el('td', { text: a.id.slice(0, 16), title: a.id }),
+        el(
+          'td',
+          {},
+          a.knownBad
+            ? el('span', { class: 'tag', text: 'known bad' })
+            : el('button', {
+                type: 'button',
+                class: 'small',
+                text: 'benign host',
+                title: `mark ${a.srcIp} benign: its alerts are hidden (kept in the file)`,
+                onclick: () => markBenignHost(a.srcIp),
+              }),
+        ),
       ),
     );
   }
+}
+
+async function markBenignHost(ip) {
+  if (!ip) return;
+  try {
+    await api('/api/feedback', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: 'host', verdict: 'benign', match: { host: ip }, who: 'web app' }),
+    });
+  } catch (err) {
+    banner(err.message);
+    return;
+  }
+  await refreshLive();
 }
 
 async function showLive() {
