@@ -10,7 +10,8 @@
  * ├── ModelFileError      a model bundle that is missing, tampered, truncated or not a model
  * ├── NotFittedError      an estimator used before `fit`
  * ├── OptionError         an option outside its allowed range (scikit-learn's message template)
- * └── BackendUnavailableError  a compute engine that cannot be loaded here
+ * ├── BackendUnavailableError  a compute engine that cannot be loaded here
+ * └── SelfTestError       a pipeline self-test that did not see its injected attack come out
  */
 export class NetanomalyError extends Error {
   override name = 'NetanomalyError';
@@ -45,4 +46,8 @@ export function optionError(owner: string, option: string, constraint: string, g
   return new OptionError(
     `The '${option}' option of ${owner} must be ${constraint}. Got ${JSON.stringify(got)} instead.`,
   );
+}
+
+export class SelfTestError extends NetanomalyError {
+  override name = 'SelfTestError';
 }

@@ -25,6 +25,7 @@ import { KDD_FEATURES } from '../ingest/kdd.ts';
 import { readInput } from '../ingest/read-input.ts';
 import { loadModel, updateCard } from '../model/bundle.ts';
 import { addFeedback, type FeedbackMatch, loadFeedback, SCOPES, VERDICTS } from '../ops/feedback.ts';
+import { lastSelfTest, SELFTEST_FILE } from '../ops/selftest.ts';
 import { type ScoredRecord, scoreRecords } from '../pipeline/score.ts';
 import { tailAlerts } from './alerts.ts';
 import {
@@ -326,7 +327,10 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
     if (route === 'GET /api/alerts') {
       const n = Math.min(500, Math.max(1, Number(url.searchParams.get('limit')) || 50));
       const tail = await tailAlerts(opts.alertsFile, n, undefined, await loadFeedback(opts.modelDir));
-      return sendJson(res, 200, tail);
+      const selftest = opts.alertsFile
+        ? await lastSelfTest(join(dirname(opts.alertsFile), SELFTEST_FILE))
+        : null;
+      return sendJson(res, 200, { ...tail, selftest });
     }
     if (route === 'GET /api/feedback') return sendJson(res, 200, await loadFeedback(opts.modelDir));
     if (route === 'POST /api/feedback') {

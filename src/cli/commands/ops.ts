@@ -6,11 +6,13 @@
  * - `budget MODEL DATA --alert-budget 20/h`: thresholds that fit an alert budget on benign data.
  * - `feedback MODEL add|list|remove`: analyst verdicts stored beside the model.
  * - `alerts FILE --model MODEL`: stored alerts with the feedback applied (suppressed ones counted).
+ * - `selftest --source S --alerts A`: inject a recorded attack into a running watcher's source and
+ *   check its alerts come out within a time limit (exit 1 when they do not); `--every` repeats.
  */
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { InputError } from '../../errors.ts';
+import { InputError, SelfTestError } from '../../errors.ts';
 import { type AnyInput, INPUT_FORMATS, readInput } from '../../ingest/read-input.ts';
 import { takeRows } from '../../ingest/table.ts';
 import { type LoadedModel, loadModel } from '../../model/bundle.ts';
@@ -38,6 +40,7 @@ import {
   SCOPES,
   VERDICTS,
 } from '../../ops/feedback.ts';
+import { runSelfTest, type SelfTestResult } from '../../ops/selftest.ts';
 import { intOption } from '../options.ts';
 import { createProgress, formatNumber, formatTable } from '../progress.ts';
 
@@ -396,5 +399,60 @@ export function registerOpsCommands(program: Command): void {
         `${summary.total} alerts: ${summary.visible} visible, ${summary.suppressed} suppressed by feedback, ` +
           `${summary.knownBad} confirmed known-bad${bad ? `, ${bad} bad lines` : ''} (revision ${fb.revision})\n`,
       );
+    });
+
+  program
+    .command('selftest')
+    .description("inject a recorded attack into a running watcher's source and check its alerts come out")
+    .requiredOption('--source <path>', "the watcher's source: a directory of captures or a Zeek conn.log")
+    .requiredOption('--alerts <file>', "the watcher's alert file")
+    .option('--capture <pcap>', 'attack capture to inject into a directory source (classic pcap)')
+    .option(
+      '--model <dir>',
+      "the watcher's model: also score the capture offline, to tell a model problem from a pipeline one",
+    )
+    .option('--timeout <s>', 'seconds to wait for the alerts', positive, 60)
+    .option('--min-alerts <n>', 'alerts needed to pass', intOption(1), 1)
+    .option('--every <s>', 'repeat every S seconds (until interrupted or --count runs)', positive)
+    .option('--count <n>', 'with --every: number of runs', intOption(1))
+    .option('--results <file>', 'results file (default: selftest.jsonl beside the alerts)')
+    .option('--json', 'print each result as a JSON line')
+    .action(async (o) => {
+      let offline: { flows: number; flagged: number } | null = null;
+      if (o.model && o.capture) {
+        const model = await loadModel(o.model);
+        const input = await readInput(o.capture, 'auto', 'skip');
+        const s = await model.detector.evaluateRows(input.table);
+        offline = { flows: input.table.nRows, flagged: s.isAnomaly.reduce((a, v) => a + v, 0) };
+      }
+      const runs = o.every ? (o.count ?? Number.POSITIVE_INFINITY) : 1;
+      let last: SelfTestResult | null = null;
+      let stop = false;
+      const onSignal = () => {
+        stop = true;
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        for (let i = 0; i < runs && !stop; i++) {
+          if (i > 0) await new Promise((r) => setTimeout(r, o.every * 1000));
+          if (stop) break;
+          last = await runSelfTest({
+            source: o.source,
+            alerts: o.alerts,
+            capture: o.capture,
+            timeoutMs: o.timeout * 1000,
+            minAlerts: o.minAlerts,
+            results: o.results,
+            offlineFlagged: offline,
+          });
+          if (o.json) process.stdout.write(`${JSON.stringify(last)}\n`);
+          else process.stdout.write(`selftest ${last.passed ? 'PASSED' : 'FAILED'}: ${last.reason}\n`);
+        }
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      if (last && !last.passed) throw new SelfTestError(last.reason);
     });
 }

@@ -760,6 +760,13 @@ async function refreshLive() {
     ),
     card('updated', t.modified ? new Date(t.modified).toLocaleTimeString() : '—', 'refreshes every 3 s'),
     card(
+      'self-test',
+      t.selftest ? (t.selftest.passed ? 'passed' : 'FAILED') : 'not run',
+      t.selftest
+        ? `${t.selftest['@timestamp'].replace('T', ' ').slice(0, 19)} UTC: ${t.selftest.reason}`
+        : 'netanomaly selftest --source … --alerts …',
+    ),
+    card(
       'suppressed by feedback',
       String(t.suppressed ?? 0),
       `analyst verdicts, revision ${t.feedbackRevision ?? 0}`,
