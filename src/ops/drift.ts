@@ -208,14 +208,28 @@ export async function measureDrift(
   table: Table,
   names: Record<string, string> = {},
 ): Promise<DriftReport> {
-  if (reference.clusters.length !== detector.k) {
+  if (table.nRows === 0) throw new InputError('no rows to measure drift on');
+  const s = await detector.evaluateRows(table);
+  return driftFromScores(reference, s.anomalyScore, s.cluster, detector.k, names);
+}
+
+/** The same comparison from rows already scored (the watcher keeps scores and clusters). */
+export function driftFromScores(
+  reference: DriftReference,
+  scores: ArrayLike<number>,
+  clusterOf: ArrayLike<number>,
+  k: number,
+  names: Record<string, string> = {},
+): DriftReport {
+  if (reference.clusters.length !== k) {
     throw new InputError(
-      `drift reference has ${reference.clusters.length} clusters, the model ${detector.k}: rebuild the reference`,
+      `drift reference has ${reference.clusters.length} clusters, the model ${k}: rebuild the reference`,
     );
   }
-  if (table.nRows === 0) throw new InputError('no rows to measure drift on');
-  const n = table.nRows;
-  const { scores, perCluster } = await scoresByCluster(detector, table);
+  const n = scores.length;
+  if (n === 0) throw new InputError('no rows to measure drift on');
+  const perCluster: number[][] = Array.from({ length: k }, () => []);
+  for (let i = 0; i < n; i++) perCluster[clusterOf[i]!]!.push(scores[i]!);
   const reasons: string[] = [];
   const clusters: ClusterDrift[] = reference.clusters.map((ref, c) => {
     const values = perCluster[c]!;
@@ -255,7 +269,7 @@ export async function measureDrift(
   const sharePsi = clusters.reduce((s, c) => s + c.sharePsi, 0);
   const scorePsi = psi(new Array(10).fill(0.1), binCounts(scores, pooledEdges(reference)));
   let far = 0;
-  for (const v of scores) if (v > reference.threshold) far++;
+  for (let i = 0; i < n; i++) if (scores[i]! > reference.threshold) far++;
   const farShare = far / n;
   const p0 = Math.max(reference.farShare, 1 / Math.max(reference.rows, 1));
   const farZ = (farShare - p0) / Math.sqrt((p0 * (1 - p0)) / n);

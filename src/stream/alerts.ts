@@ -6,10 +6,12 @@
  * Explanation: `topFields` splits the squared distance of a row to its primary-run centre into
  * per-field parts (a one-hot field's columns are summed into the field), as shares of the total.
  */
+
 import { createHash } from 'node:crypto';
 import type { Preprocessor } from '../features/preprocessor.ts';
 import type { Matrix } from '../ingest/table.ts';
 import { LIBRARY_VERSION } from '../model/bundle.ts';
+import type { HealthSnapshot } from './health.ts';
 
 export const ALERT_SCHEMA_VERSION = '1';
 export const ECS_VERSION = '8.11.0';
@@ -226,6 +228,18 @@ export interface StatsInfo {
   lag_bytes?: number;
   /** Live capture: packet counts and kernel/dumpcap drops (capture loss, as Zeek's capture_loss). */
   capture?: CaptureStats;
+  /** Input health over the last interval: rates, last record, loss, alert-budget spend. */
+  input?: HealthSnapshot;
+  /** Drift of the last records against the model's drift reference (when it has one). */
+  drift?: {
+    rows: number;
+    share_psi: number;
+    score_psi: number;
+    far_share: number;
+    retrain: boolean;
+    reasons: string[];
+    clusters_flagged: number[];
+  };
 }
 
 export interface CaptureStats {
@@ -255,6 +269,8 @@ export function statsRecord(
     counters: s.counters,
     ...(s.lag_bytes !== undefined ? { lag_bytes: s.lag_bytes } : {}),
     ...(s.capture !== undefined ? { capture: s.capture } : {}),
+    ...(s.input !== undefined ? { input: s.input } : {}),
+    ...(s.drift !== undefined ? { drift: s.drift } : {}),
   };
   const now = new Date();
   if (format === 'eve') {

@@ -36,6 +36,7 @@ import { flowsToTable, readTraffic, sniffFormat } from '../ingest/traffic/index.
 import { type Flow, NUMERIC_FEATURES } from '../ingest/traffic/schema.ts';
 import { type WindowOptions, WindowState } from '../ingest/traffic/windows.ts';
 import type { LoadedModel } from '../model/bundle.ts';
+import { type DriftReference, driftFromScores, parseDriftReference } from '../ops/drift.ts';
 import { clusterName } from '../pipeline/score.ts';
 import {
   ALERT_SCHEMA_VERSION,
@@ -45,6 +46,7 @@ import {
   emptyCounters,
   eveAlert,
   type ScoredFlowInfo,
+  type StatsInfo,
   sha256,
   statsRecord,
   topFields,
@@ -52,6 +54,7 @@ import {
   warningRecord,
 } from './alerts.ts';
 import { CHECKPOINT_VERSION, type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { HealthMeter } from './health.ts';
 import { LIVE_PREFIX, runLive } from './live.ts';
 import { parseFlowJson, ZeekLineParser } from './parse.ts';
 import { AlertSink, SinkError } from './sink.ts';
@@ -74,6 +77,8 @@ export interface WatchOptions {
   statsFile?: string | null;
   /** Alert when anomaly_score >= minScore instead of the model's threshold (0 = every record). */
   minScore?: number | null;
+  /** Alert budget (alerts per hour): the stats records report the last hour's spend against it. */
+  alertBudgetPerHour?: number | null;
   pollMs?: number;
   maxBackoffMs?: number;
   /** Stop after the source is exhausted (stdin EOF; for files: when nothing new for one poll). */
@@ -111,6 +116,11 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
+/** Most recent scored records kept for the drift summary in the stats records. */
+const DRIFT_WINDOW = 20_000;
+/** Drift is summarised once the window holds at least this many records. */
+const DRIFT_MIN_ROWS = 200;
+
 const WINDOW_NAMES = NUMERIC_FEATURES.filter((n) => n.startsWith('src_t_') || n.startsWith('src_n_'));
 
 export class Watcher {
@@ -140,6 +150,14 @@ export class Watcher {
   private lag: (() => number | undefined) | null = null;
   /** Live capture: packet and drop counters for the stats record. */
   private capture: (() => CaptureStats) | null = null;
+  private readonly health: HealthMeter;
+  /** The drift reference beside the model (netanomaly drift writes it), when there is one. */
+  private readonly driftRef: DriftReference | null = null;
+  private readonly driftScores = new Float64Array(DRIFT_WINDOW);
+  private readonly driftClusters = new Int32Array(DRIFT_WINDOW);
+  private driftRows = 0;
+  private driftPos = 0;
+  private driftReasons = '';
 
   constructor(private readonly opts: WatchOptions) {
     const batch = opts.batch ?? 256;
@@ -159,6 +177,14 @@ export class Watcher {
     this.statsSink = opts.statsFile ? new AlertSink(opts.statsFile) : null;
     this.windows = new WindowState(this.windowCounters);
     this.ruleVersion = opts.model.sha256.slice(0, 12);
+    this.health = new HealthMeter(opts.alertBudgetPerHour ?? null);
+    const refPath = join(opts.model.dir, 'drift-reference.json');
+    try {
+      this.driftRef = parseDriftReference(JSON.parse(readFileSync(refPath, 'utf8')), refPath);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.log(`${refPath}: ignored (${(e as Error).message})`);
+    }
   }
 
   private log(s: string): void {
@@ -209,6 +235,14 @@ export class Watcher {
     const { X } = det.preprocessor.transform(table);
     const s = await det.scoreMatrix(X);
     this.counters.scored += recs.length;
+    if (this.driftRef) {
+      for (let i = 0; i < recs.length; i++) {
+        this.driftScores[this.driftPos] = s.anomalyScore[i]!;
+        this.driftClusters[this.driftPos] = s.cluster[i]!;
+        this.driftPos = (this.driftPos + 1) % DRIFT_WINDOW;
+      }
+      this.driftRows = Math.min(DRIFT_WINDOW, this.driftRows + recs.length);
+    }
     const min = this.opts.minScore;
     const alerting: number[] = [];
     for (let i = 0; i < recs.length; i++) {
@@ -276,6 +310,7 @@ export class Watcher {
         const n = this.sink.append(records);
         const dups = this.sink.duplicatesSuppressed - before;
         this.counters.alerts += n;
+        this.health.onAlerts(n);
         this.counters.duplicates_suppressed += dups;
         this.counters.replays += dups;
         if (this.degraded) this.log('alert sink recovered');
@@ -300,6 +335,7 @@ export class Watcher {
   }
 
   private noteRecords(n: number): void {
+    this.health.onRecords(n);
     if (n > 0) {
       this.lastRecordAt = Date.now();
       if (this.staleWarned) this.log('input is flowing again');
@@ -321,15 +357,32 @@ export class Watcher {
     }
     if (force || (now - this.lastStatsAt) / 1000 >= this.o.statsInterval) {
       this.lastStatsAt = now;
+      const capture = this.capture?.();
+      const input = this.health.snapshot({ capture_loss_pct: capture?.loss_pct ?? null }, now);
+      if (input.lossy) {
+        const msg = `input ${this.opts.source} looks lossy: ${input.loss_reasons.join('; ')}`;
+        this.log(msg);
+        this.writeSide(warningRecord('input-lossy', msg, this.o.format, this.warnSeq++, this.runId));
+      }
+      if (input.budget?.over) {
+        const msg = `alert budget exceeded: ${input.budget.alerts_last_hour} alerts in the last hour, budget ${input.budget.per_hour}/h`;
+        this.log(msg);
+        this.writeSide(
+          warningRecord('alert-budget-exceeded', msg, this.o.format, this.warnSeq++, this.runId),
+        );
+      }
+      const drift = this.driftSummary();
       const rec = statsRecord(
         {
+          input,
+          ...(drift ? { drift } : {}),
           counters: { ...this.counters, quarantined: { ...this.counters.quarantined } },
           secondsSinceLastRecord: this.secondsSinceLastRecord(),
           source: this.opts.source,
           uptime: (now - this.startedAt) / 1000,
           health: this.degraded ? 'degraded' : stale ? 'stale' : 'ok',
           ...(this.lag?.() !== undefined ? { lag_bytes: this.lag?.() } : {}),
-          ...(this.capture ? { capture: this.capture() } : {}),
+          ...(capture ? { capture } : {}),
         },
         this.o.format,
         this.statsSeq++,
@@ -337,6 +390,40 @@ export class Watcher {
       );
       this.writeSide(rec);
     }
+  }
+
+  /** Drift of the last records against the reference beside the model; a warning when its reasons change. */
+  private driftSummary(): StatsInfo['drift'] {
+    if (!this.driftRef || this.driftRows < DRIFT_MIN_ROWS) return undefined;
+    const det = this.opts.model.detector;
+    const names = Object.fromEntries(
+      Object.entries(this.opts.model.card.clusterNames ?? {}).map(([id, c]) => [id, c.name]),
+    );
+    const r = driftFromScores(
+      this.driftRef,
+      this.driftScores.subarray(0, this.driftRows),
+      this.driftClusters.subarray(0, this.driftRows),
+      det.k,
+      names,
+    );
+    const reasons = r.reasons.slice(0, 10);
+    if (r.retrain && reasons.join('|') !== this.driftReasons) {
+      const msg = `drift: retrain suggested: ${reasons.join('; ')}`;
+      this.log(msg);
+      this.writeSide(warningRecord('drift', msg, this.o.format, this.warnSeq++, this.runId));
+    }
+    this.driftReasons = r.retrain ? reasons.join('|') : '';
+    return {
+      rows: r.rows,
+      share_psi: round3(r.sharePsi),
+      score_psi: round3(r.scorePsi),
+      far_share: round3(r.farShare),
+      retrain: r.retrain,
+      reasons,
+      clusters_flagged: r.clusters
+        .filter((c) => c.status !== 'stable' && c.status !== 'too-few-rows')
+        .map((c) => c.cluster),
+    };
   }
 
   private writeSide(rec: Record<string, unknown>): void {
@@ -349,6 +436,7 @@ export class Watcher {
 
   private quarantine(reason: string, n = 1): void {
     this.counters.quarantined[reason] = (this.counters.quarantined[reason] ?? 0) + n;
+    this.health.onQuarantined(n);
   }
 
   private baseCheckpoint(kind: Checkpoint['kind']): Checkpoint {
@@ -711,4 +799,8 @@ export class Watcher {
 /** Convenience: build and run a watcher. */
 export async function watch(opts: WatchOptions): Promise<WatchResult> {
   return new Watcher(opts).run();
+}
+
+function round3(v: number): number {
+  return Number.isFinite(v) ? Math.round(v * 1000) / 1000 : 0;
 }

@@ -34,6 +34,39 @@ export interface AlertTail {
   /** Alerts hidden by benign feedback (still in the file), and the feedback revision applied. */
   suppressed: number;
   feedbackRevision: number;
+  /** The watcher's latest stats record in view (input health), null when none. */
+  health: WatcherHealth | null;
+}
+
+export interface WatcherHealth {
+  at: string;
+  status: string;
+  secondsSinceLastRecord: number | null;
+  recordsPerSecond: number | null;
+  lossy: boolean;
+  lossReasons: string[];
+  budget: { per_hour: number; alerts_last_hour: number; ratio: number; over: boolean } | null;
+  captureLossPct: number | null;
+  /** The watcher's drift summary against the model's reference, when it computes one. */
+  drift: Record<string, unknown> | null;
+}
+
+function watcherHealth(r: Record<string, unknown>): WatcherHealth {
+  const st = (get(r, 'netanomaly.stats') ?? {}) as Record<string, unknown>;
+  const input = (st.input ?? {}) as Record<string, unknown>;
+  const reasons = Array.isArray(input.loss_reasons) ? input.loss_reasons.map((x) => str(x, 200)) : [];
+  const budget = input.budget as WatcherHealth['budget'] | undefined;
+  return {
+    at: str(get(r, '@timestamp'), 40),
+    status: str(st.health, 20),
+    secondsSinceLastRecord: num(st.seconds_since_last_record),
+    recordsPerSecond: num(input.records_per_s),
+    lossy: input.lossy === true,
+    lossReasons: reasons.slice(0, 5),
+    budget: budget && typeof budget.per_hour === 'number' ? budget : null,
+    captureLossPct: num(get(st, 'capture.loss_pct')),
+    drift: st.drift && typeof st.drift === 'object' ? (st.drift as Record<string, unknown>) : null,
+  };
 }
 
 /** A dotted ECS key from nested or flat ("source.ip") objects. */
@@ -72,6 +105,7 @@ export async function tailAlerts(
     perMinute: [],
     suppressed: 0,
     feedbackRevision: feedback?.revision ?? 0,
+    health: null,
   };
   if (!file) return empty;
   let size: number;
@@ -102,6 +136,7 @@ export async function tailAlerts(
   const minutes = new Map<string, number>();
   let read = 0;
   let suppressed = 0;
+  let health: WatcherHealth | null = null;
   for (const line of lines) {
     if (line.trim() === '') continue;
     read++;
@@ -120,6 +155,7 @@ export async function tailAlerts(
     // the watcher's stats and warning records (event.kind 'metric' / 'event') share the file
     const kind = get(r, 'event.kind');
     if (kind !== undefined && kind !== 'alert') {
+      if (get(r, 'event.dataset') === 'netanomaly.stats') health = watcherHealth(r);
       read--;
       continue;
     }
@@ -142,7 +178,13 @@ export async function tailAlerts(
       src: endpoint(r, 'source'),
       srcIp: str(get(r, 'source.ip'), 60),
       dst: endpoint(r, 'destination'),
-      cluster: str(get(r, 'netanomaly.cluster_name') ?? get(r, 'netanomaly.cluster'), 60),
+      cluster: str(
+        get(r, 'netanomaly.kmeans.cluster_label') ??
+          get(r, 'netanomaly.kmeans.cluster') ??
+          get(r, 'netanomaly.cluster_name') ??
+          get(r, 'netanomaly.cluster'),
+        60,
+      ),
       message: str(get(r, 'message'), 200),
       ...(verdict?.knownBad ? { knownBad: true } : {}),
     });
@@ -163,5 +205,6 @@ export async function tailAlerts(
     perMinute,
     suppressed,
     feedbackRevision: feedback?.revision ?? 0,
+    health,
   };
 }

@@ -66,7 +66,7 @@ export interface AppServer {
   close(): Promise<void>;
 }
 
-const PAGES = new Set(['/', '/overview', '/clusters', '/predict', '/batch', '/live']);
+const PAGES = new Set(['/', '/overview', '/clusters', '/predict', '/batch', '/live', '/drift']);
 const STATIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'static');
 const STATIC: Record<string, string> = {
   '/static/app.js': 'text/javascript; charset=utf-8',
@@ -332,6 +332,16 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
         : null;
       return sendJson(res, 200, { ...tail, selftest });
     }
+    if (route === 'GET /api/drift') {
+      let report: unknown = null;
+      try {
+        report = JSON.parse(await readFile(join(opts.modelDir, 'drift-report.json'), 'utf8'));
+      } catch {
+        report = null;
+      }
+      const tail = await tailAlerts(opts.alertsFile, 1);
+      return sendJson(res, 200, { report, live: tail.health?.drift ?? null });
+    }
     if (route === 'GET /api/feedback') return sendJson(res, 200, await loadFeedback(opts.modelDir));
     if (route === 'POST /api/feedback') {
       const body = FeedbackSchema.safeParse(parseJson(await readJsonBody(req, maxJson)));
@@ -362,6 +372,7 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
       '/api/batch',
       '/api/alerts',
       '/api/feedback',
+      '/api/drift',
     ];
     if (known.includes(path)) throw new HttpError(405, 'method', `${method} is not allowed here`);
     throw new HttpError(404, 'not_found', 'no such endpoint');

@@ -45,6 +45,7 @@ import { intOption } from '../options.ts';
 import { createProgress, formatNumber, formatTable } from '../progress.ts';
 
 const REFERENCE_FILE = 'drift-reference.json';
+const DRIFT_REPORT_FILE = 'drift-report.json';
 
 const formatOption = () =>
   new Option('--format <format>', 'input format').choices([...INPUT_FORMATS]).default('auto');
@@ -92,11 +93,14 @@ async function loadReference(
   file: string | undefined,
   format: string,
 ): Promise<DriftReference> {
-  if (file) {
-    const input = await readInput(file, format, 'skip');
-    return buildDriftReference(model.detector, takeRows(input.table, benignIndices(input)), file);
-  }
   const path = join(model.dir, REFERENCE_FILE);
+  if (file) {
+    // built once and kept beside the model: the watcher's stats then report drift against it
+    const input = await readInput(file, format, 'skip');
+    const ref = await buildDriftReference(model.detector, takeRows(input.table, benignIndices(input)), file);
+    await writeFile(path, `${JSON.stringify(ref)}\n`);
+    return ref;
+  }
   try {
     return parseDriftReference(JSON.parse(await readFile(path, 'utf8')), path);
   } catch (err) {
@@ -147,7 +151,7 @@ export function registerOpsCommands(program: Command): void {
     .addOption(formatOption())
     .option(
       '--reference <file>',
-      `benign reference data (default: ${REFERENCE_FILE} beside the model, built from the training data)`,
+      `benign reference data, kept as ${REFERENCE_FILE} beside the model (default: that file, else built from the training data)`,
     )
     .option('--reference-format <format>', 'format of --reference', 'auto')
     .option('--json', 'print JSON')
@@ -160,6 +164,11 @@ export function registerOpsCommands(program: Command): void {
       const input = await readInput(data, o.format, 'skip');
       progress.step(`measuring drift on ${input.table.nRows} rows`);
       const report = await measureDrift(model.detector, reference, input.table, clusterNames(model));
+      // the latest report, for the web app's Drift page
+      await writeFile(
+        join(model.dir, DRIFT_REPORT_FILE),
+        `${JSON.stringify({ at: new Date().toISOString(), data, ...report })}\n`,
+      );
       progress.done('drift measured');
       if (o.json) process.stdout.write(`${JSON.stringify({ model: modelDir, data, ...report }, null, 2)}\n`);
       else process.stdout.write(describeDrift(report));

@@ -15,6 +15,7 @@ import { OptionError } from '../../errors.ts';
 import { readTrafficMany } from '../../ingest/traffic/many.ts';
 import { CATEGORICAL_FEATURES, IDENTITY_FIELDS, NUMERIC_FEATURES } from '../../ingest/traffic/schema.ts';
 import { loadModel } from '../../model/bundle.ts';
+import { parseAlertBudget } from '../../ops/budget.ts';
 import { watch } from '../../stream/watcher.ts';
 import { intOption } from '../options.ts';
 import { createProgress } from '../progress.ts';
@@ -141,6 +142,17 @@ export function registerStreamCommands(program: Command): void {
       1800,
     )
     .option('--once', 'stop when the source has nothing new (files, directories) instead of following it')
+    .option(
+      '--alert-budget <n/h>',
+      "alerts per hour the team can handle: the stats report the last hour's spend (set the threshold with `budget` and --min-score)",
+      (v: string) => {
+        try {
+          return parseAlertBudget(v);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      },
+    )
     .action(async (source: string, o) => {
       const model = await loadModel(o.model);
       const ac = new AbortController();
@@ -164,6 +176,7 @@ export function registerStreamCommands(program: Command): void {
         settle: o.settle,
         statsFile: o.stats ?? null,
         minScore: o.minScore ?? null,
+        alertBudgetPerHour: o.alertBudget ?? null,
         pollMs: o.pollMs,
         once: Boolean(o.once),
         meter: { idleTimeout: o.idleTimeout, activeTimeout: o.activeTimeout },

@@ -1,7 +1,7 @@
 // netanomaly web app: vanilla JS, no build step. Every data string reaches the DOM through
 // textContent or attribute setters, never innerHTML.
 
-const PAGES = ['overview', 'clusters', 'predict', 'batch', 'live'];
+const PAGES = ['overview', 'clusters', 'predict', 'batch', 'live', 'drift'];
 const state = { schema: null, model: null, batch: null, liveTimer: null };
 
 function el(tag, attrs, ...children) {
@@ -750,7 +750,7 @@ async function refreshLive() {
     ),
     card(
       'alerts in view',
-      (t.linesRead - t.badLines).toLocaleString('en-US'),
+      (t.linesRead - t.badLines - (t.suppressed ?? 0)).toLocaleString('en-US'),
       t.badLines ? `${t.badLines} unreadable lines skipped` : 'tail of the file',
     ),
     card(
@@ -760,10 +760,34 @@ async function refreshLive() {
     ),
     card('updated', t.modified ? new Date(t.modified).toLocaleTimeString() : '—', 'refreshes every 3 s'),
     card(
+      'input health',
+      t.health ? (t.health.lossy ? 'lossy' : t.health.status) : '—',
+      t.health
+        ? [
+            t.health.recordsPerSecond !== null ? `${fmt(t.health.recordsPerSecond)} records/s` : null,
+            t.health.secondsSinceLastRecord !== null
+              ? `last record ${Math.round(t.health.secondsSinceLastRecord)} s ago`
+              : 'no record yet',
+            ...t.health.lossReasons,
+          ]
+            .filter(Boolean)
+            .join(' · ')
+        : 'from the watcher’s stats records',
+    ),
+    card(
+      'alert budget',
+      t.health?.budget ? `${t.health.budget.alerts_last_hour} / ${t.health.budget.per_hour} per h` : '—',
+      t.health?.budget
+        ? t.health.budget.over
+          ? 'over budget in the last hour'
+          : 'within budget'
+        : 'watch --alert-budget N/h',
+    ),
+    card(
       'self-test',
       t.selftest ? (t.selftest.passed ? 'passed' : 'FAILED') : 'not run',
       t.selftest
-        ? `${t.selftest['@timestamp'].replace('T', ' ').slice(0, 19)} UTC: ${t.selftest.reason}`
+        ? `${t.selftest['@timestamp'].replace('T', ' ').slice(0, 19)} UTC: ${t.selftest.passed ? t.selftest.reason : t.selftest.reason.split(':')[0]}`
         : 'netanomaly selftest --source … --alerts …',
     ),
     card(
@@ -854,6 +878,110 @@ async function showLive() {
   state.liveTimer = setInterval(refreshLive, 3000);
 }
 
+// ---------- Drift ----------
+async function showDrift() {
+  await loadModel();
+  let d;
+  try {
+    d = await api('/api/drift');
+  } catch (err) {
+    banner(err.message);
+    return;
+  }
+  const r = d.report;
+  const live = d.live;
+  clear($('dr-stats')).append(
+    card(
+      'retrain',
+      r ? (r.retrain ? 'suggested' : 'not needed') : '—',
+      r
+        ? `${r.reasons.length} reason(s); report of ${r.at.replace('T', ' ').slice(0, 19)} UTC`
+        : 'run netanomaly drift',
+    ),
+    card('cluster-share PSI', r ? fmt(r.sharePsi) : '—', '< 0.1 stable, > 0.25 shifted'),
+    card(
+      'score PSI',
+      r ? fmt(r.scorePsi) : '—',
+      r ? `${r.rows.toLocaleString('en-US')} rows of ${r.data}` : '',
+    ),
+    card(
+      'above threshold',
+      r ? `${(100 * r.farShare).toFixed(2)} %` : '—',
+      r ? `reference ${(100 * r.referenceFarShare).toFixed(2)} %` : '',
+    ),
+    card(
+      'watcher (live)',
+      live ? (live.retrain ? 'drifting' : 'stable') : '—',
+      live
+        ? `${live.rows.toLocaleString('en-US')} recent records; clusters ${live.clusters_flagged.join(', ') || 'none'} flagged`
+        : 'needs drift-reference.json beside the model',
+    ),
+  );
+  const empty = $('dr-empty');
+  if (!r) {
+    empty.classList.remove('hidden');
+    empty.textContent = 'No drift report yet: run `netanomaly drift MODEL DATA` on recent traffic.';
+    return;
+  }
+  empty.classList.add('hidden');
+  const ids = r.clusters.map((c) => (c.name ? `${c.cluster} ${c.name}` : String(c.cluster)));
+  plot('fig-drift', {
+    data: [
+      {
+        type: 'bar',
+        name: 'reference',
+        x: ids,
+        y: r.clusters.map((c) => c.referenceShare),
+        marker: { color: '#457b9d' },
+      },
+      {
+        type: 'bar',
+        name: 'recent',
+        x: ids,
+        y: r.clusters.map((c) => c.share),
+        marker: {
+          color: r.clusters.map((c) =>
+            c.status === 'stable' || c.status === 'too-few-rows' ? '#a8dadc' : '#e63946',
+          ),
+        },
+      },
+    ],
+    layout: {
+      title: { text: 'Share of traffic per cluster (red: drifted)', font: { size: 14 } },
+      barmode: 'group',
+      margin: { l: 50, r: 20, t: 40, b: 60 },
+      xaxis: { type: 'category', title: { text: 'cluster' } },
+      yaxis: { title: { text: 'share' }, tickformat: '.0%' },
+    },
+  });
+  const head = ['cluster', 'reference share', 'recent share', 'rows', 'score PSI', 'KS / critical', 'status'];
+  clear($('dr-table').tHead).append(
+    el(
+      'tr',
+      {},
+      head.map((h) => el('th', { text: h })),
+    ),
+  );
+  const tb = clear($('dr-table').tBodies[0]);
+  for (const c of r.clusters) {
+    tb.append(
+      el(
+        'tr',
+        { class: c.status === 'stable' || c.status === 'too-few-rows' ? null : 'flagged' },
+        el('td', { text: c.name ? `${c.cluster} · ${c.name}` : String(c.cluster) }),
+        el('td', { class: 'num', text: `${(100 * c.referenceShare).toFixed(1)} %` }),
+        el('td', { class: 'num', text: `${(100 * c.share).toFixed(1)} %` }),
+        el('td', { class: 'num', text: c.rows.toLocaleString('en-US') }),
+        el('td', { class: 'num', text: c.scorePsi === null ? '—' : fmt(c.scorePsi) }),
+        el('td', { class: 'num', text: c.ks === null ? '—' : `${fmt(c.ks)} / ${fmt(c.ksCritical)}` }),
+        el('td', { text: c.status }),
+      ),
+    );
+  }
+  clear($('dr-reasons')).append(...r.reasons.map((reason) => el('li', { text: reason })));
+  $('dr-reasons-panel').classList.toggle('hidden', r.reasons.length === 0);
+}
+
 // ---------- router ----------
 async function start() {
   let page = location.pathname.replace(/^\//, '') || 'overview';
@@ -867,6 +995,7 @@ async function start() {
     predict: showPredict,
     batch: showBatch,
     live: showLive,
+    drift: showDrift,
   }[page];
   try {
     await show();
