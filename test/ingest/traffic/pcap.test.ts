@@ -134,7 +134,11 @@ describe('pcap container', () => {
     assert.equal(report.counters.packets, 1);
     assert.equal(report.counters.corrupt_records, 1);
     assert.ok(
-      report.warnings.some((w) => new RegExp(`absurd\\.pcap: corrupt record at offset ${second} \\(caplen 4294967280 > 262144\\)`).test(w)),
+      report.warnings.some((w) =>
+        new RegExp(`absurd\\.pcap: corrupt record at offset ${second} \\(caplen 4294967280 > 262144\\)`).test(
+          w,
+        ),
+      ),
       report.warnings.join('\n'),
     );
     assert.ok(process.memoryUsage().rss - before < 200 * 1024 * 1024);
