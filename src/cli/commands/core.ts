@@ -177,6 +177,11 @@ export function registerCoreCommands(program: Command): void {
         `${summary.rows} records scored, ${summary.anomalies} anomalies (${(100 * summary.anomalyShare).toFixed(2)}%), ${input.report.rowsSkipped} bad rows set aside`,
       );
       if (summary.files) for (const line of describeFiles(summary.files)) process.stderr.write(`${line}\n`);
+      if (input.identity) {
+        const failed = new Set(summary.files?.map((f) => f.error));
+        for (const w of input.report.warnings.filter((x) => !failed.has(x)).slice(0, 10))
+          process.stderr.write(`warning: ${w}\n`);
+      }
       const out: string[] = [];
       if (!o.jsonl) process.stdout.write('row,anomaly_score,is_anomaly,cluster\n');
       for (const r of records) {
