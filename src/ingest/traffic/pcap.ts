@@ -248,7 +248,8 @@ async function* readPcap(
   // The link type is the low 16 bits (upper bits carry FCS information).
   const linktype = u32(b, r.start + 20) & 0xffff;
   const frac = nano ? 1e-9 : 1e-6;
-  const maxCaplen = Math.max(MAX_CAPLEN, snaplen);
+  // A header's snaplen may raise the limit (some link types carry larger records), never past 16 MiB.
+  const maxCaplen = Math.max(MAX_CAPLEN, Math.min(snaplen, MAX_BLOCK));
   r.skip(24);
   for (;;) {
     if (!(await r.need(16))) {

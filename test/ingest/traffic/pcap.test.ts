@@ -141,6 +141,11 @@ describe('pcap container', () => {
       ),
       report.warnings.join('\n'),
     );
+    // a header claiming a 4 GiB snaplen does not lift the limit past 16 MiB
+    buf.writeUInt32LE(0xffffffff, 16);
+    const huge = await readTraffic(write(dir, 'absurd-snaplen.pcap', buf));
+    assert.equal(huge.report.counters.corrupt_records, 1);
+    assert.match(huge.report.warnings.join('\n'), /caplen 4294967280 > 16777216/);
     assert.ok(process.memoryUsage().rss - before < 200 * 1024 * 1024);
   });
 
