@@ -13,6 +13,11 @@
  * Missing numbers (NaN) follow `missing`: 'fail' throws, 'impute' uses the training mean (0 after
  * scaling) and counts the rows imputed per field. Labels are never fields: a FieldSpec list that
  * names a label column is refused.
+ *
+ * A numeric field with no value in any training row (a Zeek conn.log carries no packet-length
+ * statistics) cannot be learnt: with 'impute' it is left out of the fitted field list
+ * (`droppedFields()`, stored in the state) and its column is neither needed nor read when
+ * transforming; with 'fail' it is an error.
  */
 import { z } from 'zod';
 import { InputError, NotFittedError, optionError, SchemaError } from '../errors.ts';
@@ -72,6 +77,8 @@ export interface PreprocessorState {
   categoryCounts: Record<string, number[]>;
   /** Per numeric field: training median in original units (defaults for forms). */
   medians: Record<string, number>;
+  /** Declared fields left out at fit time because no training row had a value (absent in older bundles). */
+  droppedFields?: string[];
 }
 
 export function symLog1p(v: number): number {
@@ -218,7 +225,9 @@ function symLog1pCached(v: number): number {
 }
 
 export class Preprocessor {
-  private readonly fields: Field[];
+  /** The fields as declared; `fields` is what the fit kept (the same before a fit). */
+  private readonly declared: Field[];
+  private fields: Field[];
   private readonly options: z.output<typeof PreprocessorOptionsSchema>;
   private state: PreprocessorState | null = null;
   private layout: EncodedLayout | null = null;
@@ -226,7 +235,8 @@ export class Preprocessor {
 
   constructor(fields: FieldSpec[], options: PreprocessorOptions = {}) {
     if (fields.length === 0) throw optionError('Preprocessor', 'fields', 'a non-empty list', fields);
-    this.fields = fields.map((f, i) => parseOptions(FieldSpecSchema, `Preprocessor field ${i}`, f));
+    this.declared = fields.map((f, i) => parseOptions(FieldSpecSchema, `Preprocessor field ${i}`, f));
+    this.fields = this.declared;
     this.options = parseOptions(PreprocessorOptionsSchema, 'Preprocessor', options);
     const seen = new Set<string>();
     for (const f of this.fields) {
@@ -252,20 +262,33 @@ export class Preprocessor {
     return this.requireState();
   }
 
+  /** The fields the model uses (after a fit: the declared ones minus `droppedFields()`). */
   fieldSpecs(): readonly Field[] {
     return this.fields;
   }
 
+  /** Declared numeric fields the fit left out: no training row had a value for them. */
+  droppedFields(): readonly string[] {
+    return this.state?.droppedFields ?? [];
+  }
+
   fit(table: Table): this {
     if (table.nRows === 0) throw new InputError('cannot fit the preprocessor on 0 rows');
-    this.checkColumns(table);
+    this.checkColumns(table, this.declared);
+    const dropped = new Set(this.emptyFields(table));
+    if (dropped.size === this.declared.length) {
+      throw new InputError(
+        `no field has a value in any training row (${[...dropped].slice(0, 8).join(', ')}${dropped.size > 8 ? ', …' : ''})`,
+      );
+    }
+    const fields = this.declared.filter((f) => !dropped.has(f.name));
     const vocabularies: Record<string, string[]> = {};
     const categoryCounts: Record<string, number[]> = {};
     const means: Record<string, number> = {};
     const scales: Record<string, number> = {};
     const medians: Record<string, number> = {};
     const constantFields: string[] = [];
-    for (const f of this.fields) {
+    for (const f of fields) {
       if (f.kind === 'categorical') {
         const counts = new Map<string, number>();
         for (const v of table.text[f.name]!) counts.set(v, (counts.get(v) ?? 0) + 1);
@@ -303,8 +326,9 @@ export class Preprocessor {
         medians[f.name] = median(col);
       }
     }
+    this.fields = fields;
     this.state = {
-      fields: this.fields,
+      fields,
       options: this.options,
       vocabularies,
       categoryCounts,
@@ -314,6 +338,7 @@ export class Preprocessor {
       constantFields,
       oneHotMeans: [],
       oneHotScales: [],
+      ...(dropped.size ? { droppedFields: [...dropped] } : {}),
     };
     if (this.options.scaleOneHot) this.fitOneHotScaling(table);
     return this;
@@ -528,6 +553,25 @@ export class Preprocessor {
     });
   }
 
+  /**
+   * Numeric fields without a single non-NaN value in `table`, in declared order; none with
+   * missing 'fail' (there such a field is an error).
+   */
+  private emptyFields(table: Table): string[] {
+    const empty: string[] = [];
+    for (const f of this.declared) {
+      if (f.kind !== 'numeric') continue;
+      const col = table.numeric[f.name]!;
+      let seen = false;
+      for (let i = 0; i < col.length && !seen; i++) seen = !Number.isNaN(col[i]!);
+      if (seen) continue;
+      if (this.options.missing === 'fail')
+        throw new InputError(`field '${f.name}' has no value in any training row`);
+      empty.push(f.name);
+    }
+    return empty;
+  }
+
   private fitOneHotScaling(table: Table): void {
     const s = this.requireState();
     const means: number[] = [];
@@ -547,18 +591,18 @@ export class Preprocessor {
   }
 
   /** Refuses a table without the model's fields, with a short diff of what differs. */
-  private checkColumns(table: Table): void {
+  private checkColumns(table: Table, fields: readonly Field[] = this.fields): void {
     const missing: string[] = [];
-    for (const f of this.fields) {
+    for (const f of fields) {
       const ok = f.kind === 'numeric' ? f.name in table.numeric : f.name in table.text;
       if (!ok) missing.push(`${f.name} (${f.kind})`);
     }
     if (missing.length === 0) return;
-    const known = new Set(this.fields.map((f) => f.name));
+    const known = new Set(fields.map((f) => f.name));
     const extra = [...Object.keys(table.numeric), ...Object.keys(table.text)].filter((c) => !known.has(c));
     const list = (names: string[]) => names.slice(0, 8).join(', ') + (names.length > 8 ? ', …' : '');
     throw new SchemaError(
-      `input does not match the model's schema: ${missing.length} of its ${this.fields.length} fields are missing ` +
+      `input does not match the model's schema: ${missing.length} of its ${fields.length} fields are missing ` +
         `(${list(missing)})${extra.length ? `; the input has ${extra.length} column(s) the model does not know (${list(extra)})` : ''}`,
     );
   }

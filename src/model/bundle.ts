@@ -30,6 +30,11 @@ export interface ModelCard {
   evaluation?: Record<string, unknown>;
   /** Elbow sweep table, when one was run. */
   elbow?: Record<string, unknown>;
+  /**
+   * Fields of the input's schema the model does not use, and why (e.g. a Zeek conn.log has no
+   * value for the packet-length statistics). Scoring ignores these columns when present.
+   */
+  fieldsLeftOut?: { name: string; reason: string }[];
   /** Analyst annotations per cluster id of the first run. */
   clusterNames?: Record<string, { name: string; note?: string }>;
   createdAt: string;

@@ -1,8 +1,12 @@
 /**
  * Scoring records with a loaded model: one plain object per record (the shape of `score
- * --jsonl`, the web API and the alert builder) plus a summary per cluster.
+ * --jsonl`, the web API and the alert builder) plus a summary per cluster and, for a directory or
+ * a list of files, per file (every file is accounted for, including those that gave no rows).
+ *
+ * The record shape only grows: new fields are added, none renamed or removed.
  */
 import type { AnyInput } from '../ingest/read-input.ts';
+import type { FileRange } from '../ingest/traffic/many.ts';
 import type { LoadedModel } from '../model/bundle.ts';
 
 export interface ScoredRecord {
@@ -21,6 +25,20 @@ export interface ScoredRecord {
   protocol?: string;
   start_time?: number;
   community_id?: string;
+  /** The input file of this record, when several files (a directory) were scored. */
+  file?: string;
+  /*
+   * Host-level scores (issue 15, item 4) go here as further optional fields (per source host and
+   * per host pair over a time window), filled after the per-flow pass below; not computed yet.
+   */
+}
+
+/** How one input file of a multi-file input fared: rows scored, anomalies, or why it had none. */
+export interface FileSummary {
+  path: string;
+  rows: number;
+  anomalies: number;
+  error?: string;
 }
 
 export interface ScoreSummary {
@@ -31,6 +49,8 @@ export interface ScoreSummary {
   perCluster: Record<string, { rows: number; anomalies: number; name?: string }>;
   imputed: Record<string, number>;
   unknownCategories: Record<string, number>;
+  /** Per input file (directories and file lists only), in input order. */
+  files?: FileSummary[];
 }
 
 export function clusterName(model: LoadedModel, cluster: number): string | undefined {
@@ -39,7 +59,7 @@ export function clusterName(model: LoadedModel, cluster: number): string | undef
 
 export async function scoreRecords(
   model: LoadedModel,
-  input: AnyInput,
+  input: AnyInput & { files?: readonly FileRange[] },
 ): Promise<{ records: ScoredRecord[]; summary: ScoreSummary }> {
   const det = model.detector;
   const s = await det.evaluateRows(input.table);
@@ -47,6 +67,7 @@ export async function scoreRecords(
   const perCluster: ScoreSummary['perCluster'] = {};
   let anomalies = 0;
   const id = input.identity;
+  const fileOf = rowFiles(input.files, input.table.nRows);
   for (let i = 0; i < input.table.nRows; i++) {
     const cluster = s.cluster[i]!;
     const isAnomaly = s.isAnomaly[i] === 1;
@@ -69,6 +90,7 @@ export async function scoreRecords(
       r.start_time = id.start_time[i]!;
       r.community_id = id.community_id[i]!;
     }
+    if (fileOf) r.file = fileOf[i]!;
     records.push(r);
     let c = perCluster[String(cluster)];
     if (!c) {
@@ -91,6 +113,40 @@ export async function scoreRecords(
       perCluster,
       imputed: s.report.imputed,
       unknownCategories: s.report.unknownCategories,
+      ...(input.files ? { files: fileSummaries(input.files, s.isAnomaly) } : {}),
     },
   };
+}
+
+/** The file of every row, from the row ranges of a multi-file read (null for one file). */
+function rowFiles(files: readonly FileRange[] | undefined, nRows: number): string[] | null {
+  if (!files) return null;
+  const out = new Array<string>(nRows);
+  for (const f of files) out.fill(f.path, f.firstRow, f.firstRow + f.rows);
+  return out;
+}
+
+function fileSummaries(files: readonly FileRange[], isAnomaly: Uint8Array): FileSummary[] {
+  return files.map((f) => {
+    let anomalies = 0;
+    for (let i = f.firstRow; i < f.firstRow + f.rows; i++) anomalies += isAnomaly[i]!;
+    return { path: f.path, rows: f.rows, anomalies, ...(f.error ? { error: f.error } : {}) };
+  });
+}
+
+/**
+ * One line per file that gave no scored rows (why), then one line of totals: what a shell
+ * prints beside the records so that every input file is accounted for.
+ */
+export function describeFiles(files: readonly FileSummary[]): string[] {
+  const failed = files.filter((f) => f.error);
+  const empty = files.filter((f) => !f.error && f.rows === 0);
+  const lines = [
+    ...failed.map((f) => `skipped ${f.error}`),
+    ...empty.map((f) => `${f.path}: no flows to score`),
+  ];
+  lines.push(
+    `${files.length} file(s): ${files.length - failed.length - empty.length} scored, ${empty.length} without flows, ${failed.length} unreadable`,
+  );
+  return lines;
 }

@@ -1,6 +1,8 @@
 /**
  * Training from a file: read it (any supported format), keep the rows to learn from, choose k
- * (a fast elbow sweep when k is 'auto'), fit the detector and describe it in a model card.
+ * (a fast elbow sweep when k is 'auto'), fit the detector and describe it in a model card. The
+ * model learns the fields the input carries: fields with no value in any training row are left
+ * out by the preprocessor and named in the card (`fieldsLeftOut`).
  */
 import { InputError } from '../errors.ts';
 import { Preprocessor } from '../features/preprocessor.ts';
@@ -69,9 +71,13 @@ export async function trainFromFile(path: string, opts: TrainOptions): Promise<T
     kChoice = `set by the user: k=${k}`;
   }
   const detector = await new AnomalyDetector(input.fields, { ...opts.detector, k }).fit(table, progress);
+  const leftOut = detector.preprocessor.droppedFields();
   const card: ModelCard = {
     data: { source: path, format: input.format, trainOn, rows: table.nRows },
     kChoice,
+    ...(leftOut.length
+      ? { fieldsLeftOut: leftOut.map((name) => ({ name, reason: 'no value in any training row' })) }
+      : {}),
     elbow: elbow ? { ...elbow } : undefined,
     createdAt: new Date().toISOString(),
   };

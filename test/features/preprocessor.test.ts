@@ -92,6 +92,45 @@ describe('Preprocessor', () => {
     const q = Preprocessor.fromState(JSON.parse(JSON.stringify(p.toState())));
     assert.deepEqual(Array.from(q.transform(t).X.data), Array.from(p.transform(t).X.data));
   });
+
+  test('a numeric field with no value in any training row is left out, and stays out', () => {
+    const withEmpty = [...fields, { name: 'pkt_len_min', kind: 'numeric' as const }];
+    const t = table([0, 10, 100, 1000], ['tcp', 'udp', 'tcp', 'icmp']);
+    const empty: Table = {
+      ...t,
+      numeric: { ...t.numeric, pkt_len_min: new Float64Array(4).fill(Number.NaN) },
+    };
+    const p = new Preprocessor(withEmpty).fit(empty);
+    assert.deepEqual([...p.droppedFields()], ['pkt_len_min']);
+    assert.deepEqual(
+      p.fieldSpecs().map((f) => f.name),
+      ['bytes', 'rate', 'proto'],
+    );
+    const reference = new Preprocessor(fields).fit(t);
+    assert.deepEqual(p.outputNames(), reference.outputNames());
+    // scoring: the column absent, or present with values, gives what the reference gives
+    const want = Array.from(reference.transform(t).X.data);
+    assert.deepEqual(Array.from(p.transform(t).X.data), want);
+    const valued: Table = { ...t, numeric: { ...t.numeric, pkt_len_min: Float64Array.from([1, 2, 3, 4]) } };
+    const r = p.transform(valued);
+    assert.deepEqual(Array.from(r.X.data), want);
+    assert.deepEqual(r.report.imputed, {});
+    // the state keeps the list; a reloaded preprocessor behaves the same
+    const again = Preprocessor.fromState(JSON.parse(JSON.stringify(p.toState())));
+    assert.deepEqual([...again.droppedFields()], ['pkt_len_min']);
+    assert.deepEqual(Array.from(again.transform(t).X.data), want);
+    // refitting on data that has the field brings it back
+    p.fit(valued);
+    assert.deepEqual([...p.droppedFields()], []);
+    assert.equal(p.fieldSpecs().length, 4);
+    // missing='fail' refuses it; nothing left at all is an error
+    assert.throws(() => new Preprocessor(withEmpty, { missing: 'fail' }).fit(empty), {
+      name: 'InputError',
+      message: "field 'pkt_len_min' has no value in any training row",
+    });
+    const only = new Preprocessor([{ name: 'pkt_len_min', kind: 'numeric' }]);
+    assert.throws(() => only.fit(empty), /no field has a value in any training row \(pkt_len_min\)/);
+  });
 });
 
 /** Bitwise equality of two float32 matrices (−0 and 0 told apart). */

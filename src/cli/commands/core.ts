@@ -9,7 +9,7 @@ import { type LoadedModel, loadModel, saveModel } from '../../model/bundle.ts';
 import { elbowSweep } from '../../model/select-k.ts';
 import { runDemo } from '../../pipeline/demo.ts';
 import { type Evaluation, evaluateDataset, type Metrics, normalRows } from '../../pipeline/evaluate.ts';
-import { scoreRecords } from '../../pipeline/score.ts';
+import { describeFiles, scoreRecords } from '../../pipeline/score.ts';
 import { trainFromFile } from '../../pipeline/train.ts';
 import { fprOption, intOption, kOption } from '../options.ts';
 import { bold, createProgress, formatNumber, formatTable } from '../progress.ts';
@@ -176,6 +176,12 @@ export function registerCoreCommands(program: Command): void {
       progress.done(
         `${summary.rows} records scored, ${summary.anomalies} anomalies (${(100 * summary.anomalyShare).toFixed(2)}%), ${input.report.rowsSkipped} bad rows set aside`,
       );
+      if (summary.files) for (const line of describeFiles(summary.files)) process.stderr.write(`${line}\n`);
+      if (input.identity) {
+        const failed = new Set(summary.files?.map((f) => f.error));
+        for (const w of input.report.warnings.filter((x) => !failed.has(x)).slice(0, 10))
+          process.stderr.write(`warning: ${w}\n`);
+      }
       const out: string[] = [];
       if (!o.jsonl) process.stdout.write('row,anomaly_score,is_anomaly,cluster\n');
       for (const r of records) {
@@ -205,7 +211,10 @@ export function registerCoreCommands(program: Command): void {
             `  trained on ${info.data.rows} rows of ${info.data.source} (${info.data.format}, ${info.data.trainOn})\n` +
             `  k=${info.k}: ${info.kChoice}\n  ensemble runs: ${info.ensembleKs.join(', ')}\n` +
             `  threshold ${formatNumber(info.threshold)} (target false-positive rate ${info.targetFpr})\n` +
-            `  features: ${info.fields.length} fields → ${info.nFeatures} columns\n`,
+            `  features: ${info.fields.length} fields → ${info.nFeatures} columns\n` +
+            (info.fieldsLeftOut.length
+              ? `  left out: ${info.fieldsLeftOut.map((f) => f.name).join(', ')} (${info.fieldsLeftOut[0]!.reason})\n`
+              : ''),
         );
       }
     });
@@ -252,6 +261,7 @@ export function describeModel(model: LoadedModel) {
     threshold: det.threshold,
     targetFpr: det.options.targetFpr,
     fields: det.preprocessor.fieldSpecs().map((f) => f.name),
+    fieldsLeftOut: model.card.fieldsLeftOut ?? [],
     nFeatures: det.preprocessor.nOutputs,
     training: det.training,
     evaluation: model.card.evaluation ?? null,

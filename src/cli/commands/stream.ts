@@ -97,7 +97,9 @@ export function registerStreamCommands(program: Command): void {
             ? ` (${t.report.rowsSkipped} bad rows set aside)`
             : ''),
       );
-      for (const w of t.report.warnings.slice(0, 10)) process.stderr.write(`warning: ${w}\n`);
+      for (const f of t.files) if (f.error) process.stderr.write(`skipped ${f.error}\n`);
+      for (const w of t.report.warnings.filter((w) => !t.files.some((f) => f.error === w)).slice(0, 10))
+        process.stderr.write(`warning: ${w}\n`);
     });
 
   program

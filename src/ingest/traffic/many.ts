@@ -3,10 +3,14 @@
  * and its own window state, since separate captures do not share a clock), then the rows
  * concatenated in the order of `paths`. A directory stands for its regular files sorted by name.
  * The report sums the per-file counters; identity and labels are concatenated alongside.
+ *
+ * A file that cannot be read (not a capture, a corrupt header, an unreadable log) never stops the
+ * others: it is counted (`files_failed`), named in one warning line, and listed in `files` with
+ * its error. Only when no file at all can be read is the whole input refused.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../../errors.ts';
+import { InputError, NetanomalyError } from '../../errors.ts';
 import { flowFieldSpecs } from '../../features/flow-fields.ts';
 import { labelFamily } from '../kdd.ts';
 import type { AnyInput } from '../read-input.ts';
@@ -64,9 +68,25 @@ function concatF64(parts: Float64Array[]): Float64Array {
   return out;
 }
 
+/** One input file of a multi-file read: the rows it contributed, or why it contributed none. */
+export interface FileRange {
+  path: string;
+  firstRow: number;
+  rows: number;
+  /** Set when the file could not be read (one line, naming the file). */
+  error?: string;
+}
+
 export interface ManyResult extends TrafficResult {
-  /** The files read, in order, with the row range each contributed. */
-  files: { path: string; firstRow: number; rows: number }[];
+  /** Every file, in order, with the row range each contributed (failed files: 0 rows, `error`). */
+  files: FileRange[];
+}
+
+/** One line for a file that failed: the project's message, or the unexpected error's. */
+function failureLine(path: string, err: unknown): string {
+  const msg = String((err as Error)?.message ?? err).split('\n')[0]!;
+  const text = msg.startsWith(path) ? msg : `${path}: ${msg}`;
+  return err instanceof NetanomalyError ? text : `${text} (unexpected ${(err as Error)?.name ?? 'error'})`;
 }
 
 /** Read several traffic files (or directories of them) as one Table. */
@@ -76,16 +96,34 @@ export async function readTrafficMany(
 ): Promise<ManyResult> {
   const files = await expandInputs(paths);
   const results: TrafficResult[] = [];
-  const ranges: ManyResult['files'] = [];
+  const ranges: FileRange[] = [];
+  const failures: string[] = [];
   let row = 0;
   for (const path of files) {
-    const r = await readTraffic(path, { ...opts, report: undefined });
+    let r: TrafficResult;
+    try {
+      r = await readTraffic(path, { ...opts, report: undefined });
+    } catch (err) {
+      const line = failureLine(path, err);
+      failures.push(line);
+      ranges.push({ path, firstRow: row, rows: 0, error: line });
+      continue;
+    }
     results.push(r);
     ranges.push({ path, firstRow: row, rows: r.table.nRows });
     row += r.table.nRows;
   }
+  if (results.length === 0) {
+    throw new InputError(
+      `${paths.join(', ')}: none of the ${files.length} file(s) could be read (first: ${failures[0]})`,
+    );
+  }
   const report: TrafficReport = emptyTrafficReport(files.join(','), opts.onBadRow ?? 'quarantine');
   report.format = results[0]!.report.format;
+  report.counters.files = files.length;
+  if (failures.length) report.counters.files_failed = failures.length;
+  // Failed files are always named (never dropped by the warning cap).
+  report.warnings.push(...failures);
   for (const r of results) {
     report.rowsRead += r.report.rowsRead;
     report.rowsKept += r.report.rowsKept;
@@ -94,7 +132,8 @@ export async function readTrafficMany(
     for (const [k, v] of Object.entries(r.report.counters))
       report.counters[k] = (report.counters[k] ?? 0) + v;
     for (const q of r.report.quarantined) if (report.quarantined.length < 1000) report.quarantined.push(q);
-    for (const w of r.report.warnings) if (report.warnings.length < 100) report.warnings.push(w);
+    for (const w of r.report.warnings)
+      if (report.warnings.length < 100 + failures.length) report.warnings.push(w);
   }
   const ids = results.map((r) => r.identity);
   const identity: IdentityColumns = {

@@ -3,10 +3,16 @@
  * several interfaces and sections, both byte orders, unknown blocks skipped). The file is read in
  * chunks through a file handle, so memory stays bounded by the chunk size plus one record.
  *
- * Container faults are fatal (ParseError naming the file): unknown magic, a header shorter than
- * its format needs, a record or block length no real capture has (no allocation is attempted).
- * Content faults are counted: a truncated last record (`truncated_records`, plus a warning),
- * `caplen < len` (`caplen_lt_len`), skipped pcapng blocks (`pcapng_blocks_skipped`).
+ * A file that is not a capture is fatal (ParseError naming the file): unknown magic, a file or
+ * section header shorter than its format needs. Past the header nothing is fatal: a record or
+ * block length no real capture has ends the read there, like a truncated last record (the
+ * packets before it are kept; `corrupt_records` / `truncated_records` plus one warning naming the
+ * offset; no allocation is attempted). Content faults are counted: `caplen < len`
+ * (`caplen_lt_len`), skipped pcapng blocks (`pcapng_blocks_skipped`), packet blocks whose lengths
+ * disagree (`pcapng_bad_packet_blocks`, skipped).
+ *
+ * Every field is read at the reader's current position after the bytes it needs are buffered:
+ * buffering may move the window (compaction), so no position is kept across a `need` call.
  */
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -34,7 +40,8 @@ export function bump(counters: Counters, key: string, by = 1): void {
 export const MAX_CAPLEN = 262_144;
 /** libpcap's cap on a pcapng block (16 MiB). */
 export const MAX_BLOCK = 16 * 1024 * 1024;
-const CHUNK = 1 << 20;
+/** Default read size; records and blocks may cross chunk boundaries anywhere. */
+export const CHUNK = 1 << 20;
 
 export type CaptureFormat = 'pcap' | 'pcapng';
 
@@ -67,15 +74,24 @@ function streamSource(readable: Readable): ByteSource {
   };
 }
 
-/** Buffered chunked reads over a byte source: `need(n)` makes n bytes available at `pos`. */
+/**
+ * Buffered chunked reads over a byte source: `need(n)` makes n bytes available at `start`. The
+ * buffer is compacted (unread bytes moved to its front) or grown when a record does not fit
+ * behind `start`, so `start` may change on every `need`: read positions afresh after it.
+ */
 class ChunkReader {
-  buf = Buffer.alloc(CHUNK);
+  buf: Buffer;
   start = 0;
   end = 0;
   /** File offset of buf[start]. */
   fileOffset = 0;
   private eof = false;
-  constructor(private readonly read: ByteSource) {}
+  constructor(
+    private readonly read: ByteSource,
+    chunkSize = CHUNK,
+  ) {
+    this.buf = Buffer.alloc(Math.max(16, chunkSize));
+  }
 
   get available(): number {
     return this.end - this.start;
@@ -118,20 +134,26 @@ interface PcapngInterface {
   tsOffset: number;
 }
 
+export interface ReadOptions {
+  /** Bytes per read (default 1 MiB); tests use small sizes to put boundaries everywhere. */
+  chunkSize?: number;
+}
+
 /**
  * Packets of a pcap or pcapng file, in file order. `counters` receives `packets`, `bytes`,
- * `truncated_records`, `caplen_lt_len`, `pcapng_blocks_skipped`...; `warnings` one line per
- * recoverable container problem.
+ * `truncated_records`, `corrupt_records`, `caplen_lt_len`, `pcapng_blocks_skipped`...; `warnings`
+ * one line per recoverable container problem.
  */
 export async function* readPackets(
   path: string,
   counters: Counters,
   warnings: string[],
+  opts: ReadOptions = {},
 ): AsyncGenerator<RawPacket, void, undefined> {
   const fh = await open(path, 'r');
   try {
     const source: ByteSource = async (buf, off, len) => (await fh.read(buf, off, len, null)).bytesRead;
-    yield* readCapture(path, new ChunkReader(source), counters, warnings);
+    yield* readCapture(path, new ChunkReader(source, opts.chunkSize), counters, warnings);
   } finally {
     await fh.close();
   }
@@ -147,8 +169,9 @@ export async function* readPacketStream(
   counters: Counters,
   warnings: string[],
   name = '-',
+  opts: ReadOptions = {},
 ): AsyncGenerator<RawPacket, void, undefined> {
-  yield* readCapture(name, new ChunkReader(streamSource(readable)), counters, warnings);
+  yield* readCapture(name, new ChunkReader(streamSource(readable), opts.chunkSize), counters, warnings);
 }
 
 async function* readCapture(
@@ -180,6 +203,26 @@ function truncatedRecord(path: string, r: ChunkReader, counters: Counters, warni
   );
 }
 
+/** A record whose length no capture has: the rest of the file cannot be framed, so reading stops. */
+function corruptRecord(path: string, r: ChunkReader, counters: Counters, warnings: string[], why: string) {
+  bump(counters, 'corrupt_records');
+  warnings.push(
+    `${path}: corrupt record at offset ${r.fileOffset} (${why}); reading stopped there, the ${counters.packets ?? 0} packets before it kept`,
+  );
+}
+
+/**
+ * How a pcap's record header orders caplen and len (libpcap's sf-pcap.c): versions before 2.3
+ * (and DG/UX's 543.0) wrote them swapped; 2.3 files exist both ways (swapped when caplen > len).
+ */
+type LengthOrder = 'normal' | 'swapped' | 'maybe-swapped';
+function lengthOrder(major: number, minor: number): LengthOrder {
+  if (major === 543) return 'swapped';
+  if (major !== 2) return 'normal';
+  if (minor < 3) return 'swapped';
+  return minor === 3 ? 'maybe-swapped' : 'normal';
+}
+
 async function* readPcap(
   path: string,
   r: ChunkReader,
@@ -197,26 +240,30 @@ async function* readPcap(
   const nano = magicBE === 0xa1b23c4d || magicBE === 0x4d3cb2a1;
   const u32 = (buf: Buffer, o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
   const major = le ? b.readUInt16LE(r.start + 4) : b.readUInt16BE(r.start + 4);
-  if (major !== 2) warnings.push(`${path}: pcap major version ${major} (expected 2); reading anyway`);
+  const minor = le ? b.readUInt16LE(r.start + 6) : b.readUInt16BE(r.start + 6);
+  if (major !== 2 && major !== 543)
+    warnings.push(`${path}: pcap major version ${major} (expected 2); reading anyway`);
+  const order = lengthOrder(major, minor);
   const snaplen = u32(b, r.start + 16);
   // The link type is the low 16 bits (upper bits carry FCS information).
   const linktype = u32(b, r.start + 20) & 0xffff;
   const frac = nano ? 1e-9 : 1e-6;
+  // A header's snaplen may raise the limit (some link types carry larger records), never past 16 MiB.
+  const maxCaplen = Math.max(MAX_CAPLEN, Math.min(snaplen, MAX_BLOCK));
   r.skip(24);
   for (;;) {
     if (!(await r.need(16))) {
       if (r.available > 0) truncatedRecord(path, r, counters, warnings, 'record header');
       return;
     }
-    const o = r.start;
-    const sec = u32(r.buf, o);
-    const sub = u32(r.buf, o + 4);
-    const caplen = u32(r.buf, o + 8);
-    const len = u32(r.buf, o + 12);
-    if (caplen > MAX_CAPLEN && caplen > snaplen) {
-      throw new ParseError(
-        `${path}: corrupt record at offset ${r.fileOffset} (caplen ${caplen} > ${Math.max(MAX_CAPLEN, snaplen)})`,
-      );
+    const sec = u32(r.buf, r.start);
+    const sub = u32(r.buf, r.start + 4);
+    let caplen = u32(r.buf, r.start + 8);
+    let len = u32(r.buf, r.start + 12);
+    if (order === 'swapped' || (order === 'maybe-swapped' && caplen > len)) [caplen, len] = [len, caplen];
+    if (caplen > maxCaplen) {
+      corruptRecord(path, r, counters, warnings, `caplen ${caplen} > ${maxCaplen}`);
+      return;
     }
     if (!(await r.need(16 + caplen))) {
       truncatedRecord(path, r, counters, warnings, 'record');
@@ -242,6 +289,7 @@ async function* readPcapng(
   let ifaces: PcapngInterface[] = [];
   let lastTs = 0;
   let first = true;
+  let badPacketWarned = false;
   for (;;) {
     if (!(await r.need(12))) {
       if (first) {
@@ -252,90 +300,99 @@ async function* readPcapng(
       if (r.available > 0) truncatedRecord(path, r, counters, warnings, 'block header');
       return;
     }
-    const o = r.start;
-    const rawType = r.buf.readUInt32BE(o);
+    const rawType = r.buf.readUInt32BE(r.start);
+    let sectionLe: boolean = le;
     if (rawType === 0x0a0d0d0a) {
-      const bom = r.buf.readUInt32BE(o + 8);
-      if (bom === 0x4d3c2b1a) le = true;
-      else if (bom === 0x1a2b3c4d) le = false;
-      else
+      const bom = r.buf.readUInt32BE(r.start + 8);
+      if (bom === 0x4d3c2b1a) sectionLe = true;
+      else if (bom === 0x1a2b3c4d) sectionLe = false;
+      else if (first) {
         throw new ParseError(
           `${path}: corrupt section header at offset ${r.fileOffset} (byte-order magic 0x${bom.toString(16)})`,
         );
-      ifaces = [];
+      } else {
+        corruptRecord(path, r, counters, warnings, `section header byte-order magic 0x${bom.toString(16)}`);
+        return;
+      }
     } else if (first) {
       throw new ParseError(`${path}: unknown file format (magic 0x${rawType.toString(16).padStart(8, '0')})`);
     }
-    first = false;
-    const u32 = (buf: Buffer, p: number) => (le ? buf.readUInt32LE(p) : buf.readUInt32BE(p));
-    const u16 = (buf: Buffer, p: number) => (le ? buf.readUInt16LE(p) : buf.readUInt16BE(p));
-    const type = u32(r.buf, o);
-    const blockLen = u32(r.buf, o + 4);
+    const u32 = (buf: Buffer, p: number) => (sectionLe ? buf.readUInt32LE(p) : buf.readUInt32BE(p));
+    const blockLen = u32(r.buf, r.start + 4);
     if (blockLen < 12 || blockLen % 4 !== 0 || blockLen > MAX_BLOCK) {
-      throw new ParseError(`${path}: corrupt record at offset ${r.fileOffset} (block length ${blockLen})`);
+      if (first) {
+        throw new ParseError(`${path}: corrupt section header at offset 0 (block length ${blockLen})`);
+      }
+      corruptRecord(path, r, counters, warnings, `block length ${blockLen}`);
+      return;
     }
     if (!(await r.need(blockLen))) {
+      if (first) {
+        throw new ParseError(
+          `${path}: truncated dump file; tried to read ${blockLen} section header bytes, only got ${r.available}`,
+        );
+      }
       truncatedRecord(path, r, counters, warnings, 'block');
       return;
     }
+    first = false;
+    if (rawType === 0x0a0d0d0a) {
+      le = sectionLe;
+      ifaces = [];
+    }
+    // Positions are taken only now: `need` may have moved the window.
     const b = r.buf;
+    const o = r.start;
+    const type = u32(b, o);
     const body = o + 8;
     const bodyEnd = o + blockLen - 4;
     const offset = r.fileOffset;
-    if (u32(b, bodyEnd) !== blockLen) {
-      bump(counters, 'pcapng_bad_trailer');
-    }
+    if (u32(b, bodyEnd) !== blockLen) bump(counters, 'pcapng_bad_trailer');
     let pkt: RawPacket | null = null;
     if (type === 0x0a0d0d0a) {
       // section header: nothing else needed
     } else if (type === 1) {
-      const iface: PcapngInterface = {
-        linktype: u16(b, body),
-        snaplen: u32(b, body + 4),
-        tsPerSec: 1e6,
-        tsOffset: 0,
-      };
-      let p = body + 8;
-      while (p + 4 <= bodyEnd) {
-        const code = u16(b, p);
-        const olen = u16(b, p + 2);
-        if (code === 0 || p + 4 + olen > bodyEnd) break;
-        if (code === 9 && olen >= 1) {
-          const v = b[p + 4]!;
-          iface.tsPerSec = v & 0x80 ? 2 ** (v & 0x7f) : 10 ** v;
-        } else if (code === 14 && olen >= 8) {
-          const hi = u32(b, p + 4 + (le ? 4 : 0));
-          const lo = u32(b, p + 4 + (le ? 0 : 4));
-          iface.tsOffset = hi * 2 ** 32 + lo;
-        }
-        p += 4 + olen + ((4 - (olen % 4)) % 4);
-      }
-      ifaces.push(iface);
+      if (body + 8 > bodyEnd) bump(counters, 'pcapng_bad_interface_blocks');
+      ifaces.push(body + 8 > bodyEnd ? badInterface() : interfaceBlock(b, body, bodyEnd, le));
     } else if (type === 6 || type === 2) {
       // Enhanced Packet Block / obsolete Packet Block
-      const ifId = type === 6 ? u32(b, body) : u16(b, body);
-      const iface = ifaces[ifId];
-      const caplen = u32(b, body + 12);
-      const len = u32(b, body + 16);
-      if (!iface) {
-        bump(counters, 'pcapng_unknown_interface');
-      } else if (body + 20 + caplen > bodyEnd) {
-        throw new ParseError(
-          `${path}: corrupt record at offset ${offset} (caplen ${caplen} exceeds block length ${blockLen})`,
-        );
+      if (body + 20 > bodyEnd) {
+        bump(counters, 'pcapng_bad_packet_blocks');
       } else {
-        const units = u32(b, body + 4) * 2 ** 32 + u32(b, body + 8);
-        const ts = iface.tsOffset + units / iface.tsPerSec;
-        lastTs = ts;
-        pkt = { ts, linktype: iface.linktype, data: b.subarray(body + 20, body + 20 + caplen), len, offset };
+        const ifId = type === 6 ? u32(b, body) : le ? b.readUInt16LE(body) : b.readUInt16BE(body);
+        const iface = ifaces[ifId];
+        const caplen = u32(b, body + 12);
+        const len = u32(b, body + 16);
+        if (!iface) {
+          bump(counters, 'pcapng_unknown_interface');
+        } else if (caplen > bodyEnd - (body + 20)) {
+          // The block frames itself, so only this packet is lost.
+          bump(counters, 'pcapng_bad_packet_blocks');
+          if (!badPacketWarned)
+            warnings.push(
+              `${path}: packet block at offset ${offset} claims ${caplen} captured bytes in a ${blockLen}-byte block; such blocks skipped (counted)`,
+            );
+          badPacketWarned = true;
+        } else {
+          const units = u32(b, body + 4) * 2 ** 32 + u32(b, body + 8);
+          const ts = iface.tsOffset + units / iface.tsPerSec;
+          lastTs = ts;
+          pkt = {
+            ts,
+            linktype: iface.linktype,
+            data: b.subarray(body + 20, body + 20 + caplen),
+            len,
+            offset,
+          };
+        }
       }
     } else if (type === 3) {
       // Simple Packet Block: interface 0, no timestamp (the previous packet's is reused).
       const iface = ifaces[0];
-      const len = u32(b, body);
-      if (!iface) {
-        bump(counters, 'pcapng_unknown_interface');
+      if (!iface || body + 4 > bodyEnd) {
+        bump(counters, iface ? 'pcapng_bad_packet_blocks' : 'pcapng_unknown_interface');
       } else {
+        const len = u32(b, body);
         const caplen = Math.min(len, bodyEnd - (body + 4), iface.snaplen || Number.POSITIVE_INFINITY);
         bump(counters, 'pcapng_simple_packets');
         pkt = {
@@ -358,4 +415,32 @@ async function* readPcapng(
       yield pkt;
     }
   }
+}
+
+/** An Interface Description Block: link type, snap length, if_tsresol (9) and if_tsoffset (14). */
+function interfaceBlock(b: Buffer, body: number, bodyEnd: number, le: boolean): PcapngInterface {
+  const u16 = (p: number) => (le ? b.readUInt16LE(p) : b.readUInt16BE(p));
+  const u32 = (p: number) => (le ? b.readUInt32LE(p) : b.readUInt32BE(p));
+  const iface: PcapngInterface = { linktype: u16(body), snaplen: u32(body + 4), tsPerSec: 1e6, tsOffset: 0 };
+  let p = body + 8;
+  while (p + 4 <= bodyEnd) {
+    const code = u16(p);
+    const olen = u16(p + 2);
+    if (code === 0 || p + 4 + olen > bodyEnd) break;
+    if (code === 9 && olen >= 1) {
+      const v = b[p + 4]!;
+      iface.tsPerSec = v & 0x80 ? 2 ** (v & 0x7f) : 10 ** v;
+    } else if (code === 14 && olen >= 8) {
+      const hi = u32(p + 4 + (le ? 4 : 0));
+      const lo = u32(p + 4 + (le ? 0 : 4));
+      iface.tsOffset = hi * 2 ** 32 + lo;
+    }
+    p += 4 + olen + ((4 - (olen % 4)) % 4);
+  }
+  return iface;
+}
+
+/** A placeholder for an interface block too short to describe one (keeps later ids aligned). */
+function badInterface(): PcapngInterface {
+  return { linktype: -1, snaplen: 0, tsPerSec: 1e6, tsOffset: 0 };
 }

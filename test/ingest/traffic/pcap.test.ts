@@ -125,15 +125,27 @@ describe('pcap container', () => {
     assert.equal(table.numeric.fwd_packets![0]! + table.numeric.bwd_packets![0]!, 7);
   });
 
-  test('absurd caplen → ParseError naming the offset, no giant allocation', async () => {
-    const buf = pcapFile(handshake().slice(0, 2));
+  test('absurd caplen ends the read there: packets before it kept, counted, a warning naming the offset, no giant allocation', async () => {
+    const buf = pcapFile(handshake().slice(0, 3));
     const second = 24 + 16 + handshake()[0]!.data.length;
     buf.writeUInt32LE(0xfffffff0, second + 8);
     const before = process.memoryUsage().rss;
-    await assert.rejects(readTraffic(write(dir, 'absurd.pcap', buf)), {
-      name: 'ParseError',
-      message: new RegExp(`absurd\\.pcap: corrupt record at offset ${second}`),
-    });
+    const { report } = await readTraffic(write(dir, 'absurd.pcap', buf));
+    assert.equal(report.counters.packets, 1);
+    assert.equal(report.counters.corrupt_records, 1);
+    assert.ok(
+      report.warnings.some((w) =>
+        new RegExp(`absurd\\.pcap: corrupt record at offset ${second} \\(caplen 4294967280 > 262144\\)`).test(
+          w,
+        ),
+      ),
+      report.warnings.join('\n'),
+    );
+    // a header claiming a 4 GiB snaplen does not lift the limit past 16 MiB
+    buf.writeUInt32LE(0xffffffff, 16);
+    const huge = await readTraffic(write(dir, 'absurd-snaplen.pcap', buf));
+    assert.equal(huge.report.counters.corrupt_records, 1);
+    assert.match(huge.report.warnings.join('\n'), /caplen 4294967280 > 16777216/);
     assert.ok(process.memoryUsage().rss - before < 200 * 1024 * 1024);
   });
 
