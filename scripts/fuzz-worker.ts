@@ -24,6 +24,12 @@ await t.setup?.(ctx, data);
 const seeds = await t.seeds(data);
 const arb = inputArbitrary(seeds, { ...t.input, generated: t.input.generated?.() });
 const heap: number[] = [];
+const signatures = new Map<string, number>();
+// A rejection or exception that escapes a parser (a stray promise) kills the worker: say which.
+process.on('unhandledRejection', (e) => {
+  parentPort!.postMessage({ type: 'fatal', error: String((e as Error)?.stack ?? e) });
+  throw e;
+});
 const sample = () => {
   gc?.();
   heap.push(process.memoryUsage().heapUsed);
@@ -45,7 +51,11 @@ while (i < wd.count && Date.now() < wd.deadline) {
     else if (out.kind === 'refused') Atomics.add(ints, SLOT.refused, 1);
     else {
       Atomics.add(ints, SLOT.findings, 1);
-      const path = await saveFinding(t.name, input, out.error);
+      // The same bug found again (same error and place) is counted, and saved twice at most.
+      const sig = out.error.replace(/\d+/g, 'N').slice(0, 400);
+      const seen = (signatures.get(sig) ?? 0) + 1;
+      signatures.set(sig, seen);
+      const path = seen <= 2 ? await saveFinding(t.name, input, out.error) : null;
       parentPort!.postMessage({ type: 'finding', error: out.error, path });
     }
     Atomics.store(ints, SLOT.tried, i + 1);

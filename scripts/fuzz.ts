@@ -110,6 +110,7 @@ async function fuzzTarget(name: string): Promise<Result> {
       worker.on('message', (m: { type: string; error?: string; heap?: number | number[] }) => {
         ready = true;
         if (m.type === 'finding' && r.errors.length < 20) r.errors.push(m.error!);
+        if (m.type === 'fatal') console.error(`[fuzz] ${name}: ${m.error}`);
         if (m.type === 'heap') heap.push(m.heap as number);
         if (m.type === 'done') {
           clearInterval(watch);
@@ -122,8 +123,10 @@ async function fuzzTarget(name: string): Promise<Result> {
         console.error(`[fuzz] ${name}: worker died: ${e.stack ?? e}`);
         resolve('died');
       });
-      worker.on('exit', () => {
+      worker.on('exit', (code) => {
         clearInterval(watch);
+        if (r.errors.length < 20) r.errors.push(`worker exited with code ${code}`);
+        console.error(`[fuzz] ${name}: worker exited with code ${code}`);
         resolve('died');
       });
     });
