@@ -14,4 +14,4 @@ export interface WorkerData {
 /** Layout of the shared Int32Array. */
 export const SLOT = { tried: 0, parsed: 1, refused: 2, findings: 3, inputLen: 4, busy: 5 } as const;
 export const HEADER_BYTES = 64;
-export const BATCH = 500;
+export const BATCH = 100;

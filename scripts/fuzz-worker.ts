@@ -61,7 +61,7 @@ while (i < wd.count && Date.now() < wd.deadline) {
     Atomics.store(ints, SLOT.tried, i + 1);
   }
   batch++;
-  if (batch % 20 === 0) {
+  if (batch % 50 === 0) {
     sample();
     parentPort!.postMessage({ type: 'heap', heap: heap.at(-1) });
   }

@@ -7,6 +7,7 @@
  * Seeds are real samples from NETANOMALY_DATA_DIR (captures normal / attack / malformed, NSL-KDD
  * and KDD'99 lines, Zeek TSV and JSON), cut small so that a run tries many inputs.
  */
+import { rmSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -247,7 +248,10 @@ const trained = new Map<string, Promise<string>>();
 export async function smallModel(data: string, dir: string): Promise<string> {
   let first = trained.get(data);
   if (!first) {
-    first = scratchDir('model').then((d) => trainSmallModel(data, d));
+    first = scratchDir('model').then((d) => {
+      process.once('exit', () => rmSync(d, { recursive: true, force: true }));
+      return trainSmallModel(data, d);
+    });
     trained.set(data, first);
   }
   const bundle = join(dir, 'model');
@@ -461,7 +465,7 @@ export const TARGETS: FuzzTarget[] = [
     input: { text: true, tokens: JSON_TOKENS },
     async setup(ctx, data) {
       const bundle = await smallModel(data, ctx.dir);
-      const app: AppServer = await startApp({ modelDir: bundle, port: 0, log: () => {} });
+      const app: AppServer = await startApp({ modelDir: bundle, port: 0, log: () => {}, rateLimit: 0 });
       ctx.state = app;
     },
     async run(input, ctx) {
