@@ -330,7 +330,7 @@ export const TARGETS: FuzzTarget[] = [
     name: 'pcap',
     calls: 'readPacketStream (pcap/pcapng, split in two chunks) + decodePacket per packet',
     seeds: captureSeeds,
-    input: { text: false },
+    input: { text: false, grow: true },
     async run(input) {
       // Two chunks split at a point derived from the input: exercises the stream source's seams.
       const cut = input.length === 0 ? 0 : (input[input.length >> 1]! * 977) % input.length;
@@ -352,7 +352,7 @@ export const TARGETS: FuzzTarget[] = [
     name: 'pcap-file',
     calls: 'readPackets (pcap/pcapng from a file)',
     seeds: captureSeeds,
-    input: { text: false },
+    input: { text: false, grow: true },
     async run(input, ctx) {
       const path = await asFile(ctx, input);
       let n = 0;
@@ -374,7 +374,7 @@ export const TARGETS: FuzzTarget[] = [
     name: 'traffic-pcap',
     calls: "readTraffic(format 'pcap'): reader + decoder + flow meter + windows",
     seeds: captureSeeds,
-    input: { text: false },
+    input: { text: false, grow: true },
     async run(input, ctx) {
       return (await readTraffic(await asFile(ctx, input), { format: 'pcap' })).table.nRows;
     },
