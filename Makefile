@@ -38,3 +38,11 @@ bench: deps system-deps
 	node_modules/.bin/tsx benchmarks/run.ts --json --elbow
 	node_modules/.bin/tsx benchmarks/web-latency.ts
 	node_modules/.bin/tsx benchmarks/traffic-ingest.ts 5
+
+# Long fuzz run: every parser, >= 1 M seeded inputs each, in-process loops in worker threads with a
+# hang watchdog (counts per parser printed and written to test-output/fuzz-results.json).
+# FUZZ_ARGS="--targets pcap,kdd --minutes 10 --jobs 1" narrows it; see docs/reliability.md.
+.PHONY: fuzz
+fuzz: deps
+	@mkdir -p test-output
+	nice -n 19 node --expose-gc --import tsx scripts/fuzz.ts --count $(or $(FUZZ_COUNT),1000000) --out test-output/fuzz-results.json $(FUZZ_ARGS)

@@ -45,6 +45,7 @@ export function sendError(res: ServerResponse, err: HttpError): void {
     return;
   }
   if (err.status === 413) res.setHeader('connection', 'close');
+  if (err.status === 429) res.setHeader('retry-after', '1');
   sendJson(res, err.status, {
     error: { code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) },
   });
@@ -173,4 +174,45 @@ export function zodIssues(
     } else out.push({ path: base || '(body)', message: i.message });
   }
   return out;
+}
+
+/**
+ * Token buckets per client (its address): `perSecond` requests a second on average, `burst` at
+ * once. `take` answers whether one more request may go now. Idle buckets are dropped once the
+ * table passes `maxClients`, so a flood of addresses cannot grow it without bound.
+ */
+export class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(
+    readonly perSecond: number,
+    readonly burst: number,
+    private readonly maxClients = 10_000,
+  ) {}
+
+  take(client: string, now = performance.now()): boolean {
+    let b = this.buckets.get(client);
+    if (!b) {
+      if (this.buckets.size >= this.maxClients) this.prune(now);
+      b = { tokens: this.burst, at: now };
+      this.buckets.set(client, b);
+    }
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  private prune(now: number): void {
+    const full = (this.burst / this.perSecond) * 1000;
+    for (const [k, b] of this.buckets) if (now - b.at > full) this.buckets.delete(k);
+    // Still full (a flood of fresh addresses): forget the oldest half.
+    if (this.buckets.size >= this.maxClients) {
+      let drop = this.buckets.size >> 1;
+      for (const k of this.buckets.keys()) {
+        if (drop-- <= 0) break;
+        this.buckets.delete(k);
+      }
+    }
+  }
 }

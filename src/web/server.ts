@@ -33,6 +33,7 @@ import {
   formatBytes,
   HttpError,
   parseJson,
+  RateLimiter,
   readBody,
   SECURITY_HEADERS,
   sendError,
@@ -53,6 +54,12 @@ export interface AppOptions {
   maxJsonBytes?: number;
   /** Batches kept for download (oldest dropped first). */
   maxBatches?: number;
+  /** POST /api/* requests per second per client address (429 past it); 0 turns the limit off. */
+  rateLimit?: number;
+  /** Requests a client may send at once before the rate applies (default 2 × rateLimit). */
+  rateBurst?: number;
+  /** Batch uploads scored at the same time (more wait for a 429 and retry). */
+  maxConcurrentBatches?: number;
   log?: (line: string) => void;
 }
 
@@ -92,6 +99,10 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
   const maxRows = opts.maxRows ?? 200_000;
   const maxJson = opts.maxJsonBytes ?? 64 * 1024;
   const maxBatches = opts.maxBatches ?? 8;
+  const rateLimit = opts.rateLimit ?? 100;
+  const limiter = rateLimit > 0 ? new RateLimiter(rateLimit, opts.rateBurst ?? 2 * rateLimit) : null;
+  const maxConcurrentBatches = opts.maxConcurrentBatches ?? 2;
+  let batchesRunning = 0;
   const loopback = isLoopback(host);
   const token = loopback ? null : (opts.token ?? randomBytes(18).toString('base64url'));
 
@@ -217,6 +228,10 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
 
     if (!path.startsWith('/api/')) throw new HttpError(404, 'not_found', 'no such page');
     const route = `${method} ${path}`;
+    if (method === 'POST' && limiter && !limiter.take(req.socket.remoteAddress ?? '')) {
+      drainBody(req);
+      throw new HttpError(429, 'rate_limited', `more than ${rateLimit} API requests a second; retry shortly`);
+    }
     const st = current();
 
     if (route === 'GET /api/model') return sendJson(res, 200, modelInfo(st));
@@ -309,7 +324,18 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
       }
       return sendJson(res, 200, await st.predict(parsed.table, [], parsed.label));
     }
-    if (route === 'POST /api/batch') return sendJson(res, 200, await batch(req, url, st));
+    if (route === 'POST /api/batch') {
+      if (batchesRunning >= maxConcurrentBatches) {
+        drainBody(req);
+        throw new HttpError(429, 'busy', `${maxConcurrentBatches} uploads are being scored; retry shortly`);
+      }
+      batchesRunning++;
+      try {
+        return sendJson(res, 200, await batch(req, url, st));
+      } finally {
+        batchesRunning--;
+      }
+    }
     const dl = /^\/api\/batch\/([0-9a-f-]{36})\.csv$/.exec(path);
     if (dl && method === 'GET') {
       const b = batches.get(dl[1]!);
@@ -557,6 +583,17 @@ const RenameSchema = z.strictObject({
 });
 const PredictSchema = z.strictObject({ flow: z.record(z.string(), z.unknown()) });
 const RawSchema = z.strictObject({ line: z.string().min(1).max(4000) });
+
+/** A refused request's body is read and dropped (bounded), so the connection stays usable. */
+function drainBody(req: IncomingMessage, bound = 1024 * 1024): void {
+  let seen = 0;
+  req.on('data', (c: Buffer) => {
+    seen += c.length;
+    if (seen > bound) req.destroy();
+  });
+  req.on('error', () => {});
+  req.resume();
+}
 
 function clean(s: string): string {
   return (

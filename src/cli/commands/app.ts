@@ -15,6 +15,7 @@ export function registerAppCommands(program: Command): void {
       '--token <token>',
       'access token for non-loopback binds (default: generated; env NETANOMALY_APP_TOKEN)',
     )
+    .option('--rate-limit <n>', 'API POST requests per second per client (0 = no limit)', intOption(0), 100)
     .action(async (o) => {
       const token = o.token ?? process.env.NETANOMALY_APP_TOKEN;
       const app = await startApp({
@@ -22,6 +23,7 @@ export function registerAppCommands(program: Command): void {
         host: o.host,
         port: o.port,
         alertsFile: o.alerts,
+        rateLimit: o.rateLimit,
         ...(token ? { token } : {}),
       });
       const shown = app.token ? `${app.url}/?token=${app.token}` : app.url;

@@ -1,0 +1,101 @@
+/**
+ * One fuzz input through one target, classified: `parsed` (returned), `refused` (one of the
+ * project's errors, with a message) or a finding (any other exception, a ServerFault, a project
+ * error without a message, a time-out). Findings are saved under test/fuzz/regressions/<target>/.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { NetanomalyError } from '../../src/errors.ts';
+import type { FuzzContext, FuzzTarget } from './targets.ts';
+
+export const REGRESSIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'regressions');
+
+export type Outcome =
+  | { kind: 'parsed' }
+  | { kind: 'refused'; error: string }
+  | { kind: 'finding'; error: string };
+
+export class TimeOut extends Error {
+  override name = 'TimeOut';
+}
+
+/** Runs one input with an asynchronous time limit (synchronous hangs are the runner's watchdog's). */
+export async function runOne(
+  t: FuzzTarget,
+  ctx: FuzzContext,
+  input: Uint8Array,
+  limitMs: number,
+): Promise<Outcome> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      t.run(input, ctx),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new TimeOut(`no answer within ${limitMs} ms`)), limitMs);
+      }),
+    ]);
+    return { kind: 'parsed' };
+  } catch (err) {
+    return classify(err);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function classify(err: unknown): Outcome {
+  if (err instanceof NetanomalyError && err.message.trim() !== '' && !err.message.includes('\n    at ')) {
+    return { kind: 'refused', error: `${err.name}: ${err.message.split('\n')[0]}` };
+  }
+  const e = err as Error;
+  const first = (e?.stack ?? String(err)).split('\n').slice(0, 4).join(' | ');
+  return { kind: 'finding', error: `${e?.name ?? typeof err}: ${first}` };
+}
+
+/**
+ * Saves a finding's input as test/fuzz/regressions/<target>/<sha-12>.bin (gzip'd as .bin.gz past
+ * 16 KiB) beside <sha-12>.txt with the error.
+ */
+export async function saveFinding(target: string, input: Uint8Array, error: string): Promise<string> {
+  const id = createHash('sha256').update(input).digest('hex').slice(0, 12);
+  const dir = join(REGRESSIONS_DIR, target);
+  await mkdir(dir, { recursive: true });
+  const big = input.length > 16 * 1024;
+  const path = join(dir, big ? `${id}.bin.gz` : `${id}.bin`);
+  await writeFile(path, big ? gzipSync(input, { level: 9 }) : input);
+  await writeFile(join(dir, `${id}.txt`), `${error}\n`);
+  return path;
+}
+
+/** The saved findings: target name, file, input bytes, and the reason it is still open (a .todo file). */
+export async function savedFindings(): Promise<
+  { target: string; file: string; input: Uint8Array; todo: string | null }[]
+> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const out: { target: string; file: string; input: Uint8Array; todo: string | null }[] = [];
+  let targets: string[] = [];
+  try {
+    targets = (await readdir(REGRESSIONS_DIR)).sort();
+  } catch {
+    return out;
+  }
+  for (const t of targets) {
+    const names = (await readdir(join(REGRESSIONS_DIR, t))).sort();
+    for (const name of names.filter((n) => n.endsWith('.bin') || n.endsWith('.bin.gz'))) {
+      const raw = await readFile(join(REGRESSIONS_DIR, t, name));
+      const id = name.replace(/\.bin(\.gz)?$/, '');
+      const todo = names.includes(`${id}.todo`)
+        ? (await readFile(join(REGRESSIONS_DIR, t, `${id}.todo`), 'utf8')).trim()
+        : null;
+      out.push({
+        target: t,
+        file: `${t}/${name}`,
+        input: name.endsWith('.gz') ? gunzipSync(raw) : raw,
+        todo,
+      });
+    }
+  }
+  return out;
+}

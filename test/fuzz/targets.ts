@@ -1,0 +1,507 @@
+/**
+ * The fuzz targets: every parser that reads untrusted bytes, called through its public function.
+ * A new parser is one more entry in TARGETS (name, seeds, run). Allowed outcomes of `run`: it
+ * returns (a parsed result, maybe with counted skips) or throws one of the project's errors
+ * (NetanomalyError with a message). Anything else is a finding (see engine.ts).
+ *
+ * Seeds are real samples from NETANOMALY_DATA_DIR (captures normal / attack / malformed, NSL-KDD
+ * and KDD'99 lines, Zeek TSV and JSON), cut small so that a run tries many inputs.
+ */
+import { rmSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { InputError } from '../../src/errors.ts';
+import { readTabular } from '../../src/ingest/input.ts';
+import { KDD_FEATURES, readKdd } from '../../src/ingest/kdd.ts';
+import { CIC_ALIASES } from '../../src/ingest/traffic/cic.ts';
+import { decodePacket, LINKTYPE } from '../../src/ingest/traffic/decode.ts';
+import { readTraffic } from '../../src/ingest/traffic/index.ts';
+import { readPacketStream, readPackets } from '../../src/ingest/traffic/pcap.ts';
+import { loadModel, saveModel } from '../../src/model/bundle.ts';
+import { trainFromFile } from '../../src/pipeline/train.ts';
+import { type AppServer, startApp } from '../../src/web/server.ts';
+import { type InputOptions, TEXT_TOKENS, utf8 } from './mutate.ts';
+
+export interface FuzzContext {
+  /** A private scratch directory (tmpfs when available) for file-based parsers. */
+  dir: string;
+  /** Per-target state built by `setup` (a trained model, a running server). */
+  // biome-ignore lint/suspicious/noExplicitAny: each target keeps its own state shape
+  state: any;
+}
+
+export interface FuzzTarget {
+  name: string;
+  /** What is called, for the report. */
+  calls: string;
+  seeds(data: string): Promise<Uint8Array[]>;
+  input: Omit<InputOptions, 'generated'> & { generated?: () => fc.Arbitrary<Uint8Array> };
+  setup?(ctx: FuzzContext, data: string): Promise<void>;
+  run(input: Uint8Array, ctx: FuzzContext): Promise<unknown>;
+  teardown?(ctx: FuzzContext): Promise<void>;
+}
+
+export function dataDir(): string {
+  const d = process.env.NETANOMALY_DATA_DIR;
+  if (!d) throw new Error('NETANOMALY_DATA_DIR is not set: the fuzz seeds are the real datasets');
+  return d;
+}
+
+/** A scratch directory, on tmpfs (/dev/shm) when there is one. */
+export async function scratchDir(name: string): Promise<string> {
+  let base = tmpdir();
+  try {
+    await readdir('/dev/shm');
+    base = '/dev/shm';
+  } catch {}
+  return mkdtemp(join(base, `netanomaly-fuzz-${name}-`));
+}
+
+const MAX_SEED = 48 * 1024;
+
+async function files(dir: string, filter: (n: string) => boolean = () => true): Promise<string[]> {
+  return (await readdir(dir))
+    .filter(filter)
+    .sort()
+    .map((n) => join(dir, n));
+}
+
+/** Captures cut to whole records below MAX_SEED (the cut itself is left to the mutator). */
+async function captureSeeds(data: string): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  const malformed = await files(join(data, 'pcaps/malformed'));
+  const attack = await files(join(data, 'pcaps/attack'), (n) => /\.pcap(ng)?$/.test(n));
+  const normal = (await files(join(data, 'pcaps/normal'))).filter((_, i) => i % 8 === 0);
+  for (const f of [...malformed, ...attack, ...normal]) {
+    const b = await readFile(f);
+    out.push(b.subarray(0, MAX_SEED));
+  }
+  return out;
+}
+
+/** Frames from real captures, each prefixed by one byte naming its link type (see decodeInput). */
+const LINKTYPES = [
+  LINKTYPE.ETHERNET,
+  LINKTYPE.RAW,
+  LINKTYPE.LINUX_SLL,
+  LINKTYPE.LINUX_SLL2,
+  LINKTYPE.NULL,
+  LINKTYPE.LOOP,
+  LINKTYPE.IPV4,
+  LINKTYPE.IPV6,
+  LINKTYPE.RAW_OLD_12,
+  LINKTYPE.RAW_OLD_14,
+];
+
+async function frameSeeds(data: string): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for (const cap of await captureSeeds(data)) {
+    const counters = {};
+    let n = 0;
+    try {
+      for await (const p of readPacketStream(Readable.from([Buffer.from(cap)]), counters, [])) {
+        const idx = LINKTYPES.indexOf(p.linktype as (typeof LINKTYPES)[number]);
+        out.push(
+          new Uint8Array([
+            idx < 0 ? 255 : idx,
+            ...(idx < 0 ? [p.linktype >> 8, p.linktype & 255] : []),
+            ...p.data,
+          ]),
+        );
+        if (++n >= 12) break;
+      }
+    } catch {
+      // broken seeds still gave their first frames
+    }
+  }
+  return out;
+}
+
+function decodeInput(b: Uint8Array): { linktype: number; frame: Uint8Array } {
+  if (b.length === 0) return { linktype: LINKTYPE.ETHERNET, frame: b };
+  const i = b[0]!;
+  if (i < LINKTYPES.length) return { linktype: LINKTYPES[i]!, frame: b.subarray(1) };
+  return { linktype: ((b[1] ?? 0) << 8) | (b[2] ?? 0), frame: b.subarray(3) };
+}
+
+async function linesOf(path: string, n: number, from = 0): Promise<string[]> {
+  const raw = await readFile(path);
+  const text = (path.endsWith('.gz') ? gunzipSync(raw) : raw).toString('latin1');
+  return text.split('\n').slice(from, from + n);
+}
+
+async function kddSeeds(data: string): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  const nsl = await linesOf(join(data, 'nsl-kdd/KDDTrain+_20Percent.txt'), 400);
+  const test = await linesOf(join(data, 'nsl-kdd/KDDTest+.txt'), 400, 1000);
+  const k99 = await linesOf(join(data, 'kddcup99/kddcup.data_10_percent.gz'), 400, 5000);
+  for (const lines of [nsl, test, k99]) {
+    for (let i = 0; i < lines.length; i += 40) out.push(utf8(`${lines.slice(i, i + 40).join('\n')}\n`));
+  }
+  out.push(gzipSync(utf8(`${nsl.slice(0, 30).join('\n')}\n`)));
+  out.push(utf8(`${nsl.slice(0, 20).join('\r\n')}\r\n`));
+  return out;
+}
+
+/** Records with a header: the KDD field names (CSV with KDD columns) and a small generic table. */
+async function csvSeeds(data: string): Promise<Uint8Array[]> {
+  const names = [...KDD_FEATURES.map((f) => f.name), 'label', 'difficulty'].join(',');
+  const lines = await linesOf(join(data, 'nsl-kdd/KDDTest+.txt'), 300, 3000);
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < lines.length; i += 30)
+    out.push(utf8(`${names}\n${lines.slice(i, i + 30).join('\n')}\n`));
+  for (const delim of [';', '\t', '|']) {
+    out.push(
+      utf8(
+        `${names.replaceAll(',', delim)}\n${lines
+          .slice(0, 10)
+          .map((l) => l.replaceAll(',', delim))
+          .join('\n')}\n`,
+      ),
+    );
+  }
+  const fields = await readFile(join(data, 'nsl-kdd/Field_Names.csv'));
+  out.push(utf8(`name,kind\n${fields.toString('latin1')}`));
+  out.push(utf8(`host,bytes,"note, quoted",class\n"a",1,"x""y",normal\nb,2.5e3,"multi\nline",attack\n`));
+  return out;
+}
+
+async function zeekSeeds(data: string): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  const tsv = await linesOf(join(data, 'zeek/tsv/conn.log'), 1000);
+  const header = tsv.filter((l) => l.startsWith('#') && !l.startsWith('#close'));
+  const rows = tsv.filter((l) => !l.startsWith('#'));
+  for (let i = 0; i < Math.min(rows.length, 200); i += 25) {
+    out.push(utf8(`${[...header, ...rows.slice(i, i + 25), '#close\t2020-01-01-00-00-00'].join('\n')}\n`));
+  }
+  const json = (await linesOf(join(data, 'zeek/json/conn.log'), 200)).filter((l) => l.trim() !== '');
+  for (let i = 0; i < json.length; i += 25) out.push(utf8(`${json.slice(i, i + 25).join('\n')}\n`));
+  out.push(gzipSync(out[0]!));
+  out.push(await readFile(join(data, 'zeek/tsv/weird.log')));
+  out.push(await readFile(join(data, 'zeek/tsv/http.log.corrupt.gz')));
+  return out;
+}
+
+/** CICFlowMeter CSVs written from the flows of real captures (CIC column names, µs durations). */
+async function cicSeeds(data: string): Promise<Uint8Array[]> {
+  const micro = (k: string) => k === 'duration' || k.includes('_iat_');
+  const keys = Object.keys(CIC_ALIASES).filter(
+    (k) => !['src_ip', 'src_port', 'dst_ip', 'dst_port', 'protocol', 'timestamp', 'label'].includes(k),
+  );
+  const head = [
+    'Src IP',
+    'Src Port',
+    'Dst IP',
+    'Dst Port',
+    'Protocol',
+    'Timestamp',
+    ...keys.map((k) => CIC_ALIASES[k]![0]!),
+    'Label',
+  ].join(',');
+  const out: Uint8Array[] = [];
+  const caps = (await files(join(data, 'pcaps/attack'), (n) => n.endsWith('.pcap'))).slice(0, 6);
+  for (const cap of caps) {
+    const t = await readTraffic(cap, { format: 'pcap' });
+    const rows: string[] = [];
+    for (let i = 0; i < Math.min(t.table.nRows, 30); i++) {
+      const vals = keys.map((k) => {
+        const v = t.table.numeric[k]?.[i] ?? Number.NaN;
+        return String(micro(k) ? Math.round(v * 1e6) : v);
+      });
+      const proto = { tcp: 6, udp: 17, icmp: 1 }[t.identity.protocol[i]!] ?? 0;
+      const ts = new Date(t.identity.start_time[i]! * 1000).toISOString().replace('T', ' ').slice(0, 19);
+      rows.push(
+        [
+          t.identity.src_ip[i],
+          t.identity.src_port[i],
+          t.identity.dst_ip[i],
+          t.identity.dst_port[i],
+          proto,
+          ts,
+          ...vals,
+          i % 3 ? 'BENIGN' : 'PortScan',
+        ].join(','),
+      );
+    }
+    if (rows.length > 0) out.push(utf8(`${head}\n${rows.join('\n')}\n`));
+  }
+  return out;
+}
+
+/** Writes the input to the context's scratch file and returns its path. */
+async function asFile(ctx: FuzzContext, input: Uint8Array, name = 'input'): Promise<string> {
+  const path = join(ctx.dir, name);
+  await writeFile(path, input);
+  return path;
+}
+
+const trained = new Map<string, Promise<string>>();
+
+/**
+ * A small real model (k = 4 on 2,000 NSL-KDD training lines), saved as a bundle in `dir`;
+ * trained once per process and copied.
+ */
+export async function smallModel(data: string, dir: string): Promise<string> {
+  let first = trained.get(data);
+  if (!first) {
+    first = scratchDir('model').then((d) => {
+      process.once('exit', () => rmSync(d, { recursive: true, force: true }));
+      return trainSmallModel(data, d);
+    });
+    trained.set(data, first);
+  }
+  const bundle = join(dir, 'model');
+  await cp(await first, bundle, { recursive: true });
+  return bundle;
+}
+
+async function trainSmallModel(data: string, dir: string): Promise<string> {
+  const lines = await linesOf(join(data, 'nsl-kdd/KDDTrain+_20Percent.txt'), 2000);
+  const train = join(dir, 'train.txt');
+  await writeFile(train, `${lines.join('\n')}\n`);
+  const t = await trainFromFile(train, { format: 'nsl-kdd', trainOn: 'normal', k: 4 });
+  const bundle = join(dir, 'model');
+  await saveModel(bundle, t.detector, t.card);
+  await rm(train);
+  return bundle;
+}
+
+async function bundleSeeds(data: string): Promise<Uint8Array[]> {
+  const dir = await scratchDir('bundle-seed');
+  try {
+    const bundle = await smallModel(data, dir);
+    const json = await readFile(join(bundle, 'model.json'));
+    const manifest = await readFile(join(bundle, 'manifest.json'));
+    // Byte 0 tells the target which file the rest replaces: 0 = model.json, 1 = manifest.json.
+    return [Uint8Array.from([0, ...json]), Uint8Array.from([1, ...manifest])];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const ENDPOINTS = ['/api/predict', '/api/predict/raw', '/api/batch'] as const;
+
+async function webSeeds(data: string): Promise<Uint8Array[]> {
+  const lines = await linesOf(join(data, 'nsl-kdd/KDDTest+.txt'), 40, 200);
+  const out: Uint8Array[] = [];
+  for (const line of lines.slice(0, 8)) {
+    const v = line.split(',');
+    const flow: Record<string, string | number> = {};
+    KDD_FEATURES.forEach((f, i) => {
+      flow[f.name] = f.kind === 'categorical' ? v[i]! : Number(v[i]);
+    });
+    out.push(Uint8Array.from([0, ...utf8(JSON.stringify({ flow }))]));
+    out.push(Uint8Array.from([1, ...utf8(JSON.stringify({ line }))]));
+  }
+  out.push(Uint8Array.from([2, ...utf8(`${lines.join('\n')}\n`)]));
+  const names = [...KDD_FEATURES.map((f) => f.name), 'label', 'difficulty'].join(',');
+  out.push(Uint8Array.from([2, ...utf8(`${names}\n${lines.slice(0, 10).join('\n')}\n`)]));
+  out.push(Uint8Array.from([2, ...gzipSync(utf8(`${lines.join('\n')}\n`))]));
+  return out;
+}
+
+/** A response the server should never give to any body: a 5xx, or something that is not JSON. */
+export class ServerFault extends Error {
+  override name = 'ServerFault';
+}
+
+/** Tokens for JSON API bodies beside the text ones. */
+const JSON_TOKENS = [
+  ...TEXT_TOKENS,
+  '"flow":',
+  '"line":',
+  '"duration":',
+  '"protocol_type":',
+  '1e999',
+  '-1e999',
+  '{"__proto__":{"x":1}}',
+  '"constructor":{"prototype":{}}',
+  '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[',
+  '"\\ud800"',
+  '"\\u0000"',
+];
+
+export const TARGETS: FuzzTarget[] = [
+  {
+    name: 'pcap',
+    calls: 'readPacketStream (pcap/pcapng, split in two chunks) + decodePacket per packet',
+    seeds: captureSeeds,
+    input: { text: false, grow: true },
+    async run(input) {
+      // Two chunks split at a point derived from the input: exercises the stream source's seams.
+      const cut = input.length === 0 ? 0 : (input[input.length >> 1]! * 977) % input.length;
+      const buf = Buffer.from(input.buffer, input.byteOffset, input.length);
+      const counters = {};
+      let n = 0;
+      for await (const p of readPacketStream(
+        Readable.from([buf.subarray(0, cut), buf.subarray(cut)]),
+        counters,
+        [],
+      )) {
+        decodePacket(p.linktype, p.data, p.ts, counters);
+        n++;
+      }
+      return n;
+    },
+  },
+  {
+    name: 'pcap-file',
+    calls: 'readPackets (pcap/pcapng from a file)',
+    seeds: captureSeeds,
+    input: { text: false, grow: true },
+    async run(input, ctx) {
+      const path = await asFile(ctx, input);
+      let n = 0;
+      for await (const _ of readPackets(path, {}, [])) n++;
+      return n;
+    },
+  },
+  {
+    name: 'decode',
+    calls: 'decodePacket (Ethernet/VLAN/MPLS/PPPoE/SLL/SLL2/raw/null → IPv4/6 → TCP/UDP/ICMP)',
+    seeds: frameSeeds,
+    input: { text: false },
+    async run(input) {
+      const { linktype, frame } = decodeInput(input);
+      return decodePacket(linktype, frame, 0, {});
+    },
+  },
+  {
+    name: 'traffic-pcap',
+    calls: "readTraffic(format 'pcap'): reader + decoder + flow meter + windows",
+    seeds: captureSeeds,
+    input: { text: false, grow: true },
+    async run(input, ctx) {
+      return (await readTraffic(await asFile(ctx, input), { format: 'pcap' })).table.nRows;
+    },
+  },
+  {
+    name: 'kdd',
+    calls: 'readKdd (NSL-KDD / KDD Cup 99 text, plain or gzip; policies quarantine and fail)',
+    seeds: kddSeeds,
+    input: { text: true },
+    async run(input, ctx) {
+      const policy = (input.length & 1) === 0 ? 'quarantine' : 'fail';
+      return (await readKdd(await asFile(ctx, input), { onBadRow: policy })).table.nRows;
+    },
+  },
+  {
+    name: 'csv',
+    calls: "readTabular(format 'csv'): delimiter sniffing, quoting, column kinds",
+    seeds: csvSeeds,
+    input: { text: true },
+    async run(input, ctx) {
+      const policy = (input.length & 1) === 0 ? 'quarantine' : 'fail';
+      return (await readTabular(await asFile(ctx, input), { format: 'csv', onBadRow: policy })).table.nRows;
+    },
+  },
+  {
+    name: 'zeek',
+    calls: "readTraffic(format 'zeek'): conn.log TSV and JSON, plain or gzip",
+    seeds: zeekSeeds,
+    input: { text: true },
+    async run(input, ctx) {
+      const policy = (input.length & 1) === 0 ? 'quarantine' : 'fail';
+      return (await readTraffic(await asFile(ctx, input), { format: 'zeek', onBadRow: policy })).table.nRows;
+    },
+  },
+  {
+    name: 'cic',
+    calls: "readTraffic(format 'cic'): CICFlowMeter CSV",
+    seeds: cicSeeds,
+    input: { text: true },
+    async run(input, ctx) {
+      const policy = (input.length & 1) === 0 ? 'quarantine' : 'fail';
+      return (await readTraffic(await asFile(ctx, input), { format: 'cic', onBadRow: policy })).table.nRows;
+    },
+  },
+  {
+    name: 'bundle',
+    calls: 'loadModel (model.json or manifest.json replaced, manifest kept true) + scoring 3 rows',
+    seeds: bundleSeeds,
+    input: { text: true, tokens: JSON_TOKENS },
+    async setup(ctx, data) {
+      const bundle = await smallModel(data, ctx.dir);
+      const rows = join(ctx.dir, 'rows.txt');
+      await writeFile(rows, `${(await linesOf(join(data, 'nsl-kdd/KDDTest+.txt'), 3)).join('\n')}\n`);
+      ctx.state = {
+        json: await readFile(join(bundle, 'model.json')),
+        manifest: JSON.parse(await readFile(join(bundle, 'manifest.json'), 'utf8')),
+        onnx: await readFile(join(bundle, 'model.onnx')),
+        table: (await readKdd(rows)).table,
+        dir: join(ctx.dir, 'm'),
+      };
+      await mkdir(ctx.state.dir);
+      await writeFile(join(ctx.state.dir, 'model.onnx'), ctx.state.onnx);
+    },
+    async run(input, ctx) {
+      const { createHash } = await import('node:crypto');
+      const s = ctx.state;
+      const body = input.subarray(1);
+      if ((input[0] ?? 0) % 2 === 0) {
+        const manifest = structuredClone(s.manifest);
+        manifest.files['model.json'] = {
+          sha256: createHash('sha256').update(body).digest('hex'),
+          bytes: body.length,
+        };
+        await writeFile(join(s.dir, 'model.json'), body);
+        await writeFile(join(s.dir, 'manifest.json'), JSON.stringify(manifest));
+      } else {
+        await writeFile(join(s.dir, 'model.json'), s.json);
+        await writeFile(join(s.dir, 'manifest.json'), body);
+      }
+      const model = await loadModel(s.dir);
+      return model.detector.scoreSamples(s.table);
+    },
+  },
+  {
+    name: 'web',
+    calls: 'POST /api/predict, /api/predict/raw, /api/batch on a real server (127.0.0.1); 5xx = fault',
+    seeds: webSeeds,
+    input: { text: true, tokens: JSON_TOKENS },
+    async setup(ctx, data) {
+      const bundle = await smallModel(data, ctx.dir);
+      const app: AppServer = await startApp({ modelDir: bundle, port: 0, log: () => {}, rateLimit: 0 });
+      ctx.state = app;
+    },
+    async run(input, ctx) {
+      const app = ctx.state as AppServer;
+      const endpoint = ENDPOINTS[(input[0] ?? 0) % ENDPOINTS.length]!;
+      const body = input.subarray(1);
+      const res = await fetch(`${app.url}${endpoint}`, {
+        method: 'POST',
+        headers: {
+          'content-type': endpoint === '/api/batch' ? 'application/octet-stream' : 'application/json',
+        },
+        body: Buffer.from(body),
+      });
+      const text = await res.text();
+      if (res.status >= 500) throw new ServerFault(`${endpoint} → ${res.status}: ${text.slice(0, 300)}`);
+      try {
+        JSON.parse(text);
+      } catch {
+        throw new ServerFault(
+          `${endpoint} → ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`,
+        );
+      }
+      // A 4xx with a JSON error is the server refusing the body: the web's form of a project error.
+      if (res.status >= 400) throw new InputError(`${endpoint} → ${res.status}: ${text.slice(0, 200)}`);
+      return res.status;
+    },
+    async teardown(ctx) {
+      await (ctx.state as AppServer | undefined)?.close();
+    },
+  },
+];
+
+export function target(name: string): FuzzTarget {
+  const t = TARGETS.find((x) => x.name === name);
+  if (!t) throw new Error(`no fuzz target '${name}' (${TARGETS.map((x) => x.name).join(', ')})`);
+  return t;
+}
+
+export { fc };
