@@ -330,6 +330,51 @@ function nameEntropy(name: string): number {
   return h;
 }
 
+/** Length, labels, longest label, entropy and digit ratio of a query name given as text. */
+export function nameStats(name: string): {
+  len: number;
+  labels: number;
+  maxLabel: number;
+  entropy: number;
+  digitRatio: number;
+} {
+  const n = name.endsWith('.') ? name.slice(0, -1) : name;
+  const parts = n === '' ? [] : n.split('.');
+  let digits = 0;
+  for (let i = 0; i < n.length; i++) {
+    const c = n.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) digits++;
+  }
+  const chars = n.length - Math.max(parts.length - 1, 0);
+  return {
+    len: n.length,
+    labels: parts.length,
+    maxLabel: parts.reduce((m, p) => Math.max(m, p.length), 0),
+    entropy: nameEntropy(n.toLowerCase()),
+    digitRatio: chars > 0 ? digits / chars : 0,
+  };
+}
+
+/** Entropy (bits per character) of a text, as the URI entropy of a parsed request. */
+export function textEntropy(s: string): number {
+  hist.fill(0);
+  for (let i = 0; i < s.length; i++) hist[s.charCodeAt(i) & 0xff]!++;
+  let h = 0;
+  for (let c = 0; c < 256; c++) {
+    const k = hist[c]!;
+    if (k) h -= (k / s.length) * Math.log2(k / s.length);
+  }
+  return h;
+}
+
+/** DNS type names by number, for other sources of query types (Zeek dns.log). */
+export function qtypeName(qtype: number): string {
+  return QTYPES[qtype] ?? 'other';
+}
+export function rcodeName(rcode: number): string {
+  return RCODES[rcode] ?? 'other';
+}
+
 /**
  * The registrable part of a query name, approximated without the public suffix list: the last two
  * labels, or three when the second-to-last is a common second-level label under a two-letter

@@ -623,3 +623,17 @@ export function portClass(protocol: string, dstPort: number): string {
 /** conn_state values counted as "no reply" and "rejected" by the window features. */
 export const S0_STATES: ReadonlySet<string> = new Set(['S0', 'SH', 'RSTOS0']);
 export const REJ_STATES: ReadonlySet<string> = new Set(['REJ', 'RSTRH']);
+
+/** The Markdown table of docs/flow-schema.md ("Fields"), generated from FLOW_SCHEMA. */
+export function schemaMarkdownTable(): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  const rows = FLOW_SCHEMA.map(
+    (f) =>
+      `| \`${f.name}\` | ${f.kind} | ${esc(f.unit)} | ${esc(f.description)} | ${esc(f.sources.pcap ?? '—')} | ${esc(f.sources.zeek ?? '—')} | ${esc(f.sources.cic ?? '—')} |`,
+  );
+  return [
+    '| name | kind | unit | description | pcap | Zeek conn.log | CICFlowMeter CSV |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}

@@ -5,14 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { AppMeta, appFeatures, finishApp, observePayload } from '../../../src/ingest/traffic/app-meta.ts';
 import { iterateFlows, readTraffic } from '../../../src/ingest/traffic/index.ts';
 import type { Counters } from '../../../src/ingest/traffic/pcap.ts';
-import { emptyFeatures } from '../../../src/ingest/traffic/schema.ts';
+import { emptyFeatures, schemaMarkdownTable } from '../../../src/ingest/traffic/schema.ts';
 
 const DATA = process.env.NETANOMALY_DATA_DIR ?? '';
 const PCAPS = join(DATA, 'pcaps');
@@ -338,4 +338,9 @@ describe('robustness', () => {
       { numRuns: 3000, seed: 15 },
     );
   });
+});
+
+test('docs/flow-schema.md carries the table generated from FLOW_SCHEMA', () => {
+  const doc = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'flow-schema.md'), 'utf8');
+  assert.ok(doc.includes(schemaMarkdownTable()), 'regenerate the Fields table: schemaMarkdownTable()');
 });
