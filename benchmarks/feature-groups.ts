@@ -44,12 +44,12 @@ const isNew = (n: string) => Object.values(GROUPS).some((g) => g(n));
 function fieldsOf(set: string): FieldSpec[] {
   const all = flowFieldSpecs();
   if (set === 'all') return all;
-  const parts = set.split('+');
-  if (parts[0] === 'all') {
+  if (set.startsWith('all-')) {
     // all-app: every field but one group
-    const [, drop] = set.split('-');
-    return all.filter((f) => !GROUPS[drop!]!(f.name));
+    const drop = GROUPS[set.slice(4)]!;
+    return all.filter((f) => !drop(f.name));
   }
+  const parts = set.split('+');
   return all.filter((f) => !isNew(f.name) || parts.slice(1).some((g) => GROUPS[g]!(f.name)));
 }
 

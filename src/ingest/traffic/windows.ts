@@ -13,6 +13,9 @@
  * then push each). Memory: at most `maxEntriesPerSource` entries per source (oldest dropped,
  * counted `window_entries_capped`), sources idle for `sourceIdle` s or beyond `maxSources` are
  * forgotten (`window_sources_evicted`).
+ *
+ * `push` also runs the longer host-behaviour windows (host-behaviour.ts: 60 s and 10 min per source
+ * and per source→destination pair, beacon scores), so batch and streaming share that code too.
  */
 import { HostBehaviour, type HostBehaviourOptions } from './host-behaviour.ts';
 import { bump, type Counters } from './pcap.ts';
