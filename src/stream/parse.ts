@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { emptyTrafficReport } from '../ingest/traffic/common.ts';
 import { communityId } from '../ingest/traffic/community-id.ts';
 import {
+  APP_CATEGORICALS,
   emptyFeatures,
   type Flow,
   NUMERIC_FEATURES,
@@ -144,6 +145,9 @@ export function parseFlowJson(text: string): { flow: Flow; hasWindows: boolean }
       conn_state: str('conn_state') || 'unknown',
       port_class: str('port_class') || portClass(protocol, dp),
       f,
+      ...(APP_CATEGORICALS.some((n) => str(n))
+        ? { app: Object.fromEntries(APP_CATEGORICALS.map((n) => [n, str(n) || 'unknown'])) }
+        : {}),
     },
     hasWindows,
   };
@@ -166,6 +170,7 @@ export function flowToJson(flow: Flow): Record<string, unknown> {
     const v = flow.f[name];
     out[name] = v === undefined || Number.isNaN(v) || !Number.isFinite(v) ? null : v;
   }
+  if (flow.app) for (const n of APP_CATEGORICALS) out[n] = flow.app[n] ?? 'unknown';
   if (flow.label !== undefined) out.label = flow.label;
   return out;
 }

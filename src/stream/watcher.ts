@@ -33,7 +33,7 @@ import type { Readable } from 'node:stream';
 import { InputError } from '../errors.ts';
 import type { FlowMeterOptions } from '../ingest/traffic/flow-meter.ts';
 import { flowsToTable, readTraffic, sniffFormat } from '../ingest/traffic/index.ts';
-import { type Flow, NUMERIC_FEATURES } from '../ingest/traffic/schema.ts';
+import { APP_CATEGORICALS, type Flow, NUMERIC_FEATURES } from '../ingest/traffic/schema.ts';
 import { type WindowOptions, WindowState } from '../ingest/traffic/windows.ts';
 import type { LoadedModel } from '../model/bundle.ts';
 import { type DriftReference, driftFromScores, parseDriftReference } from '../ops/drift.ts';
@@ -700,6 +700,7 @@ export class Watcher {
           conn_state: t.table.text.conn_state![i]!,
           port_class: t.table.text.port_class![i]!,
           f,
+          app: Object.fromEntries(APP_CATEGORICALS.map((n) => [n, t.table.text[n]![i]!])),
         });
       }
       // what the capture reader skipped or found damaged, counted per reason

@@ -21,6 +21,12 @@ export interface DecodedPacket {
   payloadLen: number;
   /** TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20, ECE 0x40, CWR 0x80). */
   tcpFlags: number;
+  /** The captured frame (a view valid only until the next packet is read); absent: no payload bytes. */
+  data?: Uint8Array;
+  /** Offset of the transport payload in `data`. */
+  payloadOffset?: number;
+  /** Payload bytes actually captured (≤ payloadLen when the capture was snapped). */
+  payloadCaptured?: number;
 }
 
 export const LINKTYPE = {
@@ -232,7 +238,7 @@ function decodeIpv6(d: Uint8Array, o: number, ts: number, counters: Counters): D
 function decodeTransport(
   d: Uint8Array,
   p: number,
-  _end: number,
+  end: number,
   ipLen: number,
   l4Len: number,
   proto: number,
@@ -253,6 +259,9 @@ function decodeTransport(
     ipLen,
     payloadLen: 0,
     tcpFlags: 0,
+    data: d,
+    payloadOffset: 0,
+    payloadCaptured: 0,
   };
   if (proto === 6) {
     if (l4Len < 20) return skip(counters, 'bad_transport_header');
@@ -263,12 +272,14 @@ function decodeTransport(
     if (hl < 20 || hl > l4Len) return skip(counters, 'bad_transport_header');
     pkt.tcpFlags = d[p + 13]!;
     pkt.payloadLen = l4Len - hl;
+    pkt.payloadOffset = p + hl;
   } else if (proto === 17) {
     if (l4Len < 8) return skip(counters, 'bad_transport_header');
     if (d.length < p + 4) return skip(counters, 'truncated_transport');
     pkt.sport = (d[p]! << 8) | d[p + 1]!;
     pkt.dport = (d[p + 2]! << 8) | d[p + 3]!;
     pkt.payloadLen = l4Len - 8;
+    pkt.payloadOffset = p + 8;
   } else if (proto === 1 || proto === 58) {
     if (l4Len < 4) return skip(counters, 'bad_transport_header');
     if (d.length < p + 2) return skip(counters, 'truncated_transport');
@@ -279,5 +290,7 @@ function decodeTransport(
   } else {
     return skip(counters, proto === 50 ? 'ipsec_esp' : 'unsupported_ip_protocol');
   }
+  if (pkt.payloadOffset! > 0)
+    pkt.payloadCaptured = Math.max(0, Math.min(pkt.payloadLen, Math.min(d.length, end) - pkt.payloadOffset!));
   return pkt;
 }

@@ -11,10 +11,11 @@
  * expiry scans only touch flows that really expire. The meter clock is the largest timestamp
  * seen: backwards timestamps are counted (`backwards_timestamps`) and never move the clock back.
  */
+import { AppMeta, appFeatures, FIRST_DATA_PACKETS, finishApp, observePayload } from './app-meta.ts';
 import { communityId, icmpPorts } from './community-id.ts';
 import type { DecodedPacket } from './decode.ts';
 import { bump, type Counters } from './pcap.ts';
-import { emptyFeatures, type Flow, portClass, protocolName } from './schema.ts';
+import { emptyFeatures, type Flow, type FlowAppInfo, portClass, protocolName } from './schema.ts';
 
 export interface FlowMeterOptions {
   /** Seconds without packets before a flow is emitted (default 120). */
@@ -94,6 +95,14 @@ export interface FlowState {
   fwdRst: boolean;
   bwdRst: boolean;
   closed: boolean;
+  /** Signed payload sizes of the first data packets (+ originator, − responder). */
+  firstData: number[];
+  /** Time of the responder's first packet (NaN until then). */
+  firstResp: number;
+  /** Application metadata, made at the first payload packet while its budget lasts. */
+  app: AppMeta | null;
+  /** No more payload to look at (budget spent or nothing more to learn). */
+  appDone: boolean;
 }
 
 /** Zeek-style conn_state from what the meter saw (orig = fwd). */
@@ -291,6 +300,10 @@ export class FlowMeter {
       fwdRst: false,
       bwdRst: false,
       closed: false,
+      firstData: [],
+      firstResp: Number.NaN,
+      app: null,
+      appDone: false,
     };
   }
 
@@ -300,6 +313,25 @@ export class FlowMeter {
     if (f.fwdPkts + f.bwdPkts > 0) f.iat.add(ts - f.last);
     f.last = ts;
     f.pay.add(p.payloadLen);
+    if (!fwd && Number.isNaN(f.firstResp)) f.firstResp = ts;
+    if (p.payloadLen > 0) {
+      if (f.firstData.length < FIRST_DATA_PACKETS) f.firstData.push(fwd ? p.payloadLen : -p.payloadLen);
+      if (!f.appDone && p.data !== undefined && (p.payloadCaptured ?? 0) > 0) {
+        if (f.app === null) f.app = new AppMeta();
+        observePayload(
+          f.app,
+          fwd,
+          f.proto,
+          f.sport,
+          f.dport,
+          p.data,
+          p.payloadOffset!,
+          p.payloadCaptured!,
+          this.counters,
+        );
+        f.appDone = f.app.done;
+      }
+    }
     if (fwd) {
       if (f.fwdPkts > 0) f.fwdIat.add(ts - f.lastFwd);
       f.lastFwd = ts;
@@ -386,6 +418,11 @@ export class FlowMeter {
     v.urg_count = s.urg;
     v.ece_count = s.ece;
     v.cwr_count = s.cwr;
+    for (let i = 0; i < FIRST_DATA_PACKETS; i++) v[`first_data_${i + 1}`] = s.firstData[i] ?? 0;
+    v.resp_delay = Number.isNaN(s.firstResp) ? Number.NaN : s.firstResp - s.start;
+    if (s.app) finishApp(s.app, this.counters);
+    const info: FlowAppInfo = {};
+    const app = appFeatures(s.app, v, info);
     // ICMP identity ports: (type, paired type) for request/reply types, else (type, code).
     return {
       src_ip: s.src,
@@ -398,6 +435,8 @@ export class FlowMeter {
       conn_state: connState(s),
       port_class: portClass(protocol, s.dport),
       f: v,
+      app,
+      info,
     };
   }
 }

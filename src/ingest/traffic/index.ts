@@ -16,7 +16,7 @@ import { emptyTrafficReport, readHead, type TrafficFormat, type TrafficReport, w
 import { decodePacket } from './decode.ts';
 import { FlowMeter, type FlowMeterOptions } from './flow-meter.ts';
 import { readPackets, sniffCapture } from './pcap.ts';
-import { CATEGORICAL_FEATURES, type Flow, NUMERIC_FEATURES } from './schema.ts';
+import { CATEGORICAL_FEATURES, categoricalOf, type Flow, NUMERIC_FEATURES } from './schema.ts';
 import { applyWindows, type WindowOptions, WindowState } from './windows.ts';
 import { zeekFlows } from './zeek.ts';
 
@@ -147,7 +147,7 @@ export function flowsToTable(flows: readonly Flow[]): {
     numeric[name] = col;
   }
   const text: Record<string, string[]> = {};
-  for (const name of CATEGORICAL_FEATURES) text[name] = flows.map((f) => f[name]);
+  for (const name of CATEGORICAL_FEATURES) text[name] = flows.map((f) => categoricalOf(f, name));
   const identity: IdentityColumns = {
     src_ip: flows.map((f) => f.src_ip),
     dst_ip: flows.map((f) => f.dst_ip),

@@ -29,6 +29,42 @@ const WINDOW_SRC = {
   cic: 'windows.ts over the flows (needs Src IP and Timestamp; NaN otherwise)',
 };
 
+const APP_SRC = (what: string) => ({ pcap: `${what} (app-meta.ts, first payload packets)` });
+const HOST_SRC = (needs: string) => ({
+  pcap: 'host-behaviour.ts over the flows',
+  zeek: 'host-behaviour.ts over the flows',
+  cic: `host-behaviour.ts over the flows (needs Src IP and Timestamp${needs}; NaN otherwise)`,
+});
+
+function hostFields(prefix: 'src_60s' | 'src_10m', scope: string): FlowField[] {
+  return [
+    ['count', 'flows', `flows from the same source in ${scope}, this one included`],
+    ['distinct_dst_hosts', 'hosts', `distinct destination hosts of the source in ${scope}`],
+    ['distinct_dst_ports', 'ports', `distinct destination ports of the source in ${scope}`],
+    [
+      'failed_rate',
+      'ratio 0..1',
+      `share of the source's flows in ${scope} that failed (conn_state S0, SH, RSTOS0, REJ, RSTRH)`,
+    ],
+    [
+      'out_ratio',
+      'ratio 0..1',
+      `bytes sent / (sent + received) by the source over its flows in ${scope} (IP bytes; CIC: payload bytes)`,
+    ],
+    [
+      'dns_queries',
+      'flows',
+      `DNS flows of the source in ${scope} (app_proto dns; without application data: dst_port 53)`,
+    ],
+  ].map(([n, unit, description]) => ({
+    name: `${prefix}_${n}`,
+    kind: 'numeric' as const,
+    unit: unit!,
+    description: description!,
+    sources: HOST_SRC(''),
+  }));
+}
+
 function windowFields(prefix: 'src_t' | 'src_n', scope: string): FlowField[] {
   return [
     {
@@ -303,14 +339,232 @@ export const FLOW_SCHEMA: readonly FlowField[] = [
   }),
   ...windowFields('src_t', 'the last T seconds (default 2 s)'),
   ...windowFields('src_n', 'the last N flows of that source (default 100)'),
+  // application metadata (pcap: app-meta.ts); NaN when the flow is not of that protocol
+  {
+    name: 'app_proto',
+    kind: 'categorical',
+    unit: 'name',
+    description:
+      'application protocol recognised in the first payload packets: dns, tls, http, none; "unknown" when the source carries no payload',
+    sources: APP_SRC('DNS on ports 53/5353/5355, TLS handshake record, HTTP/1.x request or status line'),
+  },
+  ...(
+    [
+      ['dns_qname_len', 'characters', 'length of the first DNS query name (dots included, no final dot)'],
+      ['dns_qname_labels', 'labels', 'labels in the first DNS query name'],
+      ['dns_qname_max_label', 'characters', 'longest label of the first DNS query name'],
+      [
+        'dns_qname_entropy',
+        'bits/character',
+        'Shannon entropy of the characters of the first DNS query name (dots excluded, lower-cased)',
+      ],
+      ['dns_qname_digit_ratio', 'ratio 0..1', 'share of digits among the characters of the query name'],
+      ['dns_answers', 'records', 'answer count of the first DNS response; NaN without a response'],
+      [
+        'dns_min_ttl',
+        's',
+        'smallest TTL among the answers (at most 32) of the first response; NaN without a response or answers',
+      ],
+    ] as const
+  ).map(
+    ([name, unit, description]): FlowField => ({
+      name,
+      kind: 'numeric',
+      unit,
+      description: `${description}; NaN unless app_proto is dns`,
+      sources: APP_SRC('DNS message (UDP, or TCP with its length prefix)'),
+    }),
+  ),
+  {
+    name: 'dns_qtype',
+    kind: 'categorical',
+    unit: 'DNS type',
+    description:
+      'type of the first query: A NS CNAME SOA NULL PTR MX TXT AAAA SRV HTTPS ANY, else other; none unless app_proto is dns',
+    sources: APP_SRC('DNS question'),
+  },
+  {
+    name: 'dns_rcode',
+    kind: 'categorical',
+    unit: 'DNS rcode',
+    description:
+      'response code of the first response: NOERROR FORMERR SERVFAIL NXDOMAIN NOTIMP REFUSED, else other; noreply; none unless dns',
+    sources: APP_SRC('DNS header'),
+  },
+  ...(
+    [
+      ['tls_sni_present', 'flag 0/1', 'the ClientHello carries a server_name extension'],
+      ['tls_sni_len', 'characters', 'length of the SNI host name (0 without SNI)'],
+      ['tls_alpn_present', 'flag 0/1', 'the ClientHello carries an ALPN extension'],
+      ['tls_cipher_count', 'suites', 'cipher suites offered by the client (GREASE values excluded)'],
+      ['tls_extension_count', 'extensions', 'extensions in the ClientHello (GREASE excluded)'],
+    ] as const
+  ).map(
+    ([name, unit, description]): FlowField => ({
+      name,
+      kind: 'numeric',
+      unit,
+      description: `${description}; NaN unless a ClientHello was seen`,
+      sources: APP_SRC('TLS ClientHello (reassembled across segments up to 4 KiB)'),
+    }),
+  ),
+  {
+    name: 'tls_version',
+    kind: 'categorical',
+    unit: 'TLS version',
+    description:
+      'negotiated version (ServerHello supported_versions, else its version; without a ServerHello the highest the client offers): ssl3 tls1.0 tls1.1 tls1.2 tls1.3 other; none unless tls',
+    sources: APP_SRC('TLS ServerHello / ClientHello'),
+  },
+  {
+    name: 'tls_fp',
+    kind: 'categorical',
+    unit: 'bucket',
+    description:
+      'JA4-style client fingerprint (version, sorted cipher suites, sorted extension types without SNI/ALPN, ALPN present; GREASE removed), FNV-1a hashed into 32 buckets fp00..fp31; none without a ClientHello',
+    sources: APP_SRC('TLS ClientHello'),
+  },
+  ...(
+    [
+      ['http_uri_len', 'characters', 'length of the request-target of the first request'],
+      ['http_uri_entropy', 'bits/character', 'Shannon entropy of the request-target bytes'],
+      ['http_host_present', 'flag 0/1', 'the request carries a Host header'],
+      ['http_ua_len', 'characters', 'length of the User-Agent value (0 without one)'],
+      ['http_header_count', 'headers', 'header lines of the first request seen in its first segment'],
+    ] as const
+  ).map(
+    ([name, unit, description]): FlowField => ({
+      name,
+      kind: 'numeric',
+      unit,
+      description: `${description}; NaN unless an HTTP request was seen`,
+      sources: APP_SRC('HTTP/1.x request line and headers of the first request segment'),
+    }),
+  ),
+  {
+    name: 'http_method',
+    kind: 'categorical',
+    unit: 'method',
+    description:
+      'method of the first request: GET POST HEAD PUT DELETE OPTIONS CONNECT PATCH TRACE other; none',
+    sources: APP_SRC('HTTP request line'),
+  },
+  {
+    name: 'http_status',
+    kind: 'categorical',
+    unit: 'status class',
+    description: 'class of the first response status: 1xx..5xx; noreply; none unless http',
+    sources: APP_SRC('HTTP status line'),
+  },
+  // first packets
+  ...Array.from(
+    { length: 6 },
+    (_, i): FlowField => ({
+      name: `first_data_${i + 1}`,
+      kind: 'numeric',
+      unit: 'bytes (L4 payload, signed)',
+      description: `payload size of the flow's packet #${i + 1} carrying payload, + from the originator, − from the responder; 0 when the flow has fewer`,
+      sources: { pcap: 'per packet (flow-meter.ts)' },
+    }),
+  ),
+  {
+    name: 'resp_delay',
+    kind: 'numeric',
+    unit: 's',
+    description: "time from the flow's first packet to the responder's first packet; NaN without a reply",
+    sources: { pcap: 'packet timestamps' },
+  },
+  // host behaviour over longer windows (host-behaviour.ts)
+  ...hostFields('src_60s', 'the last 60 s'),
+  ...hostFields('src_10m', 'the last 10 min'),
+  {
+    name: 'src_10m_dns_max_subdomains',
+    kind: 'numeric',
+    unit: 'names',
+    description:
+      'most distinct query names the source asked under one base domain (last two labels; three under co.uk-like suffixes) in the last 10 min; NaN when the source carries no query names',
+    sources: { pcap: 'host-behaviour.ts over the DNS query names' },
+  },
+  ...(
+    [
+      ['pair_10m_count', 'flows', 'flows from this source to this destination in the last 10 min'],
+      ['pair_10m_distinct_dst_ports', 'ports', 'distinct destination ports of the pair in the last 10 min'],
+      ['pair_10m_failed_rate', 'ratio 0..1', "share of the pair's flows in the last 10 min that failed"],
+      [
+        'pair_10m_out_ratio',
+        'ratio 0..1',
+        "bytes sent / (sent + received) over the pair's flows in the last 10 min",
+      ],
+      [
+        'pair_beacon_score',
+        'ratio 0..1',
+        'RITA-style beacon score of the pair: mean of the timing and size scores; 0 with fewer than 4 connections in the last hour',
+      ],
+      [
+        'pair_beacon_ts_score',
+        'ratio 0..1',
+        "timing regularity of the pair's last ≤ 64 connections in 1 h: mean of 1−|Bowley skew| of the intervals, 1−MAD/min(30 s, median interval), persistence min(1, span/600 s)",
+      ],
+      [
+        'pair_beacon_ds_score',
+        'ratio 0..1',
+        'size regularity of the same connections (originator bytes): mean of 1−|Bowley skew|, 1−MAD/32 bytes, 1−median/65535',
+      ],
+    ] as const
+  ).map(
+    ([name, unit, description]): FlowField => ({
+      name,
+      kind: 'numeric',
+      unit,
+      description,
+      sources: HOST_SRC(' and Dst IP'),
+    }),
+  ),
 ];
+
+/**
+ * Numeric fields that are NaN for a flow the field does not apply to (a DNS field of a TLS flow,
+ * the reply delay of an unanswered flow), even from a source that supplies them.
+ */
+export const NAN_WHEN_NOT_APPLICABLE: ReadonlySet<string> = new Set(
+  FLOW_SCHEMA.filter(
+    (f) => f.kind === 'numeric' && (/^(dns|tls|http)_/.test(f.name) || f.name === 'resp_delay'),
+  ).map((f) => f.name),
+);
 
 export const IDENTITY_FIELDS = FLOW_SCHEMA.filter((f) => f.kind === 'identity').map((f) => f.name);
 export const NUMERIC_FEATURES: readonly string[] = FLOW_SCHEMA.filter((f) => f.kind === 'numeric').map(
   (f) => f.name,
 );
-export const CATEGORICAL_FEATURES = ['protocol', 'conn_state', 'port_class'] as const;
+/** Application-layer categoricals: carried in `Flow.app`; "unknown" when a flow has none. */
+export const APP_CATEGORICALS = [
+  'app_proto',
+  'dns_qtype',
+  'dns_rcode',
+  'tls_version',
+  'tls_fp',
+  'http_method',
+  'http_status',
+] as const;
+export type AppCategorical = (typeof APP_CATEGORICALS)[number];
+export const CATEGORICAL_FEATURES = ['protocol', 'conn_state', 'port_class', ...APP_CATEGORICALS] as const;
 export type CategoricalFeature = (typeof CATEGORICAL_FEATURES)[number];
+
+/** The value of a categorical feature of a flow ("unknown" for an application field it lacks). */
+export function categoricalOf(flow: Flow, name: CategoricalFeature): string {
+  if (name === 'protocol' || name === 'conn_state' || name === 'port_class') return flow[name];
+  return flow.app?.[name] ?? 'unknown';
+}
+
+/** Text evidence from the application layer (never a feature; the analyst's context). */
+export interface FlowAppInfo {
+  dns_query?: string;
+  tls_sni?: string;
+  /** The full 32-bit fingerprint hash (hex) that `tls_fp` buckets. */
+  tls_fingerprint?: string;
+  http_host?: string;
+  http_uri?: string;
+}
 
 /** One flow in canonical form. `f` holds every numeric feature by name (NaN = missing). */
 export interface Flow {
@@ -327,14 +581,19 @@ export interface Flow {
   f: Record<string, number>;
   /** Ground-truth label when the input carries one (CIC `Label`); never a feature. */
   label?: string;
+  /** Application categoricals (APP_CATEGORICALS); absent when the source carries no payload. */
+  app?: Partial<Record<AppCategorical, string>>;
+  /** Application text (query name, SNI, Host, URI); absent when the source carries no payload. */
+  info?: FlowAppInfo;
 }
 
 /** A numeric-feature record with every feature set to NaN (missing). */
 export function emptyFeatures(): Record<string, number> {
-  const f: Record<string, number> = {};
-  for (const name of NUMERIC_FEATURES) f[name] = Number.NaN;
-  return f;
+  return { ...EMPTY_FEATURES }; // a copy of one shape: fast to make and to read, per flow
 }
+const EMPTY_FEATURES: Readonly<Record<string, number>> = Object.fromEntries(
+  NUMERIC_FEATURES.map((name) => [name, Number.NaN]),
+);
 
 const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 132: 'sctp' };
 export function protocolName(num: number): string {
@@ -365,3 +624,17 @@ export function portClass(protocol: string, dstPort: number): string {
 /** conn_state values counted as "no reply" and "rejected" by the window features. */
 export const S0_STATES: ReadonlySet<string> = new Set(['S0', 'SH', 'RSTOS0']);
 export const REJ_STATES: ReadonlySet<string> = new Set(['REJ', 'RSTRH']);
+
+/** The Markdown table of docs/flow-schema.md ("Fields"), generated from FLOW_SCHEMA. */
+export function schemaMarkdownTable(): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  const rows = FLOW_SCHEMA.map(
+    (f) =>
+      `| \`${f.name}\` | ${f.kind} | ${esc(f.unit)} | ${esc(f.description)} | ${esc(f.sources.pcap ?? '—')} | ${esc(f.sources.zeek ?? '—')} | ${esc(f.sources.cic ?? '—')} |`,
+  );
+  return [
+    '| name | kind | unit | description | pcap | Zeek conn.log | CICFlowMeter CSV |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}

@@ -13,7 +13,11 @@
  * then push each). Memory: at most `maxEntriesPerSource` entries per source (oldest dropped,
  * counted `window_entries_capped`), sources idle for `sourceIdle` s or beyond `maxSources` are
  * forgotten (`window_sources_evicted`).
+ *
+ * `push` also runs the longer host-behaviour windows (host-behaviour.ts: 60 s and 10 min per source
+ * and per source→destination pair, beacon scores), so batch and streaming share that code too.
  */
+import { HostBehaviour, type HostBehaviourOptions } from './host-behaviour.ts';
 import { bump, type Counters } from './pcap.ts';
 import { type Flow, REJ_STATES, S0_STATES } from './schema.ts';
 
@@ -23,6 +27,8 @@ export interface WindowOptions {
   maxEntriesPerSource?: number;
   sourceIdle?: number;
   maxSources?: number;
+  /** Host-behaviour windows (60 s, 10 min, beacons; host-behaviour.ts). */
+  host?: HostBehaviourOptions;
 }
 
 interface Entry {
@@ -78,6 +84,7 @@ export class WindowState {
   private readonly sources = new Map<string, Source>();
   private clock = Number.NEGATIVE_INFINITY;
   private lastSweep = Number.NEGATIVE_INFINITY;
+  private readonly host: HostBehaviour;
 
   constructor(
     private readonly counters: Counters = {},
@@ -88,10 +95,12 @@ export class WindowState {
     this.maxEntries = Math.max(opts.maxEntriesPerSource ?? 10_000, this.N);
     this.sourceIdle = Math.max(opts.sourceIdle ?? 600, this.T);
     this.maxSources = opts.maxSources ?? 100_000;
+    this.host = new HostBehaviour(counters, opts.host);
   }
 
   /** Set the window features of `flow` (in `flow.f`) and remember it for later flows. */
   push(flow: Flow): void {
+    this.host.push(flow);
     const f = flow.f;
     if (!flow.src_ip || !Number.isFinite(flow.start_time)) {
       for (const p of ['src_t', 'src_n']) {
