@@ -4,6 +4,7 @@
  */
 import type { AnyInput } from '../ingest/read-input.ts';
 import type { LoadedModel } from '../model/bundle.ts';
+import { type HostVerdict, scoreHosts, topHosts } from '../model/host-score.ts';
 
 export interface ScoredRecord {
   row: number;
@@ -21,6 +22,10 @@ export interface ScoredRecord {
   protocol?: string;
   start_time?: number;
   community_id?: string;
+  /** Score of the source host's time window (host-score.ts); with identity columns only. */
+  host_score?: number;
+  /** host_score above the model's host threshold (models calibrated with flow identity). */
+  host_is_anomaly?: boolean;
 }
 
 export interface ScoreSummary {
@@ -31,6 +36,8 @@ export interface ScoreSummary {
   perCluster: Record<string, { rows: number; anomalies: number; name?: string }>;
   imputed: Record<string, number>;
   unknownCategories: Record<string, number>;
+  /** Host windows scored and the flagged ones (evidence: Community IDs of their top flows). */
+  hosts?: { windows: number; flagged: number; threshold: number | null; top: HostVerdict[] };
 }
 
 export function clusterName(model: LoadedModel, cluster: number): string | undefined {
@@ -47,6 +54,13 @@ export async function scoreRecords(
   const perCluster: ScoreSummary['perCluster'] = {};
   let anomalies = 0;
   const id = input.identity;
+  const hs = id
+    ? scoreHosts(s.anomalyScore, id, {
+        calibration: det.training.host,
+        groups: (input as { groups?: Int32Array }).groups,
+        flowThreshold: det.threshold,
+      })
+    : null;
   for (let i = 0; i < input.table.nRows; i++) {
     const cluster = s.cluster[i]!;
     const isAnomaly = s.isAnomaly[i] === 1;
@@ -68,6 +82,9 @@ export async function scoreRecords(
       r.protocol = id.protocol[i]!;
       r.start_time = id.start_time[i]!;
       r.community_id = id.community_id[i]!;
+      const h = hs!.hosts[hs!.hostOfRow[i]!]!;
+      r.host_score = h.hostScore;
+      if (h.isAnomaly !== null) r.host_is_anomaly = h.isAnomaly;
     }
     records.push(r);
     let c = perCluster[String(cluster)];
@@ -91,6 +108,16 @@ export async function scoreRecords(
       perCluster,
       imputed: s.report.imputed,
       unknownCategories: s.report.unknownCategories,
+      ...(hs
+        ? {
+            hosts: {
+              windows: hs.hosts.length,
+              flagged: hs.hosts.filter((h) => h.isAnomaly).length,
+              threshold: det.training.host?.threshold ?? null,
+              top: topHosts(hs.hosts),
+            },
+          }
+        : {}),
     },
   };
 }

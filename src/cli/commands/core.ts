@@ -6,9 +6,11 @@ import { InputError } from '../../errors.ts';
 import { Preprocessor } from '../../features/preprocessor.ts';
 import { INPUT_FORMATS, readInput } from '../../ingest/read-input.ts';
 import { type LoadedModel, loadModel, saveModel } from '../../model/bundle.ts';
+import { DETECTOR_NAMES } from '../../model/detectors/index.ts';
 import { elbowSweep } from '../../model/select-k.ts';
 import { runDemo } from '../../pipeline/demo.ts';
 import { type Evaluation, evaluateDataset, type Metrics, normalRows } from '../../pipeline/evaluate.ts';
+import { describePcapEvaluation, evaluatePcaps } from '../../pipeline/evaluate-pcaps.ts';
 import { scoreRecords } from '../../pipeline/score.ts';
 import { trainFromFile } from '../../pipeline/train.ts';
 import { fprOption, intOption, kOption } from '../options.ts';
@@ -141,9 +143,31 @@ export function registerCoreCommands(program: Command): void {
     .option('--target-fpr <rate>', 'false-positive rate the threshold aims at', fprOption, 0.01)
     .option('--seed <n>', 'random seed', intOption(0), 0)
     .option('--no-baseline', 'skip the plain K-Means baseline')
+    .option('--pcaps <dir>', 'real traffic: capture-grouped cross-validation on the benign captures in DIR')
+    .option('--attack <dir>', 'with --pcaps: attack captures (LABELS.tsv per capture) scored by every fold')
+    .option('--folds <n>', 'with --pcaps: folds of capture files', intOption(2), 5)
+    .addOption(
+      new Option('--detector <name>', 'with --pcaps: detector to evaluate')
+        .choices([...DETECTOR_NAMES])
+        .default('kmeans'),
+    )
     .option('--json', 'print JSON')
     .action(async (o) => {
       const progress = createProgress();
+      if (o.pcaps) {
+        const r = await evaluatePcaps({
+          benignDir: o.pcaps,
+          attackDir: o.attack,
+          folds: o.folds,
+          seed: o.seed,
+          detector: o.detector,
+          kmeans: { targetFpr: o.targetFpr, ...(o.k ? { k: o.k } : {}) },
+          onProgress: (s) => progress.step(s),
+        });
+        progress.done('evaluated');
+        process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : describePcapEvaluation(r));
+        return;
+      }
       const result = await evaluateDataset({
         dataset: o.dataset,
         test: o.test,
