@@ -120,10 +120,11 @@ export function conformalThreshold(scores: ArrayLike<number>, alpha: number): nu
 }
 
 /**
- * Group-weighted split-conformal threshold: every group's rows share one unit of weight, so the
- * threshold is the (1 − alpha) quantile of the mixture of groups' score distributions (one large
- * group cannot set it alone). A new group's expected flagged share is then about alpha. The rank
- * correction of the unweighted version becomes one extra group's weight at +∞.
+ * Group-weighted threshold: every group's rows share one unit of weight, so the threshold is the
+ * (1 − alpha) quantile of the mixture of the groups' score distributions (one large group cannot
+ * set it alone), and a new group's expected flagged share is about alpha. The conformal rank
+ * correction (one more group at +∞) is left out: with a few dozen groups it would make the
+ * threshold the largest calibration score.
  */
 export function groupConformalThreshold(
   scores: ArrayLike<number>,
@@ -139,8 +140,7 @@ export function groupConformalThreshold(
   let present = 0;
   for (const s of size) if (s > 0) present++;
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
-  const total = present + 1;
-  const need = (1 - alpha) * total - 1e-9;
+  const need = (1 - alpha) * present - 1e-9;
   let acc = 0;
   for (const i of order) {
     acc += 1 / size[groups[i]!]!;
@@ -233,8 +233,10 @@ export function meanStd(values: readonly number[]): { mean: number; std: number 
 
 /** What a grouped calibration says about the false-positive rate on new groups. */
 export interface FprEstimate {
-  /** Share of out-of-group calibration rows above the threshold. */
+  /** Share of out-of-group calibration rows above the threshold (pooled over rows). */
   fpr: number;
+  /** Mean over groups of each group's share above the threshold. */
+  groupMeanFpr: number;
   rows: number;
   flagged: number;
   groups: number;
@@ -275,8 +277,22 @@ export function estimateFpr(
     }
     for (let f = 0; f < nFolds; f++) perFold.push(n[f]! > 0 ? hit[f]! / n[f]! : Number.NaN);
   }
+  const gHit = new Float64Array(nGroups);
+  const gRows = new Float64Array(nGroups);
+  for (let i = 0; i < groups.length; i++) {
+    gRows[groups[i]!]!++;
+    gHit[groups[i]!]! += flags[i]!;
+  }
+  let sum = 0;
+  let present = 0;
+  for (let g = 0; g < nGroups; g++) {
+    if (gRows[g]! === 0) continue;
+    sum += gHit[g]! / gRows[g]!;
+    present++;
+  }
   return {
     fpr: scores.length ? flagged / scores.length : 0,
+    groupMeanFpr: present ? sum / present : 0,
     rows: scores.length,
     flagged,
     groups: nGroups,

@@ -17,8 +17,9 @@
  *
  * Rows in groups (`fit(table, { groups })`, e.g. the capture file of each flow): the threshold is
  * grouped instead (calibration.ts): every row is scored by a model fitted on the other folds of
- * groups, and the threshold is the split-conformal (1 − target) quantile of those out-of-group
- * scores, so it holds on captures the model has not seen; the expected FPR comes with intervals.
+ * groups, and the threshold is the (1 − target) quantile of those out-of-group scores with every
+ * group weighing alike (or rows alike: the split-conformal rank), so it holds on captures the
+ * model has not seen; the expected FPR on new captures comes with intervals.
  * With identity columns (`fit(table, { identity })`) a host threshold is calibrated too
  * (host-score.ts). Without groups nothing changes: leave-one-out as above.
  */

@@ -162,9 +162,21 @@ export interface PcapEvaluation {
   folds: number;
   seed: number;
   target_fpr: number;
-  benign: { dir: string; captures: number; flows: number; unreadable: CaptureSet['unreadable'] };
+  benign: {
+    dir: string;
+    captures: number;
+    /** Captures with at least one flow (the others take part in no fold). */
+    captures_with_flows: number;
+    flows: number;
+    unreadable: CaptureSet['unreadable'];
+  };
   attack: { dir: string; captures: number; flows: number; unreadable: CaptureSet['unreadable'] } | null;
   summary: Record<string, Summary>;
+  /**
+   * Over all folds at once (each benign capture is unseen in exactly one fold): flagged unseen
+   * benign flows ÷ all benign flows, at the model's threshold and at the leave-one-out one.
+   */
+  pooled: { fpr_unseen: number; fpr_unseen_loo?: number; benign_flows: number };
   per_fold: FoldFigures[];
   per_attack_capture: AttackCaptureResult[];
   /** Unseen benign captures with flows or hosts above the thresholds, most flagged flows first. */
@@ -448,6 +460,7 @@ export async function evaluatePcaps(opts: PcapEvalOptions): Promise<PcapEvaluati
     benign: {
       dir: opts.benignDir,
       captures: benign.captures.length,
+      captures_with_flows: benign.captures.filter((c) => c.rows > 0).length,
       flows: benign.table.nRows,
       unreadable: benign.unreadable,
     },
@@ -460,6 +473,7 @@ export async function evaluatePcaps(opts: PcapEvalOptions): Promise<PcapEvaluati
         }
       : null,
     summary,
+    pooled: pooledFpr(perFold),
     per_fold: perFold,
     per_attack_capture: perAttackCapture,
     benign_false_alarms: falseAlarms.sort(
@@ -467,6 +481,15 @@ export async function evaluatePcaps(opts: PcapEvalOptions): Promise<PcapEvaluati
     ),
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+function pooledFpr(perFold: FoldFigures[]): PcapEvaluation['pooled'] {
+  const n = perFold.reduce((s, f) => s + f.test_flows, 0);
+  const at = (pick: (f: FoldFigures) => number | undefined) =>
+    perFold.reduce((s, f) => s + (pick(f) ?? 0) * f.test_flows, 0) / Math.max(1, n);
+  const out: PcapEvaluation['pooled'] = { fpr_unseen: at((f) => f.fpr_unseen), benign_flows: n };
+  if (perFold.every((f) => f.fpr_unseen_loo !== undefined)) out.fpr_unseen_loo = at((f) => f.fpr_unseen_loo);
+  return out;
 }
 
 function share(scores: Float64Array, threshold: number): number {
@@ -558,6 +581,12 @@ export function describePcapEvaluation(r: PcapEvaluation): string {
       (r.attack ? `, ${r.attack.captures} attack captures (${r.attack.flows} flows)` : ''),
     `  FPR on unseen benign flows at the threshold: ${pm('fpr_unseen', true)} (target ${100 * r.target_fpr} %; per-capture mean ${pm('fpr_unseen_capture_mean', true)})`,
   ];
+  lines.push(
+    `  pooled over the folds (each benign capture unseen once): ${(100 * r.pooled.fpr_unseen).toFixed(2)} %` +
+      (r.pooled.fpr_unseen_loo !== undefined
+        ? `; leave-one-out threshold: ${(100 * r.pooled.fpr_unseen_loo).toFixed(2)} %`
+        : ''),
+  );
   if (s.fpr_unseen_loo)
     lines.push(`  the same with the leave-one-out threshold: ${pm('fpr_unseen_loo', true)}`);
   lines.push(

@@ -66,6 +66,11 @@ export function registerCoreCommands(program: Command): void {
         target_fpr: result.detector.options.targetFpr,
         ensemble_runs: result.detector.ensembleSize,
         bad_rows: result.input.report.rowsSkipped,
+        calibration: result.detector.training.calibration,
+        ...(result.detector.training.expectedFpr
+          ? { expected_fpr: result.detector.training.expectedFpr }
+          : {}),
+        ...(result.detector.training.host ? { host: result.detector.training.host } : {}),
       };
       if (o.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       else {
@@ -229,7 +234,8 @@ export function registerCoreCommands(program: Command): void {
             `  trained on ${info.data.rows} rows of ${info.data.source} (${info.data.format}, ${info.data.trainOn})\n` +
             `  k=${info.k}: ${info.kChoice}\n  ensemble runs: ${info.ensembleKs.join(', ')}\n` +
             `  threshold ${formatNumber(info.threshold)} (target false-positive rate ${info.targetFpr})\n` +
-            `  features: ${info.fields.length} fields → ${info.nFeatures} columns\n`,
+            `  features: ${info.fields.length} fields → ${info.nFeatures} columns\n` +
+            expectedFprLine(info.training),
         );
       }
     });
@@ -281,6 +287,18 @@ export function describeModel(model: LoadedModel) {
     evaluation: model.card.evaluation ?? null,
     createdAt: model.card.createdAt,
   };
+}
+
+/** Grouped calibration: the expected FPR on new captures with its intervals (empty otherwise). */
+function expectedFprLine(t: LoadedModel['detector']['training']): string {
+  const e = t.expectedFpr;
+  const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
+  let out = '';
+  if (e)
+    out += `  expected FPR on new captures ${pct(e.fpr)} (${e.flagged}/${e.rows} out-of-group flows of ${e.groups} captures; 95 % capture bootstrap ${pct(e.groupBootstrap.low)}–${pct(e.groupBootstrap.high)}, Clopper-Pearson ${pct(e.clopperPearson.low)}–${pct(e.clopperPearson.high)})\n`;
+  if (t.host)
+    out += `  host threshold ${formatNumber(t.host.threshold)} (${t.host.windowSeconds} s windows, top-${t.host.topK} mean; ${t.host.flagged}/${t.host.hosts} calibration host windows above)\n`;
+  return out;
 }
 
 export function describeEvaluation(e: Evaluation): string {

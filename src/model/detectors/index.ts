@@ -1,14 +1,14 @@
 /**
  * The detectors of the comparison (docs/detection.md): each fits on the same preprocessed
  * features (the project's Preprocessor) and gets its threshold by the same grouped calibration
- * as the K-Means detector (out-of-group scores over folds of groups, split-conformal quantile;
+ * as the K-Means detector (out-of-group scores over folds of groups, group-weighted quantile;
  * calibration.ts), with a host threshold from the same scores. K-Means stays the core detector
  * (AnomalyDetector); these exist to compare on one protocol.
  */
 import { InputError } from '../../errors.ts';
 import { type FieldSpec, Preprocessor } from '../../features/preprocessor.ts';
 import { type Table, takeRows } from '../../ingest/table.ts';
-import { conformalThreshold, estimateFpr, type FprEstimate, outOfGroupScores } from '../calibration.ts';
+import { estimateFpr, type FprEstimate, groupConformalThreshold, outOfGroupScores } from '../calibration.ts';
 import { calibrateHosts, type HostCalibration, hostKeys } from '../host-score.ts';
 import { Autoencoder } from './autoencoder.ts';
 import { DiagonalGmm } from './gmm.ts';
@@ -79,7 +79,7 @@ export async function fitCalibrated(
     const m = await fitOn(name, fields, takeRows(table, tr), seed);
     return m.scorer.score(m.pre.transform(takeRows(table, te)).X);
   });
-  const threshold = conformalThreshold(oog.scores, targetFpr);
+  const threshold = groupConformalThreshold(oog.scores, opts.groups, targetFpr);
   return {
     threshold,
     host: calibrateHosts(oog.scores, hostKeys(opts.identity, { groups: opts.groups }), targetFpr),
