@@ -14,6 +14,14 @@
  * ‖x − c'‖ = n/(n − 1)·‖x − c‖ exactly; the row's score is then taken against the corrected own
  * centre and every other centre. No data is held out, so every training row shapes the clusters.
  * `calibration: 'holdout'` instead holds out `calibrationShare` of the rows for the threshold.
+ *
+ * Rows in groups (`fit(table, { groups })`, e.g. the capture file of each flow): the threshold is
+ * grouped instead (calibration.ts): every row is scored by a model fitted on the other folds of
+ * groups, and the threshold is the (1 − target) quantile of those out-of-group scores with every
+ * group weighing alike (or rows alike: the split-conformal rank), so it holds on captures the
+ * model has not seen; the expected FPR on new captures comes with intervals.
+ * With identity columns (`fit(table, { identity })`) a host threshold is calibrated too
+ * (host-score.ts). Without groups nothing changes: leave-one-out as above.
  */
 import { z } from 'zod';
 import { InputError, NotFittedError } from '../errors.ts';
@@ -35,7 +43,16 @@ import {
 import type { Matrix, Table } from '../ingest/table.ts';
 import { takeRows as takeTableRows } from '../ingest/table.ts';
 import { parseOptions } from '../validation.ts';
+import {
+  conformalThreshold,
+  estimateFpr,
+  type FprEstimate,
+  groupConformalThreshold,
+  groupIndex,
+  outOfGroupScores,
+} from './calibration.ts';
 import { type EngineName, getEngine } from './engine.ts';
+import { calibrateHosts, type HostCalibration, hostKeys } from './host-score.ts';
 import { KMeans, type KMeansState } from './kmeans.ts';
 import { Rng } from './random.ts';
 
@@ -51,8 +68,18 @@ export const DetectorOptionsSchema = z.object({
   /** Extra runs for the score ensemble, each with its own k; [] scores with the primary run alone. */
   ensembleK: z.array(z.number().int().min(1)).optional(),
   targetFpr: z.number().gt(0).lt(0.5).default(0.01),
-  /** How the threshold is set: leave-one-out training scores, or a held-out share of the rows. */
-  calibration: z.enum(['loo', 'holdout']).default('loo'),
+  /**
+   * How the threshold is set: leave-one-out training scores, a held-out share of the rows, or
+   * out-of-group scores over folds of groups. 'auto': grouped when `fit` is given groups, else loo.
+   */
+  calibration: z.enum(['auto', 'loo', 'holdout', 'grouped']).default('auto'),
+  /** With grouped calibration: folds of groups (fewer when there are fewer groups). */
+  calibrationFolds: z.number().int().min(2).default(5),
+  /**
+   * Grouped calibration: 'group' gives every group one unit of weight in the quantile (a large
+   * group cannot set the threshold alone); 'row' weighs rows alike.
+   */
+  calibrationWeighting: z.enum(['group', 'row']).default('group'),
   /** With calibration 'holdout': share of the training rows held out for the threshold. */
   calibrationShare: z.number().gt(0).lt(0.9).default(0.2),
   seed: z.number().int().default(0),
@@ -74,8 +101,8 @@ export interface RunState {
 export interface TrainingSummary {
   rows: number;
   fitRows: number;
-  /** 'loo': leave-one-out training scores; 'holdout': held-out training rows. */
-  calibration: 'loo' | 'holdout';
+  /** 'loo': leave-one-out training scores; 'holdout': held-out training rows; 'grouped': out-of-group scores. */
+  calibration: 'loo' | 'holdout' | 'grouped';
   calibrationRows: number;
   /** Rows of the fitting set per cluster of the first run. */
   clusterSizes: number[];
@@ -84,6 +111,17 @@ export interface TrainingSummary {
   /** FPR on the calibration rows at the threshold (by construction ≈ targetFpr). */
   calibrationFpr: number;
   transform: TransformReport;
+  /** Grouped calibration: the expected FPR on new groups with its uncertainty. */
+  expectedFpr?: FprEstimate & { folds: number };
+  /** Host threshold, when the training rows came with identity columns. */
+  host?: HostCalibration;
+}
+
+/** Per-row context for `fit`: groups (e.g. capture file) and flow identity for host scores. */
+export interface FitOptions {
+  groups?: ArrayLike<number> | readonly string[] | null;
+  identity?: { src_ip: readonly string[]; dst_ip?: readonly string[]; start_time: ArrayLike<number> } | null;
+  onProgress?: (step: string) => void;
 }
 
 export interface DetectorState {
@@ -116,6 +154,7 @@ export interface ScoredMatrix {
 export class AnomalyDetector {
   readonly options: Options;
   readonly preprocessor: Preprocessor;
+  private readonly preprocessing: PreprocessorOptions;
   private runs: { km: KMeans; scale: number }[] = [];
   private threshold_ = Number.NaN;
   private training_: TrainingSummary | null = null;
@@ -123,6 +162,7 @@ export class AnomalyDetector {
   constructor(fields: FieldSpec[], options: DetectorOptions = {}, preprocessing: PreprocessorOptions = {}) {
     this.options = parseOptions(DetectorOptionsSchema, 'AnomalyDetector', options);
     this.preprocessor = new Preprocessor(fields, preprocessing);
+    this.preprocessing = preprocessing;
   }
 
   static fromState(state: DetectorState): AnomalyDetector {
@@ -186,19 +226,94 @@ export class AnomalyDetector {
   /**
    * Fit on the training rows (meant to be mostly normal traffic): the preprocessor and every
    * K-Means run, then the threshold from leave-one-out scores (or, with calibration 'holdout',
-   * from a held-out share of the rows that the runs never saw).
+   * from a held-out share of the rows that the runs never saw; with groups, from out-of-group
+   * scores). The second argument is a progress callback or FitOptions.
    */
-  async fit(table: Table, onProgress?: (step: string) => void): Promise<this> {
+  async fit(table: Table, options?: ((step: string) => void) | FitOptions): Promise<this> {
+    const fo: FitOptions = typeof options === 'function' ? { onProgress: options } : (options ?? {});
+    const onProgress = fo.onProgress;
     const o = this.options;
     if (table.nRows < 2) throw new InputError(`need at least 2 training rows, got ${table.nRows}`);
+    for (const [name, col] of [
+      ['groups', fo.groups],
+      ['identity', fo.identity?.src_ip],
+    ] as const) {
+      if (col && col.length !== table.nRows)
+        throw new InputError(`fit: ${name} has ${col.length} entries for ${table.nRows} rows`);
+    }
+    const groups = fo.groups ? groupIndex(fo.groups).index : null;
+    let nGroups = 0;
+    if (groups) for (const g of groups) if (g >= nGroups) nGroups = g + 1;
+    const mode = o.calibration === 'auto' ? (groups && nGroups >= 2 ? 'grouped' : 'loo') : o.calibration;
+    if (mode === 'grouped' && (!groups || nGroups < 2)) {
+      throw new InputError('grouped calibration needs rows from at least 2 groups (e.g. 2 capture files)');
+    }
     let fitRows = table;
     let calRows: Table | null = null;
-    if (o.calibration === 'holdout') {
+    if (mode === 'holdout') {
       const order = new Rng(o.seed).sample(table.nRows, table.nRows);
       const nCal = Math.max(1, Math.round(table.nRows * o.calibrationShare));
       calRows = takeTableRows(table, order.subarray(0, nCal));
       fitRows = takeTableRows(table, order.subarray(nCal));
     }
+    const { X, report } = await this.fitRuns(fitRows, onProgress);
+    onProgress?.('calibrating the threshold');
+    let calScores: Float64Array;
+    let expected: TrainingSummary['expectedFpr'];
+    if (mode === 'grouped') {
+      const folds = Math.min(o.calibrationFolds, nGroups);
+      const oog = await outOfGroupScores(groups!, folds, o.seed, async (tr, te, f) => {
+        onProgress?.(`calibration fold ${f + 1}/${folds}`);
+        const inner = new AnomalyDetector(
+          this.preprocessor.fieldSpecs() as FieldSpec[],
+          o,
+          this.preprocessing,
+        );
+        await inner.fitRuns(takeTableRows(table, tr));
+        return (await inner.evaluateRows(takeTableRows(table, te))).anomalyScore;
+      });
+      calScores = oog.scores;
+      this.threshold_ =
+        o.calibrationWeighting === 'group'
+          ? groupConformalThreshold(calScores, groups!, o.targetFpr)
+          : conformalThreshold(calScores, o.targetFpr);
+      expected = { ...estimateFpr(calScores, this.threshold_, groups!, oog.fold, o.seed), folds };
+    } else {
+      calScores = calRows
+        ? (await this.scoreMatrix(this.preprocessor.transform(calRows).X)).anomalyScore
+        : await this.leaveOneOutScores(X);
+      this.threshold_ = quantileSorted(Float64Array.from(calScores).sort(), 1 - o.targetFpr);
+    }
+    const sorted = Float64Array.from(calScores).sort();
+    let above = 0;
+    for (const v of sorted) if (v > this.threshold_) above++;
+    const sizes = new Array<number>(o.k).fill(0);
+    for (const l of this.runs[0]!.km.labels) sizes[l]!++;
+    this.training_ = {
+      rows: table.nRows,
+      fitRows: fitRows.nRows,
+      calibration: mode,
+      calibrationRows: sorted.length,
+      clusterSizes: sizes,
+      scorePercentiles: Array.from({ length: 101 }, (_, p) => quantileSorted(sorted, p / 100)),
+      calibrationFpr: above / sorted.length,
+      transform: report,
+    };
+    if (expected) this.training_.expectedFpr = expected;
+    // Host threshold: from the same calibration scores, hosts keyed by group and window.
+    if (fo.identity && !calRows) {
+      const keys = hostKeys(fo.identity, { groups });
+      this.training_.host = calibrateHosts(calScores, keys, o.targetFpr);
+    }
+    return this;
+  }
+
+  /** The preprocessor and every K-Means run on these rows (no threshold). */
+  private async fitRuns(
+    fitRows: Table,
+    onProgress?: (step: string) => void,
+  ): Promise<{ X: Matrix; report: TransformReport }> {
+    const o = this.options;
     if (fitRows.nRows < o.k) {
       throw new InputError(`n_samples=${fitRows.nRows} should be >= k=${o.k}`);
     }
@@ -227,27 +342,7 @@ export class AnomalyDetector {
       const d = await km.nearest(X);
       this.runs.push({ km, scale: medianSqrt(d.dist2) });
     }
-    onProgress?.('calibrating the threshold');
-    const calScores = calRows
-      ? (await this.scoreMatrix(this.preprocessor.transform(calRows).X)).anomalyScore
-      : await this.leaveOneOutScores(X);
-    const sorted = Float64Array.from(calScores).sort();
-    this.threshold_ = quantileSorted(sorted, 1 - o.targetFpr);
-    let above = 0;
-    for (const v of sorted) if (v > this.threshold_) above++;
-    const sizes = new Array<number>(o.k).fill(0);
-    for (const l of this.runs[0]!.km.labels) sizes[l]!++;
-    this.training_ = {
-      rows: table.nRows,
-      fitRows: fitRows.nRows,
-      calibration: calRows ? 'holdout' : 'loo',
-      calibrationRows: sorted.length,
-      clusterSizes: sizes,
-      scorePercentiles: Array.from({ length: 101 }, (_, p) => quantileSorted(sorted, p / 100)),
-      calibrationFpr: above / sorted.length,
-      transform: report,
-    };
-    return this;
+    return { X, report };
   }
 
   /**

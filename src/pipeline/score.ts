@@ -8,6 +8,7 @@
 import type { AnyInput } from '../ingest/read-input.ts';
 import type { FileRange } from '../ingest/traffic/many.ts';
 import type { LoadedModel } from '../model/bundle.ts';
+import { type HostVerdict, scoreHosts, topHosts } from '../model/host-score.ts';
 
 export interface ScoredRecord {
   row: number;
@@ -27,10 +28,10 @@ export interface ScoredRecord {
   community_id?: string;
   /** The input file of this record, when several files (a directory) were scored. */
   file?: string;
-  /*
-   * Host-level scores (issue 15, item 4) go here as further optional fields (per source host and
-   * per host pair over a time window), filled after the per-flow pass below; not computed yet.
-   */
+  /** Score of the source host's time window (host-score.ts); with identity columns only. */
+  host_score?: number;
+  /** host_score above the model's host threshold (models calibrated with flow identity). */
+  host_is_anomaly?: boolean;
 }
 
 /** How one input file of a multi-file input fared: rows scored, anomalies, or why it had none. */
@@ -51,6 +52,8 @@ export interface ScoreSummary {
   unknownCategories: Record<string, number>;
   /** Per input file (directories and file lists only), in input order. */
   files?: FileSummary[];
+  /** Host windows scored and the flagged ones (evidence: Community IDs of their top flows). */
+  hosts?: { windows: number; flagged: number; threshold: number | null; top: HostVerdict[] };
 }
 
 export function clusterName(model: LoadedModel, cluster: number): string | undefined {
@@ -68,6 +71,13 @@ export async function scoreRecords(
   let anomalies = 0;
   const id = input.identity;
   const fileOf = rowFiles(input.files, input.table.nRows);
+  const hs = id
+    ? scoreHosts(s.anomalyScore, id, {
+        calibration: det.training.host,
+        groups: (input as { groups?: Int32Array }).groups,
+        flowThreshold: det.threshold,
+      })
+    : null;
   for (let i = 0; i < input.table.nRows; i++) {
     const cluster = s.cluster[i]!;
     const isAnomaly = s.isAnomaly[i] === 1;
@@ -89,6 +99,9 @@ export async function scoreRecords(
       r.protocol = id.protocol[i]!;
       r.start_time = id.start_time[i]!;
       r.community_id = id.community_id[i]!;
+      const h = hs!.hosts[hs!.hostOfRow[i]!]!;
+      r.host_score = h.hostScore;
+      if (h.isAnomaly !== null) r.host_is_anomaly = h.isAnomaly;
     }
     if (fileOf) r.file = fileOf[i]!;
     records.push(r);
@@ -114,6 +127,16 @@ export async function scoreRecords(
       imputed: s.report.imputed,
       unknownCategories: s.report.unknownCategories,
       ...(input.files ? { files: fileSummaries(input.files, s.isAnomaly) } : {}),
+      ...(hs
+        ? {
+            hosts: {
+              windows: hs.hosts.length,
+              flagged: hs.hosts.filter((h) => h.isAnomaly).length,
+              threshold: det.training.host?.threshold ?? null,
+              top: topHosts(hs.hosts),
+            },
+          }
+        : {}),
     },
   };
 }

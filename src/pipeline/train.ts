@@ -12,6 +12,7 @@ import type { ModelCard } from '../model/bundle.ts';
 import { AnomalyDetector, type DetectorOptions } from '../model/detector.ts';
 import { type ElbowResult, elbowSweep } from '../model/select-k.ts';
 import { normalRows } from './evaluate.ts';
+import { fitContext } from './fit-context.ts';
 
 export interface TrainOptions {
   format: TabularFormat | string;
@@ -70,7 +71,12 @@ export async function trainFromFile(path: string, opts: TrainOptions): Promise<T
     k = opts.k;
     kChoice = `set by the user: k=${k}`;
   }
-  const detector = await new AnomalyDetector(input.fields, { ...opts.detector, k }).fit(table, progress);
+  // groups (a directory's files) → grouped calibration; identity → a host threshold
+  const keep = trainOn === 'normal' ? input.families!.flatMap((f, i) => (f === 'normal' ? [i] : [])) : null;
+  const detector = await new AnomalyDetector(input.fields, { ...opts.detector, k }).fit(table, {
+    onProgress: progress,
+    ...fitContext(input as Parameters<typeof fitContext>[0], keep),
+  });
   const leftOut = detector.preprocessor.droppedFields();
   const card: ModelCard = {
     data: { source: path, format: input.format, trainOn, rows: table.nRows },

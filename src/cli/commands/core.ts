@@ -6,9 +6,11 @@ import { InputError } from '../../errors.ts';
 import { Preprocessor } from '../../features/preprocessor.ts';
 import { INPUT_FORMATS, readInput } from '../../ingest/read-input.ts';
 import { type LoadedModel, loadModel, saveModel } from '../../model/bundle.ts';
+import { DETECTOR_NAMES } from '../../model/detectors/index.ts';
 import { elbowSweep } from '../../model/select-k.ts';
 import { runDemo } from '../../pipeline/demo.ts';
 import { type Evaluation, evaluateDataset, type Metrics, normalRows } from '../../pipeline/evaluate.ts';
+import { describePcapEvaluation, evaluatePcaps } from '../../pipeline/evaluate-pcaps.ts';
 import { describeFiles, scoreRecords } from '../../pipeline/score.ts';
 import { trainFromFile } from '../../pipeline/train.ts';
 import { fprOption, intOption, kOption } from '../options.ts';
@@ -64,6 +66,11 @@ export function registerCoreCommands(program: Command): void {
         target_fpr: result.detector.options.targetFpr,
         ensemble_runs: result.detector.ensembleSize,
         bad_rows: result.input.report.rowsSkipped,
+        calibration: result.detector.training.calibration,
+        ...(result.detector.training.expectedFpr
+          ? { expected_fpr: result.detector.training.expectedFpr }
+          : {}),
+        ...(result.detector.training.host ? { host: result.detector.training.host } : {}),
       };
       if (o.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       else {
@@ -141,9 +148,31 @@ export function registerCoreCommands(program: Command): void {
     .option('--target-fpr <rate>', 'false-positive rate the threshold aims at', fprOption, 0.01)
     .option('--seed <n>', 'random seed', intOption(0), 0)
     .option('--no-baseline', 'skip the plain K-Means baseline')
+    .option('--pcaps <dir>', 'real traffic: capture-grouped cross-validation on the benign captures in DIR')
+    .option('--attack <dir>', 'with --pcaps: attack captures (LABELS.tsv per capture) scored by every fold')
+    .option('--folds <n>', 'with --pcaps: folds of capture files', intOption(2), 5)
+    .addOption(
+      new Option('--detector <name>', 'with --pcaps: detector to evaluate')
+        .choices([...DETECTOR_NAMES])
+        .default('kmeans'),
+    )
     .option('--json', 'print JSON')
     .action(async (o) => {
       const progress = createProgress();
+      if (o.pcaps) {
+        const r = await evaluatePcaps({
+          benignDir: o.pcaps,
+          attackDir: o.attack,
+          folds: o.folds,
+          seed: o.seed,
+          detector: o.detector,
+          kmeans: { targetFpr: o.targetFpr, ...(o.k ? { k: o.k } : {}) },
+          onProgress: (s) => progress.step(s),
+        });
+        progress.done('evaluated');
+        process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : describePcapEvaluation(r));
+        return;
+      }
       const result = await evaluateDataset({
         dataset: o.dataset,
         test: o.test,
@@ -214,7 +243,8 @@ export function registerCoreCommands(program: Command): void {
             `  features: ${info.fields.length} fields → ${info.nFeatures} columns\n` +
             (info.fieldsLeftOut.length
               ? `  left out: ${info.fieldsLeftOut.map((f) => f.name).join(', ')} (${info.fieldsLeftOut[0]!.reason})\n`
-              : ''),
+              : '') +
+            expectedFprLine(info.training),
         );
       }
     });
@@ -267,6 +297,18 @@ export function describeModel(model: LoadedModel) {
     evaluation: model.card.evaluation ?? null,
     createdAt: model.card.createdAt,
   };
+}
+
+/** Grouped calibration: the expected FPR on new captures with its intervals (empty otherwise). */
+function expectedFprLine(t: LoadedModel['detector']['training']): string {
+  const e = t.expectedFpr;
+  const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
+  let out = '';
+  if (e)
+    out += `  expected FPR on new captures ${pct(e.fpr)} (${e.flagged}/${e.rows} out-of-group flows of ${e.groups} captures; 95 % capture bootstrap ${pct(e.groupBootstrap.low)}–${pct(e.groupBootstrap.high)}, Clopper-Pearson ${pct(e.clopperPearson.low)}–${pct(e.clopperPearson.high)})\n`;
+  if (t.host)
+    out += `  host threshold ${formatNumber(t.host.threshold)} (${t.host.windowSeconds} s windows, top-${t.host.topK} mean; ${t.host.flagged}/${t.host.hosts} calibration host windows above)\n`;
+  return out;
 }
 
 export function describeEvaluation(e: Evaluation): string {

@@ -151,6 +151,15 @@ export async function readTrafficMany(
   return { table: concatTables(results.map((r) => r.table)), identity, labels, report, files: ranges };
 }
 
+/** File index of every row: the group for grouped calibration (captures do not share a clock). */
+function fileOfRow(files: ManyResult['files'], nRows: number): Int32Array {
+  const out = new Int32Array(nRows);
+  files.forEach((f, i) => {
+    out.fill(i, f.firstRow, f.firstRow + f.rows);
+  });
+  return out;
+}
+
 /**
  * `readInput`-shaped reader over several traffic files: `path` may be a directory (its files sorted
  * by name) or several paths joined by the platform path delimiter is NOT supported — pass a
@@ -160,7 +169,7 @@ export async function readInputMany(
   paths: string | readonly string[],
   format: string,
   onBadRow: BadRowPolicy,
-): Promise<AnyInput & { files: ManyResult['files'] }> {
+): Promise<AnyInput & { files: ManyResult['files']; groups: Int32Array }> {
   if (format !== 'pcap' && format !== 'zeek' && format !== 'cic' && format !== 'auto') {
     throw new InputError(
       `${String(paths)}: several files can be read only as traffic (pcap, zeek, cic), not ${format}`,
@@ -177,5 +186,6 @@ export async function readInputMany(
     fields: flowFieldSpecs(),
     identity: t.identity,
     files: t.files,
+    groups: fileOfRow(t.files, t.table.nRows),
   };
 }
