@@ -8,6 +8,7 @@ import { NetanomalyError } from '../errors.ts';
 import { registerAppCommands } from './commands/app.ts';
 import { registerCoreCommands } from './commands/core.ts';
 import { registerInsightCommands } from './commands/insight.ts';
+import { registerLabCommands } from './commands/lab.ts';
 import { registerReportCommands } from './commands/report.ts';
 import { registerStreamCommands } from './commands/stream.ts';
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerAppCommands(program);
   registerInsightCommands(program);
   registerReportCommands(program);
+  registerLabCommands(program);
   return program;
 }
 
