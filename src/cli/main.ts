@@ -50,7 +50,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`Error: ${(err as Error)?.message ?? String(err)}\n`);
     }
     if (debug) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
-    return 1;
+    // an error may carry its own exit code (an interrupted lab run: 130)
+    const own = (err as { exitCode?: unknown })?.exitCode;
+    return err instanceof NetanomalyError && typeof own === 'number' ? own : 1;
   }
 }
 

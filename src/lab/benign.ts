@@ -163,21 +163,23 @@ function command(action: Action, rng: Rng, host: LabHost, i: number, p: LabPaths
   }
 }
 
-/** The bash script of one benign client for a run of `duration` seconds. */
+/**
+ * The bash script of benign client `index` (CLIENTS) for a run of `duration` seconds; `as` runs the
+ * same generator for another host (an insider that also has ordinary traffic) with a persona.
+ */
 export function clientScript(
   index: number,
   duration: number,
   seed: number,
   p: LabPaths,
   meanGap = 0.35,
+  as?: { host: LabHost; persona: keyof typeof PERSONAS },
 ): string {
-  const host = CLIENTS[index]!;
+  const host = as?.host ?? CLIENTS[index]!;
   const rng = new Rng(seed * 1009 + index + 1);
-  const persona = PERSONAS[PERSONA_ORDER[index % PERSONA_ORDER.length]!]!;
-  const lines = [
-    '#!/bin/bash',
-    `# benign client ${host.id} (${PERSONA_ORDER[index % PERSONA_ORDER.length]}), seed ${seed}`,
-  ];
+  const personaName = as?.persona ?? PERSONA_ORDER[index % PERSONA_ORDER.length]!;
+  const persona = PERSONAS[personaName]!;
+  const lines = ['#!/bin/bash', `# benign traffic of ${host.id} (${personaName}), seed ${seed}`];
   let planned = rng.next() * 2;
   lines.push(`sleep ${planned.toFixed(2)}`);
   for (let i = 0; planned < duration && i < 5000; i++) {

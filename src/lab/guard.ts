@@ -9,6 +9,8 @@ import { NetanomalyError } from '../errors.ts';
 
 export class LabError extends NetanomalyError {
   override name = 'LabError';
+  /** Exit code of the CLI for this error (130 for an interrupted run), else the default 1. */
+  exitCode?: number;
 }
 
 export const DEFAULT_LOCK = '/run/netanomaly-lab.lock';

@@ -4,7 +4,8 @@
  *
  * 1. a flow with a scenario's address at either end, overlapping that scenario's time span
  *    (widened by `before` s at the start and `after` s at the end, for clock granularity and
- *    lingering retransmissions/closes), gets the scenario's name and tool;
+ *    lingering retransmissions/closes), gets the scenario's name and tool; for a scenario whose
+ *    host also has ordinary traffic (`victims_only`), only its flows with a victim count;
  * 2. a flow with a scenario address outside every span of that address is `unknown`;
  * 3. a flow between two hosts of the base lab (servers, clients, poller, outside hosts) is
  *    `benign`;
@@ -18,6 +19,8 @@ export interface ScenarioRecord {
   attacker_ip: string;
   victims: string[];
   ports: string;
+  /** Only flows between the attacker and a victim belong to the scenario (the host has benign traffic too). */
+  victims_only?: boolean;
   /** Epoch seconds. */
   start: number;
   end: number;
@@ -47,7 +50,9 @@ export function labelFlow(
 ): Label {
   let touchesScenario = false;
   for (const s of scenarios) {
-    if (flow.src_ip !== s.attacker_ip && flow.dst_ip !== s.attacker_ip) continue;
+    const other =
+      flow.src_ip === s.attacker_ip ? flow.dst_ip : flow.dst_ip === s.attacker_ip ? flow.src_ip : null;
+    if (other === null || (s.victims_only && !s.victims.includes(other))) continue;
     touchesScenario = true;
     if (flow.start <= s.end + slack.after && flow.end >= s.start - slack.before)
       return { label: s.name, tool: s.tool };

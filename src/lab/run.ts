@@ -224,7 +224,7 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
       const i = nsInode(n);
       if (i !== null) inodes.push(i);
     }
-    if (abort.signal.aborted) throw new LabError('interrupted');
+    if (abort.signal.aborted) throw interrupted();
     say('starting servers');
     await waitListening(await startServers(work, files, procs));
     say('starting the capture');
@@ -260,6 +260,21 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
           'timeout',
           ['-k', '2', String(opts.duration), 'bash', script],
           join(work, 'logs', `${c.id}.log`),
+        ),
+      );
+    }
+    for (const [i, s] of active.entries()) {
+      if (!s.background) continue;
+      const script = join(work, 'scripts', `${s.attacker.id}.sh`);
+      const as = { host: s.attacker, persona: s.background };
+      await writeFile(script, clientScript(100 + i, opts.duration, opts.seed, paths, 0.35, as));
+      traffic.push(
+        procs.start(
+          `${s.attacker.id}-benign`,
+          nsName(s.attacker),
+          'timeout',
+          ['-k', '2', String(opts.duration), 'bash', script],
+          join(work, 'logs', `${s.attacker.id}.log`),
         ),
       );
     }
@@ -303,6 +318,7 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
             attacker_ip: spec.attacker.ip,
             victims: spec.victims,
             ports: spec.ports,
+            victims_only: spec.background !== undefined,
             description: spec.description,
             start,
             end: Date.now() / 1000,
@@ -317,8 +333,7 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
     await Promise.all(pending);
     if (!abort.signal.aborted) await abortable(2500, abort.signal);
     await procs.stop(dumpcap, 'SIGINT', 5000);
-    if (abort.signal.aborted)
-      throw new LabError(`interrupted by ${signalName ?? 'a signal'}; the lab was torn down`);
+    if (abort.signal.aborted) throw interrupted();
     await teardown();
     say('labelling flows');
     const manifestBase = {
@@ -330,7 +345,11 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
     const labelled = await labelCapture(
       capture,
       log,
-      hosts.filter((h) => h.role !== 'attacker' && h.role !== 'insider'),
+      hosts.filter(
+        (h) =>
+          h.role !== 'attacker' &&
+          (h.role !== 'insider' || active.some((s) => s.attacker === h && s.background)),
+      ),
     );
     await writeFile(join(out, 'labels.csv'), labelsCsv(labelled.rows));
     const manifest: LabManifest = {
@@ -350,11 +369,20 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
     };
     await writeFile(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     return { manifest, dir: out, namespaceInodes: inodes };
+  } catch (err) {
+    // whatever a signal broke on its way (a server that died, a missing file) is the interruption
+    throw abort.signal.aborted ? interrupted() : err;
   } finally {
     await teardown();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     release();
+  }
+
+  function interrupted(): LabError {
+    const err = new LabError(`interrupted by ${signalName ?? 'a signal'}; the lab was torn down`);
+    err.exitCode = 130;
+    return err;
   }
 
   async function teardown(): Promise<void> {

@@ -28,6 +28,11 @@ export interface ScenarioSpec {
   description: string;
   /** 'slot': a share of the run; 'long': most of the run (low-rate behaviour such as beaconing). */
   span: 'slot' | 'long';
+  /**
+   * The host also has ordinary (benign) traffic for the whole run, as an infected workstation
+   * would; then only its flows to the victims belong to the scenario.
+   */
+  background?: 'office' | 'light';
   /** Longest useful run time in seconds. */
   maxSeconds: number;
   script(ctx: ScenarioContext): string;
@@ -287,6 +292,7 @@ export const SCENARIOS: ScenarioSpec[] = [
     ports: '443',
     description: 'bulk exfiltration: 6 HTTPS uploads of 3 MB each to an outside-looking host',
     span: 'slot',
+    background: 'office',
     maxSeconds: 40,
     script: (c) =>
       lines(
@@ -307,6 +313,7 @@ export const SCENARIOS: ScenarioSpec[] = [
     ports: '443',
     description: 'C2 beaconing: small HTTPS check-ins to an outside host every ~1.5 s with ±40 % jitter',
     span: 'long',
+    background: 'light',
     maxSeconds: 100_000,
     script: (c) => {
       const rng = new Rng(c.seed * 131 + 7);

@@ -75,6 +75,26 @@ describe('labelFlow', () => {
     assert.deepEqual(at(1021, 1022), UNKNOWN);
   });
 
+  test('an insider with ordinary traffic: only its flows with a victim are the scenario', () => {
+    const exfil: ScenarioRecord = {
+      ...beacon,
+      name: 'exfil-bulk',
+      attacker_ip: '192.0.2.151',
+      victims: ['203.0.113.50'],
+      victims_only: true,
+    };
+    const withInsider = new Set([...base, '192.0.2.151', '203.0.113.50']);
+    const flow = (dst: string, start: number) => ({
+      src_ip: '192.0.2.151',
+      dst_ip: dst,
+      start,
+      end: start + 1,
+    });
+    assert.equal(labelFlow(flow('203.0.113.50', 1010), [exfil], withInsider).label, 'exfil-bulk');
+    assert.deepEqual(labelFlow(flow('192.0.2.53', 1010), [exfil], withInsider), BENIGN);
+    assert.deepEqual(labelFlow(flow('203.0.113.50', 2000), [exfil], withInsider), UNKNOWN);
+  });
+
   test('flows between base hosts are benign; unassigned addresses are unknown', () => {
     assert.deepEqual(
       labelFlow({ src_ip: '192.0.2.101', dst_ip: '192.0.2.53', start: 1003, end: 1003 }, [scan], base),
