@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync }
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BRIDGE, LAB_PREFIX, LAB_SUBNETS, type LabHost, nsName, SWITCH_NS } from './plan.ts';
-import { must, run, sleep } from './procs.ts';
+import { must, mustWithInput, run, sleep } from './procs.ts';
 
 /** Names of the existing lab namespaces (`ip netns list`, prefix filtered). */
 export async function labNamespaces(prefix = LAB_PREFIX): Promise<string[]> {
@@ -116,50 +116,40 @@ export async function cleanupStale(
   return { namespaces, pids };
 }
 
-/** Creates the switch namespace with its bridge (IPv6 off, no address, no multicast snooping). */
-export async function createSwitch(): Promise<void> {
-  await must('ip', ['netns', 'add', SWITCH_NS]);
-  await quietIpv6(SWITCH_NS);
-  await must('ip', ['-n', SWITCH_NS, 'link', 'add', BRIDGE, 'type', 'bridge', 'mcast_snooping', '0']);
-  await must('ip', ['-n', SWITCH_NS, 'link', 'set', BRIDGE, 'up']);
-}
-
-async function quietIpv6(ns: string): Promise<void> {
-  for (const k of ['all', 'default']) {
-    await must('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv6.conf.${k}.disable_ipv6=1`]);
-  }
-}
-
 /**
- * Creates one host: its namespace, a veth pair made inside the switch namespace (one end on the
- * bridge, the other moved straight into the host), its addresses and on-link routes to the lab
- * subnets, and a resolv.conf pointing at the lab resolver (used by `ip netns exec`).
+ * Creates the lab's namespaces: the switch (a bridge without address or multicast snooping) and
+ * one namespace per host, with a veth pair made inside the switch namespace (one end on the
+ * bridge, the other moved straight into the host: no end is ever in the caller's namespace), the
+ * host's address, on-link routes to the lab subnets (no default route), IPv6 off everywhere, and
+ * a resolv.conf pointing at the lab resolver (used by `ip netns exec`). Batched: a few `ip`
+ * processes per host instead of a dozen.
  */
-export async function createHost(host: LabHost, resolver: string): Promise<void> {
-  const ns = nsName(host);
-  await must('ip', ['netns', 'add', ns]);
-  await quietIpv6(ns);
-  const peer = `v-${host.id}`;
-  await must('ip', [
-    '-n',
-    SWITCH_NS,
-    'link',
-    'add',
-    peer,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'eth0',
-    'netns',
-    ns,
-  ]);
-  await must('ip', ['-n', SWITCH_NS, 'link', 'set', peer, 'master', BRIDGE, 'up']);
-  await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  await must('ip', ['-n', ns, 'addr', 'add', `${host.ip}/32`, 'dev', 'eth0']);
-  await must('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-  for (const net of LAB_SUBNETS) await must('ip', ['-n', ns, 'route', 'add', net, 'dev', 'eth0']);
-  const etc = `/etc/netns/${ns}`;
-  await mkdir(etc, { recursive: true });
-  await writeFile(join(etc, 'resolv.conf'), `nameserver ${resolver}\noptions timeout:2 attempts:1\n`);
+export async function createTopology(hosts: readonly LabHost[], resolver: string): Promise<void> {
+  const names = [SWITCH_NS, ...hosts.map(nsName)];
+  await mustWithInput('ip', ['-batch', '-'], names.map((n) => `netns add ${n}\n`).join(''));
+  const noIpv6 = ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'];
+  await Promise.all(names.map((n) => must('ip', ['netns', 'exec', n, 'sysctl', '-q', '-w', ...noIpv6])));
+  const sw = [`link add ${BRIDGE} type bridge mcast_snooping 0`, `link set ${BRIDGE} up`];
+  for (const h of hosts) {
+    sw.push(
+      `link add v-${h.id} type veth peer name eth0 netns ${nsName(h)}`,
+      `link set v-${h.id} master ${BRIDGE} up`,
+    );
+  }
+  await mustWithInput('ip', ['-n', SWITCH_NS, '-batch', '-'], `${sw.join('\n')}\n`);
+  await Promise.all(
+    hosts.map(async (h) => {
+      const ns = nsName(h);
+      const cmds = [
+        'link set lo up',
+        `addr add ${h.ip}/32 dev eth0`,
+        'link set eth0 up',
+        ...LAB_SUBNETS.map((net) => `route add ${net} dev eth0`),
+      ];
+      await mustWithInput('ip', ['-n', ns, '-batch', '-'], `${cmds.join('\n')}\n`);
+      const etc = `/etc/netns/${ns}`;
+      await mkdir(etc, { recursive: true });
+      await writeFile(join(etc, 'resolv.conf'), `nameserver ${resolver}\noptions timeout:2 attempts:1\n`);
+    }),
+  );
 }

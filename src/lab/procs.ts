@@ -51,6 +51,31 @@ export async function must(cmd: string, args: string[], timeoutMs = 30_000): Pro
   return r.stdout;
 }
 
+/** Runs `cmd args` with `input` on stdin (e.g. `ip -batch -`); throws with its stderr when it fails. */
+export function mustWithInput(cmd: string, args: string[], input: string, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else
+        reject(
+          new Error(`${cmd} ${args.join(' ')}: ${stderr.trim().split('\n')[0] || `exit ${code ?? signal}`}`),
+        );
+    });
+    child.stdin!.end(input);
+  });
+}
+
 export interface Managed {
   name: string;
   child: ChildProcess;

@@ -23,8 +23,7 @@ import {
 import { BENIGN, type LabelRow, labelFlow, labelsCsv, type ScenarioRecord } from './labels.ts';
 import {
   cleanupStale,
-  createHost,
-  createSwitch,
+  createTopology,
   destroyNamespaces,
   labNamespaces,
   nsInode,
@@ -214,12 +213,8 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
     }
     const hosts: LabHost[] = [...baseHosts(), ...active.map((s) => s.attacker)];
     say(`creating ${hosts.length} hosts and the bridge`);
-    await createSwitch();
-    namespaces.push(SWITCH_NS);
-    for (const h of hosts) {
-      namespaces.push(nsName(h));
-      await createHost(h, SERVERS.dns.ip);
-    }
+    namespaces.push(SWITCH_NS, ...hosts.map(nsName));
+    await createTopology(hosts, SERVERS.dns.ip);
     for (const n of namespaces) {
       const i = nsInode(n);
       if (i !== null) inodes.push(i);
