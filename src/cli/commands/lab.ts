@@ -20,6 +20,8 @@ export function registerLabCommands(program: Command): void {
     .option('--scenarios <list>', "comma-separated scenario names, 'all' or 'none'", 'all')
     .option('--json', 'print the manifest as JSON')
     .action(async (o) => {
+      // a closed stderr (`lab run ... 2>&1 | head`) must not kill the run before its teardown
+      process.stderr.on('error', () => {});
       const progress = createProgress();
       const choice: string[] | 'all' | 'none' =
         o.scenarios === 'all' || o.scenarios === 'none'
