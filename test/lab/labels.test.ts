@@ -95,6 +95,27 @@ describe('labelFlow', () => {
     assert.deepEqual(labelFlow(flow('203.0.113.50', 2000), [exfil], withInsider), UNKNOWN);
   });
 
+  test("a scenario's own far end (the tunnel server) counts as its address", () => {
+    const tunnel: ScenarioRecord = {
+      ...scan,
+      name: 'dns-tunnel-iodine',
+      tool: 'iodine',
+      attacker_ip: '192.0.2.153',
+      peer_ip: '203.0.113.53',
+    };
+    // the resolver forwarding a tunnel query: neither end is the tunnel client
+    assert.equal(
+      labelFlow({ src_ip: '192.0.2.53', dst_ip: '203.0.113.53', start: 1005, end: 1005 }, [tunnel], base)
+        .label,
+      'dns-tunnel-iodine',
+    );
+    assert.equal(
+      labelFlow({ src_ip: '192.0.2.153', dst_ip: '192.0.2.53', start: 1001, end: 1009 }, [tunnel], base)
+        .label,
+      'dns-tunnel-iodine',
+    );
+  });
+
   test('flows between base hosts are benign; unassigned addresses are unknown', () => {
     assert.deepEqual(
       labelFlow({ src_ip: '192.0.2.101', dst_ip: '192.0.2.53', start: 1003, end: 1003 }, [scan], base),
@@ -190,8 +211,9 @@ describe('schedule and scripts', () => {
       const text = s.script({ dir: '/tmp/d', work: '/tmp/w', limit: 30, seed: 1 }).replace(/\?[^'\s]*/g, '');
       const ips = text.match(/\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b/g) ?? [];
       assert.ok(ips.length > 0, s.name);
+      // 10.99.0.0/27 is iodine's inner network: it exists only on the tunnel devices of two lab hosts
       for (const ip of ips)
-        assert.match(ip, /^(192\.0\.2|198\.51\.100|203\.0\.113)\.\d+$/, `${s.name}: ${ip}`);
+        assert.match(ip, /^((192\.0\.2|198\.51\.100|203\.0\.113)\.\d+|10\.99\.0\.\d)$/, `${s.name}: ${ip}`);
     }
   });
 

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { parseLabelsCsv } from '../../src/lab/labels.ts';
 import { pidsInNamespaces, pidsMentioning, RUN_DIR_PREFIX } from '../../src/lab/netns.ts';
+import { SCENARIOS } from '../../src/lab/scenarios.ts';
 import { cli, ROOT } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/data.ts';
 
@@ -130,7 +131,7 @@ describe('lab run, all scenarios, 70 s (root)', { timeout: 200_000 }, () => {
     }
     assert.ok((counts.benign ?? 0) >= 300, `benign: ${counts.benign}`);
     assert.deepEqual(manifest.skipped, []);
-    assert.equal(manifest.scenarios.length, 13);
+    assert.equal(manifest.scenarios.length, SCENARIOS.length);
     for (const s of manifest.scenarios) assert.ok(s.end >= s.start && s.attacker_ip, s.name);
     assert.ok(statSync(join(out, 'capture.pcap')).size > 24);
     const pcapMagic = readFileSync(join(out, 'capture.pcap')).subarray(0, 4).readUInt32LE(0);
