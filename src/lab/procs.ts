@@ -4,7 +4,7 @@
  * teardown can stop them all (and `ip netns pids` catches anything they forked).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
@@ -92,6 +92,7 @@ export class ProcessGroup {
       stdio: ['ignore', fd, fd],
       detached: true,
     });
+    closeSync(fd); // the child has its own copy
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.on('exit', (code, signal) => resolve({ code, signal }));
       child.on('error', () => resolve({ code: null, signal: null }));

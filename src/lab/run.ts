@@ -122,6 +122,7 @@ const VERSION_ARGS: Record<string, string[]> = {
   swaks: ['--version'],
   nmap: ['--version'],
   hping3: ['--version'],
+  iodine: ['-v'],
   hydra: ['-h'],
   slowhttptest: ['-h'],
   ssh: ['-V'],
