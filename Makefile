@@ -9,7 +9,7 @@ export TZ := UTC
 NODE_STAMP := node_modules/.install-stamp
 SYS_STAMP := .system-deps-stamp
 
-.PHONY: demo test lint format deps system-deps bench notebooks
+.PHONY: demo test lint format deps system-deps bench notebooks lab
 
 deps: $(NODE_STAMP)
 
@@ -46,3 +46,11 @@ bench: deps system-deps
 fuzz: deps
 	@mkdir -p test-output
 	nice -n 19 node --expose-gc --import tsx scripts/fuzz.ts --count $(or $(FUZZ_COUNT),1000000) --out test-output/fuzz-results.json $(FUZZ_ARGS)
+
+# The traffic lab (root): a benign run, a run with every attack scenario, then the flow-level
+# evaluation of one against the other. Captures stay outside the repository.
+LAB_DIR ?= /tmp/netanomaly-lab
+lab: deps system-deps
+	node_modules/.bin/tsx src/cli/main.ts lab run -o $(LAB_DIR)/lab-a --duration 120 --seed 1 --scenarios none
+	node_modules/.bin/tsx src/cli/main.ts lab run -o $(LAB_DIR)/lab-b --duration 180 --seed 2 --scenarios all
+	node_modules/.bin/tsx src/cli/main.ts evaluate --lab $(LAB_DIR)/lab-a --test $(LAB_DIR)/lab-b --json > $(LAB_DIR)/evaluation.json && cat $(LAB_DIR)/evaluation.json

@@ -8,6 +8,7 @@ import { NetanomalyError } from '../errors.ts';
 import { registerAppCommands } from './commands/app.ts';
 import { registerCoreCommands } from './commands/core.ts';
 import { registerInsightCommands } from './commands/insight.ts';
+import { registerLabCommands } from './commands/lab.ts';
 import { registerOpsCommands } from './commands/ops.ts';
 import { registerReportCommands } from './commands/report.ts';
 import { registerStreamCommands } from './commands/stream.ts';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerInsightCommands(program);
   registerReportCommands(program);
   registerOpsCommands(program);
+  registerLabCommands(program);
   return program;
 }
 
@@ -50,7 +52,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`Error: ${(err as Error)?.message ?? String(err)}\n`);
     }
     if (debug) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
-    return 1;
+    // an error may carry its own exit code (an interrupted lab run: 130)
+    const own = (err as { exitCode?: unknown })?.exitCode;
+    return err instanceof NetanomalyError && typeof own === 'number' ? own : 1;
   }
 }
 

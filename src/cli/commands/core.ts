@@ -10,6 +10,7 @@ import { DETECTOR_NAMES } from '../../model/detectors/index.ts';
 import { elbowSweep } from '../../model/select-k.ts';
 import { runDemo } from '../../pipeline/demo.ts';
 import { type Evaluation, evaluateDataset, type Metrics, normalRows } from '../../pipeline/evaluate.ts';
+import { evaluateLab, type LabEvaluation } from '../../pipeline/evaluate-lab.ts';
 import { describePcapEvaluation, evaluatePcaps } from '../../pipeline/evaluate-pcaps.ts';
 import { describeFiles, scoreRecords } from '../../pipeline/score.ts';
 import { trainFromFile } from '../../pipeline/train.ts';
@@ -137,9 +138,14 @@ export function registerCoreCommands(program: Command): void {
     .description('train on a public dataset and evaluate on its test file (labels used only to report)')
     .addOption(new Option('--dataset <name>', 'dataset').choices(['nsl-kdd', 'kdd99']).default('nsl-kdd'))
     .addOption(
-      new Option('--test <file>', 'NSL-KDD test file')
-        .choices(['KDDTest+', 'KDDTest-21'])
-        .default('KDDTest+'),
+      new Option(
+        '--test <file>',
+        'NSL-KDD test file (KDDTest+ or KDDTest-21); with --lab, the test run directory',
+      ),
+    )
+    .option(
+      '--lab <dir>',
+      'traffic lab: train on the flows of this (benign) run, test on the run given by --test',
     )
     .addOption(
       new Option('--train-on <rows>', 'rows to learn from').choices(['normal', 'all']).default('normal'),
@@ -157,7 +163,7 @@ export function registerCoreCommands(program: Command): void {
         .default('kmeans'),
     )
     .option('--json', 'print JSON')
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
       const progress = createProgress();
       if (o.pcaps) {
         const r = await evaluatePcaps({
@@ -173,9 +179,27 @@ export function registerCoreCommands(program: Command): void {
         process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : describePcapEvaluation(r));
         return;
       }
+      if (o.lab) {
+        if (!o.test) cmd.error('error: --lab TRAIN_DIR needs --test TEST_DIR (a lab run with attacks)');
+        const lab = await evaluateLab({
+          train: o.lab,
+          test: o.test,
+          ...(o.k ? { k: o.k } : {}),
+          detector: { targetFpr: o.targetFpr, seed: o.seed },
+          onProgress: (s) => progress.step(s),
+        });
+        progress.done('evaluated');
+        process.stdout.write(o.json ? `${JSON.stringify(lab, null, 2)}\n` : describeLabEvaluation(lab));
+        return;
+      }
+      const test = o.test ?? 'KDDTest+';
+      if (test !== 'KDDTest+' && test !== 'KDDTest-21')
+        cmd.error(
+          `error: option '--test <file>' argument '${test}' is invalid. Allowed choices are KDDTest+, KDDTest-21.`,
+        );
       const result = await evaluateDataset({
         dataset: o.dataset,
-        test: o.test,
+        test,
         trainOn: o.trainOn,
         baseline: o.baseline,
         detector: { targetFpr: o.targetFpr, seed: o.seed, ...(o.k ? { k: o.k } : {}) },
@@ -331,5 +355,21 @@ export function describeEvaluation(e: Evaluation): string {
   return `${bold(`${e.dataset}: trained on ${e.train.used} ${e.train.train_on} rows of ${e.train.id}, tested on ${e.test.id} (${e.test.rows} rows)`)}
 ${formatTable(['model', 'k', 'roc_auc', 'pr_auc', 'dr@0.1%', 'dr@1%', 'dr@5%', 'fpr', 'f1'], rows)}
 flagged at the threshold (target false-positive rate ${e.target_fpr}): ${fam}
+`;
+}
+
+export function describeLabEvaluation(e: LabEvaluation): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const rows = Object.entries(e.recall_by_scenario).map(([name, g]) => [
+    name,
+    g.tool,
+    g.n,
+    g.detected,
+    pct(g.share),
+  ]);
+  return `${bold(`lab: trained on ${e.train.flows} flows of ${e.train.dir} (k=${e.train.k}), tested on ${e.test.flows} flows of ${e.test.dir} (${e.test.attacks} attack, ${e.test.benign} benign)`)}
+roc_auc ${formatNumber(e.roc_auc)}  pr_auc ${formatNumber(e.pr_auc)}  dr@0.1% ${formatNumber(e.dr_at_fpr['0.001'])}  dr@1% ${formatNumber(e.dr_at_fpr['0.01'])}  dr@5% ${formatNumber(e.dr_at_fpr['0.05'])}
+at the model's threshold: fpr ${pct(e.fpr)}, recall ${pct(e.recall)}, precision ${pct(e.precision)}
+${formatTable(['scenario', 'tool', 'flows', 'flagged', 'recall'], rows)}
 `;
 }
