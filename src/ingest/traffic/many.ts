@@ -122,13 +122,13 @@ export async function readInputMany(
   format: string,
   onBadRow: BadRowPolicy,
 ): Promise<AnyInput & { files: ManyResult['files'] }> {
-  if (format !== 'pcap' && format !== 'zeek' && format !== 'cic' && format !== 'auto') {
+  if (!['pcap', 'zeek', 'cic', 'netflow', 'goflow2', 'auto'].includes(format)) {
     throw new InputError(
       `${String(paths)}: several files can be read only as traffic (pcap, zeek, cic), not ${format}`,
     );
   }
   const list = typeof paths === 'string' ? [paths] : paths;
-  const t = await readTrafficMany(list, { format: format as 'pcap' | 'zeek' | 'cic' | 'auto', onBadRow });
+  const t = await readTrafficMany(list, { format: format as TrafficOptions['format'], onBadRow });
   return {
     table: t.table,
     labels: t.labels,
