@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { NetanomalyError } from '../errors.ts';
 import { registerAppCommands } from './commands/app.ts';
+import { registerCollectCommand } from './commands/collect.ts';
 import { registerCoreCommands } from './commands/core.ts';
 import { registerInsightCommands } from './commands/insight.ts';
 import { registerReportCommands } from './commands/report.ts';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerAppCommands(program);
   registerInsightCommands(program);
   registerReportCommands(program);
+  registerCollectCommand(program);
   return program;
 }
 

@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { UnsupportedFormatError } from '../errors.ts';
 import { flowFieldSpecs } from '../features/flow-fields.ts';
+import { exportFieldSpecs, isExportFormat } from './flowexport/fields.ts';
 import { type InputData, readTabular } from './input.ts';
 import { labelFamily } from './kdd.ts';
 import { firstLine } from './sniff.ts';
@@ -68,7 +69,7 @@ export async function readInput(path: string, format: string, onBadRow: BadRowPo
       families: t.labels ? t.labels.map(labelFamily) : null,
       report: t.report,
       format: f,
-      fields: flowFieldSpecs(),
+      fields: isExportFormat(f) ? exportFieldSpecs() : flowFieldSpecs(),
       identity: t.identity,
     };
   }

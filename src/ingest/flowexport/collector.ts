@@ -16,6 +16,9 @@ import { InputError } from '../../errors.ts';
 import { bump, type Counters } from '../traffic/pcap.ts';
 import type { ExportFlow } from './biflow.ts';
 import { ExportFlowSource, type FlowExportOptions } from './index.ts';
+import { exporterId } from './record.ts';
+
+export { exporterId };
 
 export interface ListenAddress {
   host: string;
@@ -104,7 +107,7 @@ export class FlowCollector {
     this.lastDatagramAt = now;
     if (this.kept.length < this.keep)
       this.kept.push({ ts: now, src: rinfo.address, sport: rinfo.port, data: Buffer.from(msg) });
-    this.enqueue(this.source.push(msg, rinfo.address, now));
+    this.enqueue(this.source.push(msg, exporterId(rinfo.address, rinfo.port), now));
   }
 
   private enqueue(flows: ExportFlow[]): void {

@@ -18,7 +18,7 @@ import { type DomainHealth, ExportHealth } from './health.ts';
 import { decodeIpfix } from './ipfix.ts';
 import { decodeV5 } from './netflow-v5.ts';
 import { decodeV9 } from './netflow-v9.ts';
-import { type ExportRecord, u16, u32 } from './record.ts';
+import { type ExportRecord, exporterId, u16, u32 } from './record.ts';
 import { decodeSflow, type InterfaceHealth } from './sflow.ts';
 import { TemplateCache, type TemplateCacheOptions } from './templates.ts';
 import { udpPayload } from './udp.ts';
@@ -199,7 +199,7 @@ export async function* netflowFlows(
       continue;
     }
     report.rowsKept++;
-    yield* src.push(u.payload, u.src, p.ts);
+    yield* src.push(u.payload, exporterId(u.src, u.sport), p.ts);
   }
   yield* src.flush();
   healthWarnings(report, src.decoder.snapshot());

@@ -85,3 +85,11 @@ export function u16(b: Uint8Array, o: number): number {
 export function u32(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
+
+/**
+ * The exporter as address:port: templates and sequence numbers belong to a transport session
+ * (RFC 7011 §10.3, RFC 3954 §5), and a restarted exporter process usually sends from a new port.
+ */
+export function exporterId(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}

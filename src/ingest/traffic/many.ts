@@ -8,6 +8,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
 import { flowFieldSpecs } from '../../features/flow-fields.ts';
+import { exportFieldSpecs, isExportFormat } from '../flowexport/fields.ts';
 import { labelFamily } from '../kdd.ts';
 import type { AnyInput } from '../read-input.ts';
 import type { BadRowPolicy, Table } from '../table.ts';
@@ -135,7 +136,7 @@ export async function readInputMany(
     families: t.labels ? t.labels.map(labelFamily) : null,
     report: t.report,
     format: t.report.format ?? format,
-    fields: flowFieldSpecs(),
+    fields: isExportFormat(t.report.format) ? exportFieldSpecs() : flowFieldSpecs(),
     identity: t.identity,
     files: t.files,
   };

@@ -145,7 +145,7 @@ export function compareWithNfdump(
       ['bytes', r.bytes, t.bytes],
       ['in_if', inIf, t.inIf],
       ['out_if', outIf, t.outIf],
-      ['exporter', r.exporter, t.exporter],
+      ['exporter', r.exporter.replace(/^\[?([^\]]*?)\]?:\d+$/, '$1'), t.exporter],
     ];
     if (r.proto === 6) pairs.push(['tcp_flags', flags, t.flags]);
     if (!Number.isNaN(r.rpackets))

@@ -19,6 +19,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { exporterId } from '../../../src/ingest/flowexport/collector.ts';
 import { FlowExportDecoder } from '../../../src/ingest/flowexport/index.ts';
 import type { ExportRecord } from '../../../src/ingest/flowexport/record.ts';
 import { readTraffic } from '../../../src/ingest/traffic/index.ts';
@@ -90,7 +91,7 @@ for (const c of CASES) {
     // 2. the same datagrams through nfcapd + nfdump, record by record
     const dec = new FlowExportDecoder({});
     const ours: ExportRecord[] = [];
-    for (const d of got.collector.datagrams()) dec.decode(d.data, d.src, d.ts, ours);
+    for (const d of got.collector.datagrams()) dec.decode(d.data, exporterId(d.src, d.sport), d.ts, ours);
     const nf = await nfdumpDecode(got.collector.datagrams());
     const n = compareWithNfdump(ours, nf);
     process.stderr.write(
