@@ -188,6 +188,12 @@ export function decodeDataSet(
   const isIpfix = ctx.version === 10;
   while (end - o >= t.minLength) {
     if (t.fixedLength > 0 && end - o < t.fixedLength) break; // padding
+    if (t.fixedLength === 0) {
+      // every field has length 0: a record that takes no bytes would repeat forever
+      bump(counters, 'templates_zero_length');
+      break;
+    }
+    const recordStart = o;
     const r = t.options ? null : emptyRecord(ctx.exporter, ctx.domain, ctx.version, ctx.arrival);
     let firstUp = Number.NaN;
     let lastUp = Number.NaN;
@@ -341,6 +347,7 @@ export function decodeDataSet(
       bump(counters, 'records_truncated');
       break;
     }
+    if (o === recordStart) break;
     n++;
     if (r === null) {
       if (sampling > 0) {
