@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { NetanomalyError } from '../errors.ts';
 import { registerAppCommands } from './commands/app.ts';
+import { registerCollectCommand } from './commands/collect.ts';
 import { registerCoreCommands } from './commands/core.ts';
 import { registerInsightCommands } from './commands/insight.ts';
 import { registerLabCommands } from './commands/lab.ts';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerReportCommands(program);
   registerOpsCommands(program);
   registerLabCommands(program);
+  registerCollectCommand(program);
   return program;
 }
 

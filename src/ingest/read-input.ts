@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { UnsupportedFormatError } from '../errors.ts';
 import { flowFieldSpecs } from '../features/flow-fields.ts';
+import { exportFieldSpecs, isExportFormat } from './flowexport/fields.ts';
 import { type InputData, readTabular } from './input.ts';
 import { labelFamily } from './kdd.ts';
 import { firstLine } from './sniff.ts';
@@ -21,7 +22,9 @@ async function isDirectory(path: string): Promise<boolean> {
   }
 }
 
-export const INPUT_FORMATS = ['auto', 'nsl-kdd', 'kdd99', 'csv', 'pcap', 'zeek', 'cic'] as const;
+/** Flow exports: a pcap of NetFlow/IPFIX/sFlow datagrams, GoFlow2 JSON lines (src/ingest/flowexport). */
+const EXPORTS = ['netflow', 'goflow2'] as const;
+export const INPUT_FORMATS = ['auto', 'nsl-kdd', 'kdd99', 'csv', 'pcap', 'zeek', 'cic', ...EXPORTS] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
 
 export interface AnyInput extends InputData {
@@ -58,7 +61,7 @@ export async function readInput(path: string, format: string, onBadRow: BadRowPo
   }
   if (await isDirectory(path)) return readInputMany(path, format, onBadRow);
   const f = format === 'auto' ? await sniffInputFormat(path) : (format as Exclude<InputFormat, 'auto'>);
-  if (f === 'pcap' || f === 'zeek' || f === 'cic') {
+  if (f === 'pcap' || f === 'zeek' || f === 'cic' || f === 'netflow' || f === 'goflow2') {
     const t = await readTraffic(path, { format: f, onBadRow });
     return {
       table: t.table,
@@ -66,7 +69,7 @@ export async function readInput(path: string, format: string, onBadRow: BadRowPo
       families: t.labels ? t.labels.map(labelFamily) : null,
       report: t.report,
       format: f,
-      fields: flowFieldSpecs(),
+      fields: isExportFormat(f) ? exportFieldSpecs() : flowFieldSpecs(),
       identity: t.identity,
     };
   }

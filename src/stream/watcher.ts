@@ -56,6 +56,7 @@ import {
 import { CHECKPOINT_VERSION, type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { HealthMeter } from './health.ts';
 import { LIVE_PREFIX, runLive } from './live.ts';
+import { NETFLOW_PREFIX, runNetflow } from './netflow.ts';
 import { parseFlowJson, ZeekLineParser } from './parse.ts';
 import { AlertSink, SinkError } from './sink.ts';
 import { FileTailer, type TailLine } from './tailer.ts';
@@ -198,8 +199,8 @@ export class Watcher {
   async run(): Promise<WatchResult> {
     const src = this.opts.source;
     if (src === '-') return this.runStream();
-    if (src.startsWith(LIVE_PREFIX))
-      return runLive({
+    if (src.startsWith(LIVE_PREFIX) || src.startsWith(NETFLOW_PREFIX))
+      return (src.startsWith(NETFLOW_PREFIX) ? runNetflow : runLive)({
         opts: this.opts,
         batch: this.o.batch,
         pollMs: this.o.pollMs,

@@ -42,7 +42,7 @@ export function registerStreamCommands(program: Command): void {
     .argument('<input...>', 'files or directories')
     .addOption(
       new Option('--format <format>', 'input format')
-        .choices(['auto', 'pcap', 'zeek', 'cic'])
+        .choices(['auto', 'pcap', 'zeek', 'cic', 'netflow', 'goflow2'])
         .default('auto'),
     )
     .requiredOption('-o, --out <file>', 'output: .csv or .jsonl (- for JSON lines on stdout)')

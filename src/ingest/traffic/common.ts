@@ -8,7 +8,7 @@ import { ParseError } from '../../errors.ts';
 import { type BadRowPolicy, emptyReport, type IngestReport } from '../table.ts';
 import type { Counters } from './pcap.ts';
 
-export type TrafficFormat = 'pcap' | 'zeek' | 'cic';
+export type TrafficFormat = 'pcap' | 'zeek' | 'cic' | 'netflow' | 'goflow2';
 
 export interface TrafficReport extends IngestReport {
   /** Everything counted on the way: packets, skipped packets by reason, flows, unset fields... */

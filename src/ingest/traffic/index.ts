@@ -10,6 +10,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { InputError, ParseError } from '../../errors.ts';
+import { goflow2Flows, looksLikeGoflow2 } from '../flowexport/goflow2.ts';
+import { netflowFlows } from '../flowexport/index.ts';
 import type { BadRowPolicy, Table } from '../table.ts';
 import { cicFlows, looksLikeCic } from './cic.ts';
 import { emptyTrafficReport, readHead, type TrafficFormat, type TrafficReport, warnOnce } from './common.ts';
@@ -57,6 +59,7 @@ export async function sniffFormat(path: string): Promise<TrafficFormat> {
   if (sniffCapture(raw) !== null) return 'pcap';
   const text = head.toString('utf8').replace(/^\uFEFF/, '');
   const firstLine = text.split(/\r?\n/).find((l) => l.trim() !== '') ?? '';
+  if (looksLikeGoflow2(firstLine)) return 'goflow2';
   if (firstLine.startsWith('#separator') || /^#(fields|path)\b/.test(firstLine)) return 'zeek';
   if (firstLine.trimStart().startsWith('{') && /"id\.orig_h"|"id"\s*:\s*\{/.test(firstLine)) return 'zeek';
   if (looksLikeCic(firstLine)) return 'cic';
@@ -89,6 +92,8 @@ async function* pcapFlows(path: string, report: TrafficReport, meterOpts?: FlowM
 async function* rawFlows(path: string, format: TrafficFormat, report: TrafficReport, opts: TrafficOptions) {
   if (format === 'pcap') yield* pcapFlows(path, report, opts.meter);
   else if (format === 'zeek') yield* zeekFlows(path, report);
+  else if (format === 'netflow') yield* netflowFlows(path, report);
+  else if (format === 'goflow2') yield* goflow2Flows(path, report);
   else yield* cicFlows(path, report);
 }
 

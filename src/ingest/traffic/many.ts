@@ -12,6 +12,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError, NetanomalyError } from '../../errors.ts';
 import { flowFieldSpecs } from '../../features/flow-fields.ts';
+import { exportFieldSpecs, isExportFormat } from '../flowexport/fields.ts';
 import { labelFamily } from '../kdd.ts';
 import type { AnyInput } from '../read-input.ts';
 import type { BadRowPolicy, Table } from '../table.ts';
@@ -170,20 +171,20 @@ export async function readInputMany(
   format: string,
   onBadRow: BadRowPolicy,
 ): Promise<AnyInput & { files: ManyResult['files']; groups: Int32Array }> {
-  if (format !== 'pcap' && format !== 'zeek' && format !== 'cic' && format !== 'auto') {
+  if (!['pcap', 'zeek', 'cic', 'netflow', 'goflow2', 'auto'].includes(format)) {
     throw new InputError(
       `${String(paths)}: several files can be read only as traffic (pcap, zeek, cic), not ${format}`,
     );
   }
   const list = typeof paths === 'string' ? [paths] : paths;
-  const t = await readTrafficMany(list, { format: format as 'pcap' | 'zeek' | 'cic' | 'auto', onBadRow });
+  const t = await readTrafficMany(list, { format: format as TrafficOptions['format'], onBadRow });
   return {
     table: t.table,
     labels: t.labels,
     families: t.labels ? t.labels.map(labelFamily) : null,
     report: t.report,
     format: t.report.format ?? format,
-    fields: flowFieldSpecs(),
+    fields: isExportFormat(t.report.format) ? exportFieldSpecs() : flowFieldSpecs(),
     identity: t.identity,
     files: t.files,
     groups: fileOfRow(t.files, t.table.nRows),
