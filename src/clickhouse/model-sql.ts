@@ -171,6 +171,8 @@ export interface ScoreQueryOptions {
   where?: string;
   /** Only rows above the threshold. */
   onlyAnomalies?: boolean;
+  /** Also `distance`: Euclidean distance to the row's cluster centre (first run). */
+  withDistance?: boolean;
 }
 
 /**
@@ -181,9 +183,14 @@ export interface ScoreQueryOptions {
 export function scoreQuery(model: SqlModel, source: string, opts: ScoreQueryOptions = {}): string {
   const keep = (opts.keep ?? []).map(quoteIdent);
   const inner = [...keep, ...scoreItems(model, opts.columns)];
+  const outputs = [...keep, 'anomaly_score', 'cluster', 'is_anomaly'];
+  if (opts.withDistance) {
+    inner.push(`sqrt(${SQL_NAMES.min(0)}) AS distance`);
+    outputs.push('distance');
+  }
   const where = [opts.where, opts.onlyAnomalies ? 'is_anomaly = 1' : undefined].filter(Boolean);
   return (
-    `SELECT ${[...keep, 'anomaly_score', 'cluster', 'is_anomaly'].join(', ')}\nFROM (\n  SELECT\n    ${inner.join(',\n    ')}\n  FROM ${source}` +
+    `SELECT ${outputs.join(', ')}\nFROM (\n  SELECT\n    ${inner.join(',\n    ')}\n  FROM ${source}` +
     (where.length ? `\n  WHERE ${where.map((w) => `(${w})`).join(' AND ')}` : '') +
     '\n)'
   );

@@ -21,7 +21,6 @@ import {
   Preprocessor,
   PreprocessorOptionsSchema,
   type PreprocessorState,
-  symLog1p,
 } from '../features/preprocessor.ts';
 import type { Matrix, Table } from '../ingest/table.ts';
 import type { ModelCard } from '../model/bundle.ts';

@@ -32,7 +32,8 @@ export interface LocalCluster {
   stop(): Promise<void>;
 }
 
-async function freePorts(n: number): Promise<number[]> {
+/** n ports free on 127.0.0.1 right now. */
+export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from(
       { length: n },
