@@ -9,7 +9,7 @@ export TZ := UTC
 NODE_STAMP := node_modules/.install-stamp
 SYS_STAMP := .system-deps-stamp
 
-.PHONY: demo test lint format deps system-deps bench notebooks
+.PHONY: demo test lint format deps system-deps bench notebooks bench-clickhouse
 
 deps: $(NODE_STAMP)
 
@@ -38,3 +38,7 @@ bench: deps system-deps
 	node_modules/.bin/tsx benchmarks/run.ts --json --elbow
 	node_modules/.bin/tsx benchmarks/web-latency.ts
 	node_modules/.bin/tsx benchmarks/traffic-ingest.ts 5
+
+# Scale-out on ClickHouse: in-database vs in-process scoring and Lloyd, 1 vs 2 shards (starts its own servers).
+bench-clickhouse: deps system-deps
+	node_modules/.bin/tsx benchmarks/clickhouse.ts 10000

@@ -1,5 +1,5 @@
 /**
- * A small ClickHouse client over the HTTP interface (`POST /?query=…`), with `fetch` only.
+ * A small ClickHouse client over the HTTP interface (`POST /?query=…`), with node:http only.
  *
  * The official `@clickhouse/client` talks the same protocol but sends settings and headers that
  * old servers (Debian's 18.16, what the tests run) may not know, and its errors are multi-line; this
@@ -8,6 +8,7 @@
  * RowBinary (exact float64, no text round trip). Every failure is one line naming the server and,
  * where known, the table or column: connection refused, unknown table or column, wrong type.
  */
+import { request as httpRequest } from 'node:http';
 import { InputError, SchemaError } from '../errors.ts';
 
 /** Where the data lives: `clickhouse://HOST:PORT/DB?table=T&user=U&password=P` (PORT: the HTTP port). */
@@ -68,12 +69,10 @@ export interface ColumnInfo {
 
 export class ClickHouseClient {
   readonly target: ClickHouseTarget;
-  private readonly base: string;
   private readonly settings: Settings;
 
   constructor(target: ClickHouseTarget | string, settings: Settings = {}) {
     this.target = typeof target === 'string' ? parseClickHouseUrl(target) : target;
-    this.base = `http://${this.target.host}:${this.target.port}/`;
     this.settings = { ...BASE_SETTINGS, ...settings };
   }
 
@@ -128,21 +127,36 @@ export class ClickHouseClient {
     if (urlQuery) params.set('query', urlQuery);
     const headers: Record<string, string> = { 'X-ClickHouse-User': this.target.user };
     if (this.target.password) headers['X-ClickHouse-Key'] = this.target.password;
-    let res: Response;
-    try {
-      res = await fetch(`${this.base}?${params}`, {
-        method: 'POST',
-        headers,
-        body: body ? new Blob([body as Uint8Array<ArrayBuffer>]) : (sql ?? ''),
-      });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new InputError(
-        `${this.target.display}: cannot connect to ClickHouse (${cause?.code ?? cause?.message ?? (err as Error).message})`,
+    const payload = body ?? Buffer.from(sql ?? '');
+    // One connection per request (no keep-alive): servers close idle connections after a few
+    // seconds (18.16: 3 s), and a reused socket the server just closed fails the request.
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: this.target.host.replace(/^\[|\]$/g, ''),
+          port: this.target.port,
+          path: `/?${params}`,
+          method: 'POST',
+          agent: false,
+          headers: { ...headers, 'Content-Length': payload.length },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+          );
+          res.on('error', reject);
+        },
       );
-    }
-    const text = await res.text();
-    if (!res.ok) throw new InputError(`${this.target.display}: ${describeServerError(text)}`);
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          new InputError(`${this.target.display}: cannot connect to ClickHouse (${err.code ?? err.message})`),
+        ),
+      );
+      req.end(payload);
+    });
+    if (status !== 200) throw new InputError(`${this.target.display}: ${describeServerError(text)}`);
     return text;
   }
 }

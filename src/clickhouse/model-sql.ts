@@ -124,7 +124,7 @@ export function featureItems(pre: PreprocessorState, columns: ColumnMap = {}): s
  * distances to its k centres), `na_m{r}` (the smallest) and `na_l{r}` (its 0-based index, the
  * first on ties as the library). Per centre: Σ_t (x_t − c_t)² over the numeric columns (summed
  * left to right as the library does) plus the categorical lookup
- * `greatest(catBase + term_0[code_0] + …, 0)`.
+ * `greatest(catBase + term_0[code_0] + …, 0)` of the encoded scorer.
  */
 export function distanceItems(r: number, P: EncodedCenters): string[] {
   const k = P.k;
@@ -133,11 +133,17 @@ export function distanceItems(r: number, P: EncodedCenters): string[] {
   const rows: string[] = [];
   for (let c = 0; c < k; c++) rows.push(floatArray(P.numeric.subarray(c * dn, (c + 1) * dn)));
   const ts = Array.from({ length: nc }, (_, f) => `t${f}`);
+  // Per field, k scalar lookups `transform(code, [1..width], [term of each code], 0)`: a hash
+  // lookup per row, where indexing a constant array of arrays would copy it into every row.
   const lookups = P.layout.categorical.map((b, f) => {
     const terms = P.catTerms[f]!;
-    const perCode: string[] = [];
-    for (let j = 0; j < b.width; j++) perCode.push(floatArray(terms.subarray(j * k, (j + 1) * k)));
-    return `arrayElement([${perCode.join(',')}], ${SQL_NAMES.code(f)})`;
+    const codes = `[${Array.from({ length: b.width }, (_, j) => j + 1).join(',')}]`;
+    const perCentre: string[] = [];
+    for (let c = 0; c < k; c++) {
+      const col = Array.from({ length: b.width }, (_, j) => terms[j * k + c]!);
+      perCentre.push(`transform(${SQL_NAMES.code(f)}, ${codes}, ${floatArray(col)}, 0.0)`);
+    }
+    return `[${perCentre.join(', ')}]`;
   });
   const x = SQL_NAMES.features;
   const d = SQL_NAMES.dist2(r);

@@ -160,12 +160,20 @@ export async function fitPreprocessorInDatabase(
   }
   const vocabularies: Record<string, string[]> = {};
   const categoryCounts: Record<string, number[]> = {};
-  for (const f of fields) {
-    if (f.kind !== 'categorical') continue;
-    const res = await src.client.rows(
-      `SELECT toString(${columnSql(f.name, src.columns)}) AS v, count() FROM ${src.table} ${whereSql(src)} GROUP BY v`,
-    );
-    const byValue = new Map(res.map(([v, c]) => [v!, Number(c)]));
+  const categorical = fields.filter((f) => f.kind === 'categorical');
+  // Every field's value counts in one query (one pass per field, one round trip).
+  const res = categorical.length
+    ? await src.client.rows(
+        categorical
+          .map(
+            (f, i) =>
+              `SELECT ${i} AS na_f, toString(${columnSql(f.name, src.columns)}) AS na_v, count() FROM ${src.table} ${whereSql(src)} GROUP BY na_v`,
+          )
+          .join(' UNION ALL '),
+      )
+    : [];
+  for (const [i, f] of categorical.entries()) {
+    const byValue = new Map(res.filter((r) => Number(r[0]) === i).map(([, v, c]) => [v!, Number(c)]));
     const vocab = [...byValue.keys()].sort();
     vocabularies[f.name] = vocab;
     categoryCounts[f.name] = vocab.map((v) => byValue.get(v)!);
@@ -229,18 +237,20 @@ function withCenters(src: DbSource, pre: PreprocessorState, centers: Matrix, r =
   return `WITH ${[...featureItems(pre, src.columns), ...distanceItems(r, encodedCenters(centers, layout))].join(',\n  ')}`;
 }
 
-/** One-hot blocks of the categorical fields as select items `na_h{f}` (weight at the code's slot). */
-function oneHotItems(pre: PreprocessorState): string[] {
-  const layout = Preprocessor.fromState(pre).encodedLayout();
-  return layout.categorical.map((b, f) => {
-    const rows: string[] = [];
-    for (let j = 0; j < b.width; j++) {
-      const row = new Array<string>(b.width).fill('0.0');
-      row[j] = floatLiteral(Math.fround(b.weight));
-      rows.push(`[${row.join(',')}]`);
-    }
-    return `arrayElement([${rows.join(',')}], ${SQL_NAMES.code(f)})`;
-  });
+/** Per categorical field, `sumMap` of its codes: how many rows of the group hold each code. */
+function codeCountItems(pre: PreprocessorState): string[] {
+  return pre.fields
+    .filter((f) => f.kind === 'categorical')
+    .map((_, f) => `sumMap([toUInt32(${SQL_NAMES.code(f)})], [toUInt64(1)])`);
+}
+
+/** Parses a `sumMap` result `([k1,k2],[v1,v2])` into pairs. */
+function parseSumMap(s: string): [number, number][] {
+  const m = /^\(\[([^\]]*)\],\[([^\]]*)\]\)$/.exec(s.trim());
+  if (!m) throw new InputError(`unexpected sumMap result ${s.slice(0, 80)}`);
+  const keys = m[1] ? m[1].split(',').map(Number) : [];
+  const values = m[2] ? m[2].split(',').map(Number) : [];
+  return keys.map((key, i) => [key, values[i]!]);
 }
 
 export interface ClusterSums {
@@ -260,12 +270,11 @@ export async function clusterSums(
   const layout = Preprocessor.fromState(pre).encodedLayout();
   const k = centers.rows;
   const d = layout.cols;
-  const hot = oneHotItems(pre);
   const select = [
     SQL_NAMES.label(0),
     'count()',
     `sumForEach(${SQL_NAMES.features})`,
-    ...hot.map((h) => `sumForEach(${h})`),
+    ...codeCountItems(pre),
     `sum(${SQL_NAMES.min(0)})`,
   ];
   const rows = await src.client.rows(
@@ -281,8 +290,9 @@ export async function clusterSums(
     const num = parseArray(row[2]!);
     for (let t = 0; t < dn; t++) sums[c * d + layout.numericColumns[t]!] = num[t] ?? 0;
     layout.categorical.forEach((b, f) => {
-      const h = parseArray(row[3 + f]!);
-      for (let j = 0; j < b.width; j++) sums[c * d + b.offset + j] = h[j] ?? 0;
+      // The library sums float32 one-hot values in float64: count × weight, exactly.
+      const w = Math.fround(b.weight);
+      for (const [code, count] of parseSumMap(row[3 + f]!)) sums[c * d + b.offset + code - 1] = count * w;
     });
     inertia += Number(row[3 + layout.categorical.length]);
   }
@@ -302,9 +312,9 @@ async function farthestRows(
   m: number,
 ): Promise<number[][]> {
   const layout = Preprocessor.fromState(pre).encodedLayout();
-  const hot = oneHotItems(pre);
+  const codes = layout.categorical.map((_, f) => SQL_NAMES.code(f));
   const rows = await src.client.rows(
-    `${withCenters(src, pre, centers)}\nSELECT ${SQL_NAMES.features}, ${hot.join(', ')} FROM ${src.table} ${whereSql(src)} ORDER BY ${SQL_NAMES.min(0)} DESC LIMIT ${m}`,
+    `${withCenters(src, pre, centers)}\nSELECT ${[SQL_NAMES.features, ...codes].join(', ')} FROM ${src.table} ${whereSql(src)} ORDER BY ${SQL_NAMES.min(0)} DESC LIMIT ${m}`,
   );
   return rows.map((row) => {
     const x = new Array<number>(layout.cols).fill(0);
@@ -313,9 +323,7 @@ async function farthestRows(
       x[col] = num[t]!;
     });
     layout.categorical.forEach((b, f) => {
-      parseArray(row[1 + f]!).forEach((v, j) => {
-        x[b.offset + j] = v;
-      });
+      x[b.offset + Number(row[1 + f]) - 1] = Math.fround(b.weight);
     });
     return x;
   });
@@ -353,6 +361,8 @@ export interface LloydResult {
   inertia: number;
   nIter: number;
   counts: Float64Array;
+  /** Median of √(squared distance to the nearest centre) over the rows: the run's score scale. */
+  scale: number;
 }
 
 /**
@@ -366,7 +376,13 @@ export async function lloydInDatabase(
   src: DbSource,
   pre: PreprocessorState,
   init: Matrix,
-  opts: { maxIter: number; tolAbs: number; onIteration?: (it: number, shift: number) => void },
+  opts: {
+    maxIter: number;
+    tolAbs: number;
+    /** Rows of the source (counted when not given). */
+    rows?: number;
+    onIteration?: (it: number, shift: number) => void;
+  },
 ): Promise<LloydResult> {
   const k = init.rows;
   const d = init.cols;
@@ -396,8 +412,34 @@ export async function lloydInDatabase(
     opts.onIteration?.(nIter, shift);
     if (shift <= opts.tolAbs) break;
   }
-  const final = await clusterSums(src, pre, centers);
-  return { centers, inertia: final.inertia, nIter, counts: final.counts };
+  return { centers, nIter, ...(await finalPass(src, pre, centers, opts.rows)) };
+}
+
+/**
+ * One pass with the final centres: rows per cluster, the inertia and the median distance (the
+ * two middle order statistics, interpolated as the library's median).
+ */
+async function finalPass(
+  src: DbSource,
+  pre: PreprocessorState,
+  centers: Matrix,
+  rows?: number,
+): Promise<{ counts: Float64Array; inertia: number; scale: number }> {
+  const n =
+    rows ?? Number((await src.client.rows(`SELECT count() FROM ${src.table} ${whereSql(src)}`))[0]![0]);
+  const pos = (n - 1) * 0.5;
+  const lo = Math.floor(pos);
+  const hi = Math.min(n - 1, lo + 1);
+  const levels = [lo, hi].map((r) => floatLiteral(Math.min(1, (r + 0.5) / n)));
+  const m = SQL_NAMES.min(0);
+  const [row] = await src.client.rows(
+    `${withCenters(src, pre, centers)}\nSELECT sumMap([toUInt32(${SQL_NAMES.label(0)})], [toUInt64(1)]), sum(${m}), quantilesExact(${levels.join(', ')})(${m}) FROM ${src.table} ${whereSql(src)}`,
+  );
+  const counts = new Float64Array(centers.rows);
+  for (const [c, count] of parseSumMap(row![0]!)) counts[c] = count;
+  const [a, b] = parseArray(row![2]!);
+  const median = Math.sqrt(a! + (b! - a!) * (pos - lo));
+  return { counts, inertia: Number(row![1]), scale: median > 0 ? median : 1 };
 }
 
 /** Values of rank `ranks` (0-based, ascending) of a per-row expression, exact (`quantilesExact` at exact ranks). */
@@ -413,16 +455,6 @@ async function orderStatistics(
     `${withClause}\nSELECT quantilesExact(${levels.join(', ')})(${expr}) FROM ${src.table} ${whereSql(src)}`,
   );
   return parseArray(row![0]!);
-}
-
-/** Median of √(squared distance to the nearest centre) over the rows (the run's score scale). */
-async function runScale(src: DbSource, pre: PreprocessorState, centers: Matrix, n: number): Promise<number> {
-  const pos = (n - 1) * 0.5;
-  const lo = Math.floor(pos);
-  const hi = Math.min(n - 1, lo + 1);
-  const [a, b] = await orderStatistics(src, withCenters(src, pre, centers), SQL_NAMES.min(0), n, [lo, hi]);
-  const m = Math.sqrt(a! + (b! - a!) * (pos - lo));
-  return m > 0 ? m : 1;
 }
 
 /**
@@ -514,12 +546,13 @@ export async function trainInDatabase(opts: TrainInDatabaseOptions): Promise<Tra
     const res = await lloydInDatabase(src, pre, init, {
       maxIter: options.maxIter,
       tolAbs,
+      rows,
       onIteration: (it, shift) =>
         progress(
           `run ${r + 1}/${ks.length} (k=${kr}): Lloyd iteration ${it}, shift ${shift.toExponential(2)}`,
         ),
     });
-    const scale = await runScale(src, pre, res.centers, rows);
+    const scale = res.scale;
     runs.push({
       state: {
         kmeans: {

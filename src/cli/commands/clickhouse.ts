@@ -18,7 +18,8 @@ import { formatNumber } from '../progress.ts';
 
 function parseColumnMap(value: string): ColumnMap {
   const map: Record<string, string> = {};
-  for (const part of value.split(',')) {
+  // A new pair starts at `,NAME=`: expressions may hold commas (multiIf(Proto = 6, 'tcp', …)).
+  for (const part of value.split(/,(?=\s*[A-Za-z_][A-Za-z0-9_]*=)/)) {
     const eq = part.indexOf('=');
     if (eq <= 0) throw new InvalidArgumentError(`expected FIELD=COLUMN[,FIELD=COLUMN…], got '${part}'`);
     map[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
@@ -71,6 +72,12 @@ export const clickhouseOptions = {
         return n;
       })
       .default(20_000),
+  maxIter: () =>
+    new Option('--max-iter <n>', 'with --from: Lloyd iterations at most per run').argParser((v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be an integer >= 1');
+      return n;
+    }),
   labelColumn: () =>
     new Option('--label-column <name>', 'with --from and --train-on normal: the label column').default(
       'label',
@@ -111,6 +118,7 @@ export async function trainFromClickHouse(o: Record<string, unknown>, progress: 
       seed: o.seed as number,
       engine: o.engine as 'auto',
       ...(o.ensembleK ? { ensembleK: o.ensembleK as number[] } : {}),
+      ...(o.maxIter ? { maxIter: o.maxIter as number } : {}),
     },
     onProgress: (s) => progress.step(s),
   });

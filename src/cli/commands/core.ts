@@ -51,6 +51,7 @@ export function registerCoreCommands(program: Command): void {
     .addOption(clickhouseOptions.columns())
     .addOption(clickhouseOptions.ensembleK())
     .addOption(clickhouseOptions.sampleRows())
+    .addOption(clickhouseOptions.maxIter())
     .addOption(clickhouseOptions.labelColumn())
     .action(async (file: string | undefined, o) => {
       const progress = createProgress();
