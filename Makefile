@@ -9,7 +9,7 @@ export TZ := UTC
 NODE_STAMP := node_modules/.install-stamp
 SYS_STAMP := .system-deps-stamp
 
-.PHONY: demo test lint format deps system-deps bench notebooks lab
+.PHONY: demo test lint format deps system-deps bench notebooks lab bench-clickhouse
 
 deps: $(NODE_STAMP)
 
@@ -54,3 +54,7 @@ lab: deps system-deps
 	node_modules/.bin/tsx src/cli/main.ts lab run -o $(LAB_DIR)/lab-a --duration 120 --seed 1 --scenarios none
 	node_modules/.bin/tsx src/cli/main.ts lab run -o $(LAB_DIR)/lab-b --duration 180 --seed 2 --scenarios all
 	node_modules/.bin/tsx src/cli/main.ts evaluate --lab $(LAB_DIR)/lab-a --test $(LAB_DIR)/lab-b --json > $(LAB_DIR)/evaluation.json && cat $(LAB_DIR)/evaluation.json
+
+# Scale-out on ClickHouse: in-database vs in-process scoring and Lloyd, 1 vs 2 shards (starts its own servers).
+bench-clickhouse: deps system-deps
+	node_modules/.bin/tsx benchmarks/clickhouse.ts 10000

@@ -16,6 +16,12 @@ import { describeFiles, scoreRecords } from '../../pipeline/score.ts';
 import { trainFromFile } from '../../pipeline/train.ts';
 import { fprOption, intOption, kOption } from '../options.ts';
 import { bold, createProgress, formatNumber, formatTable } from '../progress.ts';
+import {
+  clickhouseExport,
+  clickhouseOptions,
+  scoreFromClickHouse,
+  trainFromClickHouse,
+} from './clickhouse.ts';
 
 const formatOption = () =>
   new Option('--format <format>', 'input format').choices([...INPUT_FORMATS]).default('auto');
@@ -27,8 +33,8 @@ const badRowOption = (fallback: string) =>
 export function registerCoreCommands(program: Command): void {
   program
     .command('train')
-    .description('train a detector on FILE and save the model bundle')
-    .argument('<file>', 'training data')
+    .description('train a detector on FILE (or on a ClickHouse table: --from) and save the model bundle')
+    .argument('[file]', 'training data (omit with --from)')
     .addOption(formatOption())
     .addOption(
       new Option('--train-on <rows>', 'rows to learn from').choices(['normal', 'all']).default('normal'),
@@ -44,8 +50,16 @@ export function registerCoreCommands(program: Command): void {
     .addOption(badRowOption('fail'))
     .requiredOption('-o, --out <dir>', 'model bundle directory to write')
     .option('--json', 'print the training summary as JSON')
-    .action(async (file: string, o) => {
+    .addOption(clickhouseOptions.from('train in the database: clickhouse://HOST:PORT/DB?table=T'))
+    .addOption(clickhouseOptions.columns())
+    .addOption(clickhouseOptions.ensembleK())
+    .addOption(clickhouseOptions.sampleRows())
+    .addOption(clickhouseOptions.maxIter())
+    .addOption(clickhouseOptions.labelColumn())
+    .action(async (file: string | undefined, o) => {
       const progress = createProgress();
+      if (o.from) return trainFromClickHouse(o, progress);
+      if (!file) throw new InputError('train: give a training FILE or --from clickhouse://…');
       const result = await trainFromFile(file, {
         format: o.format,
         trainOn: o.trainOn,
@@ -212,16 +226,22 @@ export function registerCoreCommands(program: Command): void {
 
   program
     .command('score')
-    .description('score every record of FILE with the model in DIR')
+    .description('score every record of FILE (or of a ClickHouse table: --from) with the model in DIR')
     .argument('<model>', 'model bundle directory')
-    .argument('<file>', 'data to score')
+    .argument('[file]', 'data to score (omit with --from)')
     .addOption(formatOption())
     .addOption(badRowOption('quarantine'))
     .option('--jsonl', 'one JSON object per record on stdout')
     .option('--only-anomalies', 'print only records flagged as anomalies')
-    .action(async (modelDir: string, file: string, o) => {
+    .addOption(clickhouseOptions.from('score in the database: clickhouse://HOST:PORT/DB?table=T'))
+    .addOption(clickhouseOptions.into())
+    .addOption(clickhouseOptions.columns())
+    .addOption(clickhouseOptions.keep())
+    .action(async (modelDir: string, file: string | undefined, o) => {
       const progress = createProgress();
       const model = await loadModel(modelDir);
+      if (o.from) return scoreFromClickHouse(model, o, progress);
+      if (!file) throw new InputError('score: give a FILE to score or --from clickhouse://…');
       progress.step(`reading ${file}`);
       const input = await readInput(file, o.format, o.onBadRow);
       progress.step(`scoring ${input.table.nRows} records`);
@@ -275,14 +295,24 @@ export function registerCoreCommands(program: Command): void {
 
   program
     .command('export')
-    .description('write the model for other tools: ONNX (features → distances, cluster, score) or JSON')
+    .description(
+      'write the model for other tools: ONNX (features → distances, cluster, score), JSON, or ClickHouse SQL',
+    )
     .argument('<model>', 'model bundle directory')
-    .addOption(new Option('--format <format>', 'export format').choices(['onnx', 'json']).default('onnx'))
+    .addOption(
+      new Option('--format <format>', 'export format')
+        .choices(['onnx', 'json', 'clickhouse'])
+        .default('onnx'),
+    )
     .requiredOption('-o, --out <file>', 'file to write')
+    .addOption(clickhouseOptions.table())
+    .addOption(clickhouseOptions.columns())
+    .addOption(clickhouseOptions.keep())
     .action(async (modelDir: string, o) => {
       const model = await loadModel(modelDir);
       await mkdir(dirname(o.out), { recursive: true });
-      if (o.format === 'onnx') await copyFile(join(modelDir, 'model.onnx'), o.out);
+      if (o.format === 'clickhouse') await clickhouseExport(model, o);
+      else if (o.format === 'onnx') await copyFile(join(modelDir, 'model.onnx'), o.out);
       else await writeFile(o.out, `${JSON.stringify(model.file, null, 2)}\n`);
       process.stderr.write(`wrote ${o.out}\n`);
     });

@@ -19,6 +19,7 @@ import { parseAlertBudget } from '../../ops/budget.ts';
 import { watch } from '../../stream/watcher.ts';
 import { intOption } from '../options.ts';
 import { createProgress } from '../progress.ts';
+import { clickhouseOptions, watchClickHouse } from './clickhouse.ts';
 
 function numberOption(min: number) {
   return (value: string): number => {
@@ -108,7 +109,7 @@ export function registerStreamCommands(program: Command): void {
       'score a growing Zeek conn.log, a directory where pcaps appear, flows as JSON lines on stdin (-) or a live interface (iface:NAME), and append alerts',
     )
     .argument(
-      '<source>',
+      '[source]',
       'conn.log file, capture directory, - for JSON lines of canonical flows on stdin, or iface:NAME (live capture via dumpcap)',
     )
     .requiredOption('--model <dir>', 'model bundle directory (trained on flows)')
@@ -155,8 +156,24 @@ export function registerStreamCommands(program: Command): void {
         }
       },
     )
-    .action(async (source: string, o) => {
+    .addOption(
+      clickhouseOptions.from('follow a ClickHouse table: clickhouse://HOST:PORT/DB?table=T (with --by)'),
+    )
+    .option('--by <column>', 'with --from: the column that grows with every insert (time or sequence)')
+    .addOption(clickhouseOptions.columns())
+    .action(async (source: string | undefined, o) => {
       const model = await loadModel(o.model);
+      if (o.from) {
+        const stop = new AbortController();
+        process.once('SIGINT', () => stop.abort());
+        process.once('SIGTERM', () => stop.abort());
+        const r = await watchClickHouse(model, o, stop.signal);
+        process.stderr.write(
+          `watch stopped: ${r.polls} polls, scored ${r.scored}, alerts ${r.alerts}, duplicates suppressed ${r.duplicatesSuppressed}, position ${r.position}\n`,
+        );
+        return;
+      }
+      if (!source) throw new OptionError('watch: give a SOURCE or --from clickhouse://…');
       const ac = new AbortController();
       let code = 0;
       const onSignal = (sig: NodeJS.Signals) => {
