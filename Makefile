@@ -14,7 +14,7 @@ SYS_STAMP := .system-deps-stamp
 deps: $(NODE_STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 	@touch $@
 
 system-deps:
