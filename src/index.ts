@@ -44,6 +44,13 @@ export { evaluateDataset, normalRows, scoreReport } from './pipeline/evaluate.ts
 export { scoreRecords } from './pipeline/score.ts';
 export { trainFromFile } from './pipeline/train.ts';
 export * from './viz/figures.ts';
+export {
+  type KSliderOptions,
+  type KSweep,
+  kSliderFigure,
+  type SweepKOptions,
+  sweepK,
+} from './viz/k-slider.ts';
 export { fitPca2D, type Pca2D, sampleIndices } from './viz/pca.ts';
 export { escapeHtml, figureHtml, plotlyScriptTag, type ReportInput, renderReport } from './viz/report.ts';
 export { buildReportInput, fieldEffects } from './viz/report-data.ts';
