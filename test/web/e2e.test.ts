@@ -90,7 +90,7 @@ async function fillRecord(page: Page, line: string) {
 }
 
 describe('pages in Chromium', () => {
-  test('Overview shows the model card, the LOO threshold and five charts', async () => {
+  test('Overview shows the model card, the LOO threshold and six charts', async () => {
     const page = await newPage();
     await open(page, 'overview');
     await page.waitForSelector('#fig-pca .main-svg');
