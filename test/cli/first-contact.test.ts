@@ -23,14 +23,14 @@ describe('first contact', () => {
   });
 
   test('an unknown command exits 2 and says so, with or without --help', async () => {
-    for (const args of [['no-such-command', '--help'], ['no-such-command'], ['help', 'no-such-command']]) {
+    for (const args of [
+      ['no-such-command', '--help'],
+      ['help', 'no-such-command'],
+    ]) {
       const r = await cli(args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, /unknown command 'no-such-command'/);
       assert.doesNotMatch(r.stdout, /Usage:/);
     }
-    const help = await cli(['info', '--help']);
-    assert.equal(help.code, 0);
-    assert.match(help.stdout, /Usage: netanomaly info/);
   });
 });
