@@ -5,8 +5,9 @@
  * DataFrame (`readKddFrame`). Values are copied; numbers keep full float64 precision (danfo stores
  * JS numbers even when it labels a column 'float32').
  *
- * Cost (KDD Cup 99 10 %, 494,021 rows × 43 columns, this machine; notebooks/README.md): toDataFrame
- * ≈ 0.55 s and fromDataFrame ≈ 0.2 s per 100 k rows. The Table stays the fast path for large files.
+ * Cost per 100 k rows (KDD Cup 99 10 %, 43 columns; notebooks/README.md): toDataFrame ≈ 0.55 s and
+ * fromDataFrame ≈ 0.2 s on a quiet machine, several times more under load. The Table stays the fast
+ * path for large files.
  */
 import { createRequire } from 'node:module';
 import type { DataFrame } from 'danfojs';
