@@ -9,12 +9,12 @@ export TZ := UTC
 NODE_STAMP := node_modules/.install-stamp
 SYS_STAMP := .system-deps-stamp
 
-.PHONY: demo test lint format deps system-deps bench notebooks lab bench-clickhouse
+.PHONY: demo test lint format deps system-deps bench notebooks notebooks-tfjs dist lab bench-clickhouse
 
 deps: $(NODE_STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 	@touch $@
 
 system-deps:
@@ -30,8 +30,18 @@ lint: deps
 format: deps
 	node_modules/.bin/biome format --write .
 
-test: deps system-deps lint
+test: deps system-deps lint dist
 	node scripts/run-tests.mjs
+
+# The typed library for the notebooks: dist/ (JavaScript + .d.ts), rebuilt when src/ changed.
+dist: deps
+	node scripts/build-dist.mjs --if-stale
+
+# Execute every notebook, render HTML (test-output/notebooks/); the -tfjs variant sets ENGINE = 'tfjs'.
+notebooks: deps dist
+	/usr/bin/python3 scripts/run-notebooks.py --html
+notebooks-tfjs: deps dist
+	/usr/bin/python3 scripts/run-notebooks.py --html --set-engine tfjs --budget 900
 
 # Speed benchmarks (ratios measured in one run); results recorded in docs/benchmarks.md.
 bench: deps system-deps

@@ -3,12 +3,28 @@
  * more anomalous; the estimator also keeps scikit-learn's outlier contract (`scoreSamples`
  * higher = more normal, `predict` ∈ {−1, 1}).
  */
+// danfo.js itself, so that notebooks and user code get the same DataFrame class and types.
+export { concat, DataFrame, Series } from 'danfojs';
 export * from './errors.ts';
 export { flowFieldSpecs } from './features/flow-fields.ts';
 export { kddFieldSpecs } from './features/kdd-fields.ts';
 export { type FieldSpec, Preprocessor, UNKNOWN } from './features/preprocessor.ts';
 export { type CsvSchema, readCsv } from './ingest/csv.ts';
-export { fromDataFrame, toDataFrame } from './ingest/dataframe.ts';
+export {
+  asMatrix,
+  asTable,
+  type ExplainedRow,
+  fromDataFrame,
+  isDataFrame,
+  type KddFrame,
+  type MatrixInput,
+  type ResultFrameOptions,
+  readKddFrame,
+  resultFrame,
+  type ScoredRows,
+  type TableInput,
+  toDataFrame,
+} from './ingest/dataframe.ts';
 export { DATASETS, loadDataset, resolveDataset } from './ingest/datasets.ts';
 export { ATTACK_FAMILY, attackFamily, KDD_FEATURES, type KddData, readKdd } from './ingest/kdd.ts';
 export { type AnyInput, INPUT_FORMATS, readInput, sniffInputFormat } from './ingest/read-input.ts';
@@ -28,6 +44,13 @@ export { evaluateDataset, normalRows, scoreReport } from './pipeline/evaluate.ts
 export { scoreRecords } from './pipeline/score.ts';
 export { trainFromFile } from './pipeline/train.ts';
 export * from './viz/figures.ts';
+export {
+  type KSliderOptions,
+  type KSweep,
+  kSliderFigure,
+  type SweepKOptions,
+  sweepK,
+} from './viz/k-slider.ts';
 export { fitPca2D, type Pca2D, sampleIndices } from './viz/pca.ts';
 export { escapeHtml, figureHtml, plotlyScriptTag, type ReportInput, renderReport } from './viz/report.ts';
 export { buildReportInput, fieldEffects } from './viz/report-data.ts';

@@ -34,6 +34,11 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  const unknown = unknownCommand(program, argv);
+  if (unknown) {
+    process.stderr.write(`error: unknown command '${unknown}' (run netanomaly --help for the commands)\n`);
+    return 2;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
@@ -58,6 +63,22 @@ export async function main(argv: string[]): Promise<number> {
     const own = (err as { exitCode?: unknown })?.exitCode;
     return err instanceof NetanomalyError && typeof own === 'number' ? own : 1;
   }
+}
+
+/**
+ * The command word of argv when it names no command (commander would print the general help for
+ * `no-such-command --help` and exit 0). `help NAME` is checked the same way.
+ */
+function unknownCommand(program: Command, argv: string[]): string | null {
+  // The global options (--debug, -V, -h) take no value: the first other word is the command.
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const first = words[0];
+  if (first === undefined) return null;
+  const known = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+  known.add('help');
+  if (!known.has(first)) return first;
+  if (first === 'help' && words[1] !== undefined && !known.has(words[1])) return words[1];
+  return null;
 }
 
 // Run when executed directly (tsx src/cli/main.ts …).

@@ -40,6 +40,7 @@ import {
   type PreprocessorState,
   type TransformReport,
 } from '../features/preprocessor.ts';
+import { asTable, type TableInput } from '../ingest/dataframe.ts';
 import type { Matrix, Table } from '../ingest/table.ts';
 import { takeRows as takeTableRows } from '../ingest/table.ts';
 import { parseOptions } from '../validation.ts';
@@ -229,7 +230,8 @@ export class AnomalyDetector {
    * from a held-out share of the rows that the runs never saw; with groups, from out-of-group
    * scores). The second argument is a progress callback or FitOptions.
    */
-  async fit(table: Table, options?: ((step: string) => void) | FitOptions): Promise<this> {
+  async fit(input: TableInput, options?: ((step: string) => void) | FitOptions): Promise<this> {
+    const table = asTable(input);
     const fo: FitOptions = typeof options === 'function' ? { onProgress: options } : (options ?? {});
     const onProgress = fo.onProgress;
     const o = this.options;
@@ -385,7 +387,8 @@ export class AnomalyDetector {
    * preprocessing, rows go through in encoded form (numeric columns + category codes) and each
    * distinct row is scored once: the same results as scoring the dense matrix.
    */
-  async evaluateRows(table: Table): Promise<Scored> {
+  async evaluateRows(input: TableInput): Promise<Scored> {
+    const table = asTable(input);
     this.requireFitted();
     let s: ScoredMatrix;
     let report: TransformReport;
@@ -405,39 +408,39 @@ export class AnomalyDetector {
   }
 
   /** Higher = more anomalous. */
-  async anomalyScore(table: Table): Promise<Float64Array> {
-    return (await this.evaluateRows(table)).anomalyScore;
+  async anomalyScore(input: TableInput): Promise<Float64Array> {
+    return (await this.evaluateRows(input)).anomalyScore;
   }
 
   /** scikit-learn's outlier convention: higher = more normal (−anomalyScore). */
-  async scoreSamples(table: Table): Promise<Float64Array> {
-    return (await this.anomalyScore(table)).map((v) => -v);
+  async scoreSamples(input: TableInput): Promise<Float64Array> {
+    return (await this.anomalyScore(input)).map((v) => -v);
   }
 
   /** scoreSamples − offset: negative for anomalies. */
-  async decisionFunction(table: Table): Promise<Float64Array> {
-    return (await this.anomalyScore(table)).map((v) => this.threshold_ - v);
+  async decisionFunction(input: TableInput): Promise<Float64Array> {
+    return (await this.anomalyScore(input)).map((v) => this.threshold_ - v);
   }
 
   /** −1 for anomalies, 1 for normal rows (scikit-learn's outlier labels). */
-  async predict(table: Table): Promise<Int8Array> {
-    const a = await this.anomalyScore(table);
+  async predict(input: TableInput): Promise<Int8Array> {
+    const a = await this.anomalyScore(input);
     return Int8Array.from(a, (v) => (v > this.threshold_ ? -1 : 1));
   }
 
   /** Cluster of each row (first run). */
-  async cluster(table: Table): Promise<Int32Array> {
-    return this.primary.predict(this.preprocessor.transform(table).X);
+  async cluster(input: TableInput): Promise<Int32Array> {
+    return this.primary.predict(this.preprocessor.transform(asTable(input)).X);
   }
 
   /** Distances from each row to every centre of the first run: rows × k. */
-  async transform(table: Table): Promise<Float32Array> {
-    return this.primary.transform(this.preprocessor.transform(table).X);
+  async transform(input: TableInput): Promise<Float32Array> {
+    return this.primary.transform(this.preprocessor.transform(asTable(input)).X);
   }
 
   /** Mean of scoreSamples over the rows (higher = the rows look more normal). */
-  async score(table: Table): Promise<number> {
-    const s = await this.scoreSamples(table);
+  async score(input: TableInput): Promise<number> {
+    const s = await this.scoreSamples(input);
     let t = 0;
     for (const v of s) t += v;
     return t / Math.max(1, s.length);

@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { InputError, NotFittedError, optionError } from '../errors.ts';
+import { asMatrix, type MatrixInput } from '../ingest/dataframe.ts';
 import type { Matrix } from '../ingest/table.ts';
 import { parseOptions } from '../validation.ts';
 import { type DistanceEngine, type EngineName, getEngine, rowSlice, sumByLabel } from './engine.ts';
@@ -96,7 +97,8 @@ export class KMeans {
     return this.nIter_;
   }
 
-  async fit(X: Matrix): Promise<this> {
+  async fit(input: MatrixInput): Promise<this> {
+    const X = asMatrix(input);
     checkMatrix(X, 'KMeans.fit');
     const { k } = this.options;
     if (X.rows < k) throw new InputError(`n_samples=${X.rows} should be >= k=${k}`);
@@ -122,18 +124,20 @@ export class KMeans {
     return this;
   }
 
-  async predict(X: Matrix): Promise<Int32Array> {
+  async predict(input: MatrixInput): Promise<Int32Array> {
+    const X = asMatrix(input);
     checkMatrix(X, 'KMeans.predict', this.clusterCenters.cols);
     return (await (await this.engine()).nearest(X, this.clusterCenters)).labels;
   }
 
-  async fitPredict(X: Matrix): Promise<Int32Array> {
+  async fitPredict(X: MatrixInput): Promise<Int32Array> {
     await this.fit(X);
     return this.labels;
   }
 
   /** Euclidean distances from each row to every centre: rows × k, row-major. */
-  async transform(X: Matrix): Promise<Float32Array> {
+  async transform(input: MatrixInput): Promise<Float32Array> {
+    const X = asMatrix(input);
     checkMatrix(X, 'KMeans.transform', this.clusterCenters.cols);
     const d2 = await (await this.engine()).distances(X, this.clusterCenters);
     for (let i = 0; i < d2.length; i++) d2[i] = Math.sqrt(d2[i]!);

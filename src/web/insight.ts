@@ -18,6 +18,7 @@ import {
   rocFigure,
   scoreHistogram,
 } from '../viz/figures.ts';
+import { kSliderFigure, sweepK } from '../viz/k-slider.ts';
 import { fitPca2D, type Pca2D } from '../viz/pca.ts';
 
 /** Rows of the training source kept in memory (a seeded sample), scored once at start-up. */
@@ -178,6 +179,8 @@ export interface OverviewFigures {
   scores: Figure;
   roc: Figure | null;
   pr: Figure | null;
+  /** The k slider (kSliderOverview); absent without sampled training rows. */
+  kslider?: Figure | null;
 }
 
 export function mapFigure(
@@ -255,6 +258,36 @@ export function overviewFigures(
     roc,
     pr,
   };
+}
+
+/** k values of the Overview's slider: small k one by one, then coarser, and the model's own k. */
+const SLIDER_KS = [2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32];
+
+/**
+ * The Overview's k slider (src/viz/k-slider.ts): K-Means per k on up to 1,000 of the sampled
+ * training rows, the model's k selected. Null without sampled rows (nothing to cluster).
+ */
+export async function kSliderOverview(
+  model: LoadedModel,
+  sample: TrainingSample | null,
+): Promise<Figure | null> {
+  if (!sample || sample.X.rows < 50) return null;
+  const det = model.detector;
+  const rows = Math.min(1000, sample.X.rows);
+  const ks = [...new Set([...SLIDER_KS, det.k])].filter((k) => k * 5 <= rows).sort((a, b) => a - b);
+  if (ks.length < 2) return null;
+  const sweep = await sweepK(sample.X, {
+    ks,
+    sampleSize: rows,
+    silhouetteSample: 400,
+    columns: det.preprocessor.outputNames(),
+    seed: 0,
+    engine: det.options.engine,
+  });
+  return kSliderFigure(sweep, {
+    initialK: det.k,
+    title: 'Turn k: K-Means refitted per k on sampled training rows',
+  });
 }
 
 /** A prediction's explanation for the Predict page. */

@@ -25,6 +25,7 @@ import {
   type FieldView,
   fitMap,
   flowMarker,
+  kSliderOverview,
   mapFigure,
   type OverviewFigures,
   overviewFigures,
@@ -91,7 +92,9 @@ export class ModelState {
     );
     const map = reuse ? reuse.map : fitMap(model, sample);
     const figures = {
-      ...(reuse ? reuse.figures : overviewFigures(model, sample)),
+      ...(reuse
+        ? reuse.figures
+        : { ...overviewFigures(model, sample), kslider: await kSliderOverview(model, sample) }),
       pca: mapFigure(model, map, sample, explainProfiles),
     };
     const schema = reuse ? reuse.schema : buildSchema(model);

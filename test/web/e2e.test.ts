@@ -90,15 +90,34 @@ async function fillRecord(page: Page, line: string) {
 }
 
 describe('pages in Chromium', () => {
-  test('Overview shows the model card, the LOO threshold and five charts', async () => {
+  test('Overview shows the model card, the LOO threshold and six charts', async () => {
     const page = await newPage();
     await open(page, 'overview');
     await page.waitForSelector('#fig-pca .main-svg');
-    // elbow, scores, ROC, PR (the training source is labelled) and the map
-    assert.equal(await page.locator('.js-plotly-plot').count(), 5);
+    // elbow, the k slider, scores, ROC, PR (the training source is labelled) and the map
+    assert.equal(await page.locator('.js-plotly-plot').count(), 6);
     assert.match((await page.textContent('#ov-card')) ?? '', /KDDTrain\+_20Percent/);
     assert.match((await page.textContent('#ov-stats')) ?? '', /threshold from leave-one-out training scores/);
     await page.screenshot({ path: `${SHOTS}/web-overview.png`, fullPage: true });
+    await page.close();
+  });
+
+  test('Overview: the k slider starts at the model k and moving it redraws map and table', async () => {
+    const page = await newPage();
+    await open(page, 'overview');
+    await page.waitForSelector('#fig-kslider .slider-container');
+    const title = () => page.textContent('#fig-kslider .gtitle');
+    const k = app.state().model.detector.k;
+    assert.match((await title()) ?? '', new RegExp(`k = ${k}\\b`));
+    // Drag the slider's grip to the left end: k = 2.
+    const rail = page.locator('#fig-kslider .slider-rail-rect');
+    await rail.scrollIntoViewIfNeeded();
+    const box = (await rail.boundingBox())!;
+    await page.mouse.click(box.x + 2, box.y + box.height / 2);
+    await page.waitForFunction(() =>
+      /k = 2\b/.test(document.querySelector('#fig-kslider .gtitle')?.textContent ?? ''),
+    );
+    await page.locator('#ov-kslider').screenshot({ path: `${SHOTS}/web-overview-kslider.png` });
     await page.close();
   });
 

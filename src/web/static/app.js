@@ -225,6 +225,8 @@ async function showOverview() {
   if (m.figures.roc) plot('fig-roc', m.figures.roc);
   if (m.figures.pr) plot('fig-pr', m.figures.pr);
   plot('fig-pca', m.figures.pca);
+  $('ov-kslider').classList.toggle('hidden', !m.figures.kslider);
+  if (m.figures.kslider) plot('fig-kslider', m.figures.kslider);
 }
 
 // ---------- Clusters ----------
