@@ -30,6 +30,8 @@ export interface ModelCard {
   evaluation?: Record<string, unknown>;
   /** Elbow sweep table, when one was run. */
   elbow?: Record<string, unknown>;
+  /** Analyst feedback applied at training (`train --feedback`): its revision and what it changed. */
+  feedback?: { revision: number; excludedKnownBad: number; benignMatched: number };
   /** Analyst annotations per cluster id of the first run. */
   clusterNames?: Record<string, { name: string; note?: string }>;
   createdAt: string;
