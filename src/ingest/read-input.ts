@@ -10,7 +10,7 @@ import { exportFieldSpecs, isExportFormat } from './flowexport/fields.ts';
 import { type InputData, readTabular } from './input.ts';
 import { labelFamily } from './kdd.ts';
 import { firstLine } from './sniff.ts';
-import type { BadRowPolicy } from './table.ts';
+import { type BadRowPolicy, takeRows } from './table.ts';
 import { type IdentityColumns, readTraffic, sniffFormat } from './traffic/index.ts';
 import { readInputMany } from './traffic/many.ts';
 
@@ -74,4 +74,32 @@ export async function readInput(path: string, format: string, onBadRow: BadRowPo
     };
   }
   return { ...(await readTabular(path, { format: f, onBadRow })), identity: null };
+}
+
+/**
+ * The same input restricted to some rows (table, labels, identity and per-row groups alike), in
+ * the given order. Per-file row ranges no longer hold and are dropped.
+ */
+export function takeInputRows(input: AnyInput, index: ArrayLike<number>): AnyInput {
+  const pick = <T>(a: readonly T[]) => Array.from(index, (i) => a[i]!);
+  const id = input.identity;
+  const { files: _files, groups, ...rest } = input as AnyInput & { files?: unknown; groups?: Int32Array };
+  return {
+    ...rest,
+    ...(groups ? { groups: Int32Array.from(index, (i) => groups[i]!) } : {}),
+    table: takeRows(input.table, index),
+    labels: input.labels ? pick(input.labels) : null,
+    families: input.families ? pick(input.families) : null,
+    identity: id
+      ? {
+          src_ip: pick(id.src_ip),
+          dst_ip: pick(id.dst_ip),
+          src_port: Float64Array.from(index, (i) => id.src_port[i]!),
+          dst_port: Float64Array.from(index, (i) => id.dst_port[i]!),
+          protocol: pick(id.protocol),
+          start_time: Float64Array.from(index, (i) => id.start_time[i]!),
+          community_id: pick(id.community_id),
+        }
+      : null,
+  };
 }

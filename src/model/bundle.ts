@@ -36,6 +36,8 @@ export interface ModelCard {
    * value for the packet-length statistics). Scoring ignores these columns when present.
    */
   fieldsLeftOut?: { name: string; reason: string }[];
+  /** Analyst feedback applied at training (`train --feedback`): its revision and what it changed. */
+  feedback?: { revision: number; excludedKnownBad: number; benignMatched: number };
   /** Analyst annotations per cluster id of the first run. */
   clusterNames?: Record<string, { name: string; note?: string }>;
   createdAt: string;

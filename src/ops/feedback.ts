@@ -262,3 +262,50 @@ export function applyFeedback<T extends Record<string, unknown>>(
   }
   return { visible, counts };
 }
+
+export interface TrainingFilter {
+  /** Rows to train on. */
+  keep: Int32Array;
+  /** Rows left out because a known-bad verdict matches them (attacks must not become "normal"). */
+  excludedKnownBad: number;
+  /** Rows a benign verdict matches (kept: the re-fit learns them as normal traffic). */
+  benignMatched: number;
+  revision: number;
+}
+
+/**
+ * Feedback-aware re-fit: rows matched by a known-bad host or rule verdict are left out of the
+ * training rows; rows matched by a benign one are kept and counted. Alert- and cluster-scope
+ * verdicts name things that exist only after scoring, so they do not apply here.
+ */
+export function trainingFilter(
+  fb: FeedbackFile,
+  identity: {
+    src_ip: readonly string[];
+    dst_ip: readonly string[];
+    dst_port: ArrayLike<number>;
+    protocol: readonly string[];
+  },
+): TrainingFilter {
+  const rules = fb.rules.filter((r) => !r.removed && (r.scope === 'host' || r.scope === 'rule'));
+  const keep: number[] = [];
+  let bad = 0;
+  let benign = 0;
+  const n = identity.src_ip.length;
+  for (let i = 0; i < n; i++) {
+    const key: AlertKey = {
+      srcIp: identity.src_ip[i],
+      dstIp: identity.dst_ip[i],
+      dstPort: identity.dst_port[i],
+      protocol: identity.protocol[i]?.toLowerCase(),
+    };
+    const hits = rules.filter((r) => ruleMatches(r, key));
+    if (hits.some((r) => r.verdict === 'known-bad')) {
+      bad++;
+      continue;
+    }
+    if (hits.length) benign++;
+    keep.push(i);
+  }
+  return { keep: Int32Array.from(keep), excludedKnownBad: bad, benignMatched: benign, revision: fb.revision };
+}

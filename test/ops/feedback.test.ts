@@ -234,4 +234,45 @@ describe('feedback on real alerts (watcher, CLI, web app)', () => {
       counts.suppressed,
     );
   });
+
+  it('train --feedback leaves out the flows of known-bad hosts and keeps benign-verdict ones', async () => {
+    const perHost = new Map<string, number>();
+    for (const a of alertsOf(alertsFile)) perHost.set(a.source.ip, (perHost.get(a.source.ip) ?? 0) + 1);
+    const [bad] = [...perHost.keys()].filter((h) => h !== '172.16.0.8');
+    const add = await cli([
+      'feedback',
+      'add',
+      model,
+      '--scope',
+      'host',
+      '--host',
+      bad!,
+      '--verdict',
+      'known-bad',
+      '--who',
+      'analyst',
+    ]);
+    assert.equal(add.code, 0, add.stderr);
+    const out = join(tmp('feedback-refit'), 'model');
+    const r = await cli([
+      'train',
+      captures,
+      '--format',
+      'pcap',
+      '--train-on',
+      'all',
+      '--k',
+      '3',
+      '--feedback',
+      model,
+      '-o',
+      out,
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const card = JSON.parse(await readFile(join(out, 'model.json'), 'utf8')).card;
+    assert.ok(card.feedback.excludedKnownBad > 0, JSON.stringify(card.feedback));
+    assert.ok(card.feedback.benignMatched > 0, 'the benign-verdict hosts are learned as normal');
+    assert.equal(card.feedback.revision, 3);
+  });
 });

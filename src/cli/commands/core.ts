@@ -4,10 +4,12 @@ import { dirname, join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { InputError } from '../../errors.ts';
 import { Preprocessor } from '../../features/preprocessor.ts';
-import { INPUT_FORMATS, readInput } from '../../ingest/read-input.ts';
+import { INPUT_FORMATS, readInput, takeInputRows } from '../../ingest/read-input.ts';
+import type { BadRowPolicy } from '../../ingest/table.ts';
 import { type LoadedModel, loadModel, saveModel } from '../../model/bundle.ts';
 import { DETECTOR_NAMES } from '../../model/detectors/index.ts';
 import { elbowSweep } from '../../model/select-k.ts';
+import { loadFeedback, type TrainingFilter, trainingFilter } from '../../ops/feedback.ts';
 import { runDemo } from '../../pipeline/demo.ts';
 import { type Evaluation, evaluateDataset, type Metrics, normalRows } from '../../pipeline/evaluate.ts';
 import { evaluateLab, type LabEvaluation } from '../../pipeline/evaluate-lab.ts';
@@ -56,19 +58,46 @@ export function registerCoreCommands(program: Command): void {
     .addOption(clickhouseOptions.sampleRows())
     .addOption(clickhouseOptions.maxIter())
     .addOption(clickhouseOptions.labelColumn())
+    .option(
+      '--feedback <model>',
+      'analyst feedback of a model (its feedback.json): flows of known-bad hosts and rules are left out',
+    )
     .action(async (file: string | undefined, o) => {
       const progress = createProgress();
       if (o.from) return trainFromClickHouse(o, progress);
       if (!file) throw new InputError('train: give a training FILE or --from clickhouse://…');
+      const fb = o.feedback ? await loadFeedback(o.feedback) : null;
+      let applied: TrainingFilter | null = null;
+      const reader = async (path: string, format: string, onBadRow: BadRowPolicy) => {
+        const input = await readInput(path, format, onBadRow);
+        if (!fb) return input;
+        if (!input.identity)
+          throw new InputError(
+            `${path}: --feedback needs flows with addresses (pcap, Zeek, CIC, flow exports)`,
+          );
+        applied = trainingFilter(fb, input.identity);
+        return takeInputRows(input, applied.keep);
+      };
       const result = await trainFromFile(file, {
         format: o.format,
         trainOn: o.trainOn,
         k: o.k,
         onBadRow: o.onBadRow,
         detector: { targetFpr: o.targetFpr, seed: o.seed, engine: o.engine },
-        reader: readInput,
+        reader,
         onProgress: (s) => progress.step(s),
       });
+      if (applied) {
+        const a = applied as TrainingFilter;
+        result.card.feedback = {
+          revision: a.revision,
+          excludedKnownBad: a.excludedKnownBad,
+          benignMatched: a.benignMatched,
+        };
+        progress.step(
+          `feedback revision ${a.revision}: ${a.excludedKnownBad} known-bad flows left out, ${a.benignMatched} benign-verdict flows kept`,
+        );
+      }
       const saved = await saveModel(o.out, result.detector, result.card);
       progress.done('trained');
       const summary = {
