@@ -68,6 +68,12 @@ function assertNothingLeft(inodes: number[], netnsBefore: string): void {
     [],
     'the run directory is removed',
   );
+  const etc = existsSync('/etc/netns') ? readdirSync('/etc/netns') : [];
+  assert.deepEqual(
+    etc.filter((d) => d.startsWith('nalab-')),
+    [],
+    'no resolv.conf of a lab host is left',
+  );
 }
 
 describe('lab run, all scenarios, 70 s (root)', { timeout: 200_000 }, () => {
