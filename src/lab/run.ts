@@ -339,6 +339,7 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
     await Promise.all(pending);
     if (!abort.signal.aborted) await abortable(2500, abort.signal);
     await procs.stop(dumpcap, 'SIGINT', 5000);
+    if (existsSync(capture)) chmodSync(capture, 0o644); // dumpcap makes it owner-only
     if (abort.signal.aborted) throw interrupted();
     await teardown();
     say('labelling flows');
