@@ -3,7 +3,7 @@
  * them killed, then the namespaces deleted), and the clean-up of what a crashed run left behind.
  * Only names with the lab prefix are ever touched.
  */
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BRIDGE, LAB_PREFIX, LAB_SUBNETS, type LabHost, nsName, SWITCH_NS } from './plan.ts';
@@ -90,6 +90,11 @@ export async function destroyNamespaces(names: string[]): Promise<void> {
   for (const name of names) {
     await run('ip', ['netns', 'del', name]);
     rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
+  }
+  try {
+    rmdirSync('/etc/netns'); // only when empty: another user's entries stay
+  } catch {
+    // not empty, or absent
   }
 }
 

@@ -5,7 +5,7 @@
  */
 
 import { setMaxListeners } from 'node:events';
-import { chmodSync, existsSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, statSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readTraffic } from '../ingest/traffic/index.ts';
@@ -32,7 +32,7 @@ import {
 import { baseHosts, CLIENTS, type LabHost, nsName, POLLER, SERVERS, SWITCH_NS } from './plan.ts';
 import { type Managed, ProcessGroup, run } from './procs.ts';
 import { SCENARIOS, type ScenarioSpec } from './scenarios.ts';
-import { prepareFiles, startServers, waitListening } from './servers.ts';
+import { ensureSshdPrivsepDir, prepareFiles, SSHD_PRIVSEP, startServers, waitListening } from './servers.ts';
 
 export interface LabRunOptions {
   out: string;
@@ -191,6 +191,7 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
   const namespaces: string[] = [];
   const inodes: number[] = [];
   let work = '';
+  let madePrivsep = false;
   const started = new Date();
   const skipped: { name: string; reason: string }[] = [];
   const log: ScenarioLog[] = [];
@@ -226,6 +227,7 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
     }
     if (abort.signal.aborted) throw interrupted();
     say('starting servers');
+    madePrivsep = ensureSshdPrivsepDir();
     await waitListening(await startServers(work, files, procs));
     say('starting the capture');
     const dumpcap = procs.start(
@@ -337,6 +339,7 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
     await Promise.all(pending);
     if (!abort.signal.aborted) await abortable(2500, abort.signal);
     await procs.stop(dumpcap, 'SIGINT', 5000);
+    if (existsSync(capture)) chmodSync(capture, 0o644); // dumpcap makes it owner-only
     if (abort.signal.aborted) throw interrupted();
     await teardown();
     say('labelling flows');
@@ -394,6 +397,10 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
     const leftover = new Set([...namespaces, ...(await labNamespaces())]);
     await destroyNamespaces([...leftover]);
     namespaces.length = 0;
+    if (madePrivsep) {
+      rmSync(SSHD_PRIVSEP, { recursive: true, force: true });
+      madePrivsep = false;
+    }
     if (work) {
       await cp(join(work, 'logs'), join(out, 'logs'), { recursive: true }).catch(() => {});
       await rm(work, { recursive: true, force: true });

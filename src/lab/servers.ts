@@ -5,7 +5,7 @@
  * zone), sshd (own host key, key login), vsftpd (anonymous downloads and uploads), a small SMTP
  * sink and the outside hosts' HTTPS sink (Node scripts in ./daemons).
  */
-import { chownSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXTRA_RECORDS } from './benign.ts';
@@ -195,6 +195,14 @@ export interface Listener {
   name: string;
 }
 
+/** sshd's privilege-separation directory; returns whether it had to be created (and so must be removed). */
+export function ensureSshdPrivsepDir(): boolean {
+  if (existsSync(SSHD_PRIVSEP)) return false;
+  mkdirSync(SSHD_PRIVSEP, { recursive: true, mode: 0o755 });
+  return true;
+}
+export const SSHD_PRIVSEP = '/run/sshd';
+
 /** Starts every server; returns the (address, port) pairs that must accept connections. */
 export async function startServers(work: string, f: PreparedFiles, procs: ProcessGroup): Promise<Listener[]> {
   const log = (n: string) => join(work, 'logs', `${n}.log`);
@@ -246,7 +254,6 @@ export async function startServers(work: string, f: PreparedFiles, procs: Proces
     log('nginx'),
   );
   await writeFile(join(work, 'ssh', 'sshd_config'), sshdConf(work));
-  await mkdir('/run/sshd', { recursive: true });
   procs.start(
     'sshd',
     ns.ssh,

@@ -68,6 +68,12 @@ function assertNothingLeft(inodes: number[], netnsBefore: string): void {
     [],
     'the run directory is removed',
   );
+  const etc = existsSync('/etc/netns') ? readdirSync('/etc/netns') : [];
+  assert.deepEqual(
+    etc.filter((d) => d.startsWith('nalab-')),
+    [],
+    'no resolv.conf of a lab host is left',
+  );
 }
 
 describe('lab run, all scenarios, 70 s (root)', { timeout: 200_000 }, () => {
@@ -181,5 +187,36 @@ describe('lab run interrupted (root)', { timeout: 60_000 }, () => {
     assert.equal(r.code, 130, r.stderr);
     assert.match(r.stderr, /LabError: interrupted by SIGINT; the lab was torn down/);
     assertNothingLeft(inodes, netnsBefore);
+  });
+});
+
+describe('lab run without root', () => {
+  test('a non-root user gets one line naming the need, exit 1, and nothing is created', () => {
+    const netnsBefore = netnsList();
+    const r = spawnSync(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        process.execPath,
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'lab',
+        'run',
+        '-o',
+        join(tempDir('netanomaly-lab-'), 'x'),
+        '--duration',
+        '30',
+      ],
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, HOME: '/tmp', NO_COLOR: '1' } },
+    );
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(
+      r.stderr.trim(),
+      'LabError: the traffic lab needs root (it creates network namespaces and a bridge): run it as root, e.g. with sudo',
+    );
+    assert.equal(netnsList(), netnsBefore);
   });
 });
