@@ -18,8 +18,8 @@ import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { flowFieldSpecs } from '../src/features/flow-fields.ts';
 import type { FieldSpec } from '../src/features/preprocessor.ts';
-import { readTraffic } from '../src/ingest/traffic/index.ts';
 import type { Table } from '../src/ingest/table.ts';
+import { readTraffic } from '../src/ingest/traffic/index.ts';
 import { trainFromFile } from '../src/pipeline/train.ts';
 
 const DATA = process.env.NETANOMALY_DATA_DIR ?? join(import.meta.dirname, '..', '..', 'shared', 'datasets');
@@ -130,7 +130,15 @@ for (const set of SETS) {
         table: trainTable,
         labels: null,
         families: null,
-        report: { file: '', rowsRead: 0, rowsKept: 0, rowsSkipped: 0, reasons: {}, quarantined: [], warnings: [] },
+        report: {
+          file: '',
+          rowsRead: 0,
+          rowsKept: 0,
+          rowsSkipped: 0,
+          reasons: {},
+          quarantined: [],
+          warnings: [],
+        },
         format: 'pcap',
         fields,
       }),
