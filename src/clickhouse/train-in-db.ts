@@ -525,9 +525,11 @@ export async function trainInDatabase(opts: TrainInDatabaseOptions): Promise<Tra
     k = opts.k;
     kChoice = `set by the user: k=${k}`;
   }
-  const options = DetectorOptionsSchema.parse({ ...opts.detector, k });
-  if (options.calibration !== 'loo')
+  // in the database there are no row groups: 'auto' means leave-one-out, as in process
+  const parsed = DetectorOptionsSchema.parse({ ...opts.detector, k });
+  if (parsed.calibration !== 'loo' && parsed.calibration !== 'auto')
     throw new InputError('training in the database calibrates leave-one-out only');
+  const options = { ...parsed, calibration: 'loo' as const };
   const shell = new AnomalyDetector(pre.fields, options);
   if (rows < k) throw new InputError(`n_samples=${rows} should be >= k=${k}`);
   const ks = shell.runKs(rows);
