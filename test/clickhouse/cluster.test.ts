@@ -20,6 +20,7 @@ import { gunzipSync } from 'node:zlib';
 import { ClickHouseClient } from '../../src/clickhouse/client.ts';
 import { scoreQuery, sqlModel } from '../../src/clickhouse/model-sql.ts';
 import { scoreRows } from '../../src/clickhouse/score-in-db.ts';
+import { followTable } from '../../src/clickhouse/source.ts';
 import {
   type DbSource,
   fitPreprocessorInDatabase,
@@ -369,5 +370,34 @@ describe('ClickHouse cluster (2 shards, 18.16)', () => {
       }),
       /cannot connect to ClickHouse \(ECONNREFUSED\)/,
     );
+  });
+
+  test('watch --from: following a table by a monotonic column appends each new anomaly once', async () => {
+    const model = await loadModel(join(dir, 'M'));
+    const half = SCORE_ROWS / 2;
+    const first = Int32Array.from({ length: half }, (_, i) => i);
+    const second = Int32Array.from({ length: half }, (_, i) => half + i);
+    await createShardedTable(cluster, 'flow_feed', tableColumns(test2.table));
+    await loadRows(cluster, 'flow_feed', test2.table, {}, first);
+    const alerts = join(dir, 'alerts.jsonl');
+    const checkpoint = join(dir, 'feed.json');
+    const follow = () =>
+      followTable({ client: cluster.client, table: 'flow_feed', by: 'id', model, alerts, format: 'ecs', checkpoint, once: true, pollMs: 10 });
+    const a = await follow();
+    await loadRows(cluster, 'flow_feed', test2.table, {}, second, half);
+    const b = await follow();
+    const again = await follow();
+    const s = await model.detector.evaluateRows(test2.table);
+    let expected = 0;
+    for (const v of s.isAnomaly) expected += v;
+    const lines = readFileSync(alerts, 'utf8').trim().split('\n');
+    assert.equal(a.scored + b.scored, SCORE_ROWS);
+    assert.equal(again.scored, 0);
+    assert.equal(lines.length, expected);
+    assert.equal(a.alerts + b.alerts, expected);
+    assert.equal(b.position, String(SCORE_ROWS - 1));
+    const rec = JSON.parse(lines[0]!);
+    assert.equal(rec.event.kind, 'alert');
+    assert.ok(rec.netanomaly.anomaly_score > rec.netanomaly.threshold);
   });
 });
