@@ -12,11 +12,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
-import { gunzipSync } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { ClickHouseClient } from '../../src/clickhouse/client.ts';
 import { scoreQuery, sqlModel } from '../../src/clickhouse/model-sql.ts';
 import { scoreRows } from '../../src/clickhouse/score-in-db.ts';
@@ -61,6 +62,20 @@ let labels: string[];
 let normal: Table;
 /** Source over the Distributed table; prefer_localhost_replica=0 so both shards run (and log) their part. */
 let src: DbSource;
+
+/** The first n lines of a gzip file (stops reading there). */
+async function headLines(path: string, n: number): Promise<string[]> {
+  const file = createReadStream(path);
+  const lines: string[] = [];
+  const rl = createInterface({ input: file.pipe(createGunzip()), crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of rl) {
+    lines.push(line);
+    if (lines.length === n) break;
+  }
+  rl.close();
+  file.destroy();
+  return lines;
+}
 
 function relDiff(a: number, b: number): number {
   return a === b ? 0 : Math.abs(a - b) / Math.max(Math.abs(b), Number.MIN_VALUE);
@@ -107,10 +122,7 @@ before(async () => {
     table,
     labels.flatMap((l, j) => (l === 'normal' ? [j] : [])),
   );
-  const lines = gunzipSync(readFileSync(dataFile('kddcup99/corrected.gz')))
-    .toString('latin1')
-    .split('\n')
-    .slice(0, SCORE_ROWS);
+  const lines = await headLines(dataFile('kddcup99/corrected.gz'), SCORE_ROWS);
   subset = join(dir, 'corrected-head.txt');
   writeFileSync(subset, `${lines.join('\n')}\n`);
   test2 = await readKdd(subset);
@@ -382,7 +394,17 @@ describe('ClickHouse cluster (2 shards, 18.16)', () => {
     const alerts = join(dir, 'alerts.jsonl');
     const checkpoint = join(dir, 'feed.json');
     const follow = () =>
-      followTable({ client: cluster.client, table: 'flow_feed', by: 'id', model, alerts, format: 'ecs', checkpoint, once: true, pollMs: 10 });
+      followTable({
+        client: cluster.client,
+        table: 'flow_feed',
+        by: 'id',
+        model,
+        alerts,
+        format: 'ecs',
+        checkpoint,
+        once: true,
+        pollMs: 10,
+      });
     const a = await follow();
     await loadRows(cluster, 'flow_feed', test2.table, {}, second, half);
     const b = await follow();
