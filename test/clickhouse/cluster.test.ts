@@ -113,6 +113,7 @@ function clickhouseClient(port: number, sqlFile: string): Promise<string> {
 }
 
 before(async () => {
+  const t0 = Date.now();
   dir = mkdtempSync(join(tmpdir(), 'netanomaly-ch-'));
   const data = await kdd('kddcup99/kddcup.data_10_percent.gz');
   const idx = Array.from({ length: ROWS }, (_, i) => Math.floor((i * data.table.nRows) / ROWS));
@@ -127,6 +128,7 @@ before(async () => {
   writeFileSync(subset, `${lines.join('\n')}\n`);
   test2 = await readKdd(subset);
   assert.equal(test2.table.nRows, SCORE_ROWS);
+  const t1 = Date.now();
   cluster = await startCluster(2);
   await createShardedTable(cluster, 'kdd_dist', tableColumns(table, ['label']));
   await loadRows(cluster, 'kdd_dist', table, { label: labels });
@@ -134,6 +136,9 @@ before(async () => {
   await loadRows(cluster, 'corrected', test2.table, { label: test2.labels });
   const client = new ClickHouseClient(cluster.url('kdd_dist'), { prefer_localhost_replica: 0 });
   src = { client, table: 'kdd_dist', where: normalLabelCondition() };
+  console.log(
+    `set-up: reading the data ${(t1 - t0) / 1000} s, cluster start and loading ${(Date.now() - t1) / 1000} s`,
+  );
 });
 
 after(async () => {
