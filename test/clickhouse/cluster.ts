@@ -154,7 +154,7 @@ async function stopProcess(p: ChildProcess): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return;
   const exited = new Promise<void>((r) => p.once('exit', () => r()));
   p.kill('SIGTERM');
-  const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
+  const timer = setTimeout(() => p.kill('SIGKILL'), 5_000);
   await exited;
   clearTimeout(timer);
 }
