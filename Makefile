@@ -38,3 +38,4 @@ bench: deps system-deps
 	node_modules/.bin/tsx benchmarks/run.ts --json --elbow
 	node_modules/.bin/tsx benchmarks/web-latency.ts
 	node_modules/.bin/tsx benchmarks/traffic-ingest.ts 5
+	node_modules/.bin/tsx benchmarks/flowexport.ts
