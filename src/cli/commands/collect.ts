@@ -92,12 +92,14 @@ export function registerCollectCommand(program: Command): void {
         await write(collector.drain());
         const now = Date.now();
         if (o.duration && (now - started) / 1000 >= o.duration) break;
-        if (
-          o.maxIdle &&
-          collector.lastDatagramAt !== null &&
-          now / 1000 - collector.lastDatagramAt >= o.maxIdle
-        )
-          break;
+        const idle = () =>
+          collector.lastDatagramAt !== null && Date.now() / 1000 - collector.lastDatagramAt >= o.maxIdle;
+        if (o.maxIdle && idle()) {
+          // let the event loop read what the socket holds (a descheduled process) before deciding
+          await new Promise((r) => setImmediate(r));
+          await wait(50);
+          if (idle()) break;
+        }
         if ((now - lastStats) / 1000 >= o.statsInterval) {
           lastStats = now;
           await stats();

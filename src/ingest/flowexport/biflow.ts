@@ -79,6 +79,10 @@ const FLAG_BITS: [string, number][] = [
   ['ece_count', 0x40],
   ['cwr_count', 0x80],
 ];
+/** Features an export may or may not carry (TCP flags, times): their NaNs are counted per flow. */
+let SOMETIMES: string[] = [];
+let SOMETIMES_KEY: string[] = [];
+let NEVER_KEY: string[] = [];
 const NEVER_IN_EXPORTS = NUMERIC_FEATURES.filter(
   (n) =>
     n.includes('payload') ||
@@ -87,6 +91,10 @@ const NEVER_IN_EXPORTS = NUMERIC_FEATURES.filter(
     n.includes('_iat_') ||
     n === 'flow_bytes_per_s',
 );
+
+SOMETIMES = NUMERIC_FEATURES.filter((n) => !n.startsWith('src_') && !NEVER_IN_EXPORTS.includes(n));
+SOMETIMES_KEY = SOMETIMES.map((n) => `missing_${n}`);
+NEVER_KEY = NEVER_IN_EXPORTS.map((n) => `missing_${n}`);
 
 function minNaN(a: number, b: number): number {
   return Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.min(a, b);
@@ -103,6 +111,8 @@ export class Stitcher {
   private readonly window: number;
   private readonly maxPending: number;
   private clock = Number.NEGATIVE_INFINITY;
+  /** Flows finished whose never-exported fields are not yet counted `missing_<field>`. */
+  private neverMissing = 0;
 
   constructor(
     private readonly counters: Counters,
@@ -126,7 +136,7 @@ export class Stitcher {
     }
     if (!r.src || !r.dst || !Number.isFinite(r.proto)) {
       bump(this.counters, 'export_records_incomplete');
-      return out;
+      return this.fold(out);
     }
     if (r.packets === 0 && r.rpackets > 0) {
       // a biflow record whose forward direction is empty (softflowd -b orders addresses, not
@@ -174,7 +184,7 @@ export class Stitcher {
       if (mine && g.aggregate && aggregate) {
         merge(mine, side);
         this.touch(key, g, r);
-        return out;
+        return this.fold(out);
       }
       const overlaps =
         Number.isNaN(r.start) ||
@@ -184,7 +194,7 @@ export class Stitcher {
       if (!fwd && !g.bwd && overlaps && !(r.rpackets > 0)) {
         g.bwd = side;
         this.touch(key, g, r);
-        return out;
+        return this.fold(out);
       }
       // a second record for a direction already held: the earlier flow is complete
       this.groups.delete(key);
@@ -223,6 +233,15 @@ export class Stitcher {
       out.push(this.finish(old));
     }
     this.groups.set(key, ng);
+    return this.fold(out);
+  }
+
+  /** Count the never-exported fields of the flows finished so far (once per call, not per flow). */
+  private fold(out: ExportFlow[]): ExportFlow[] {
+    if (this.neverMissing > 0) {
+      for (const k of NEVER_KEY) bump(this.counters, k, this.neverMissing);
+      this.neverMissing = 0;
+    }
     return out;
   }
 
@@ -239,13 +258,13 @@ export class Stitcher {
     const out: ExportFlow[] = [];
     if (now > this.clock) this.clock = now;
     this.sweep(out);
-    return out;
+    return this.fold(out);
   }
 
   flush(): ExportFlow[] {
     const out = [...this.groups.values()].map((g) => this.finish(g));
     this.groups.clear();
-    return out;
+    return this.fold(out);
   }
 
   private sweep(out: ExportFlow[]): void {
@@ -308,10 +327,9 @@ export class Stitcher {
         bwdRst: (bf & RST) !== 0,
       });
     }
-    for (const n of NUMERIC_FEATURES) {
-      if (n.startsWith('src_')) continue;
-      if (Number.isNaN(v[n]!)) bump(this.counters, `missing_${n}`);
-    }
+    this.neverMissing++;
+    for (let i = 0; i < SOMETIMES.length; i++)
+      if (Number.isNaN(v[SOMETIMES[i]!]!)) bump(this.counters, SOMETIMES_KEY[i]!);
     const ident: ExportIdentity = {
       exporter: g.first.exporter,
       observation_domain: g.first.domain,

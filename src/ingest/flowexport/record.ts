@@ -67,12 +67,17 @@ export function emptyRecord(
   };
 }
 
+const BYTE = Array.from({ length: 256 }, (_, i) => String(i));
+
 export function ipv4(b: Uint8Array, o: number): string {
-  return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+  return `${BYTE[b[o]!]}.${BYTE[b[o + 1]!]}.${BYTE[b[o + 2]!]}.${BYTE[b[o + 3]!]}`;
 }
 
 /** Unsigned big-endian integer of 1..8 bytes (reduced-size encoding, RFC 7011 §6.2). */
 export function readUint(b: Uint8Array, o: number, len: number): number {
+  if (len === 4) return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  if (len === 2) return (b[o]! << 8) | b[o + 1]!;
+  if (len === 1) return b[o]!;
   let v = 0;
   for (let i = 0; i < len; i++) v = v * 256 + b[o + i]!;
   return v;

@@ -17,7 +17,7 @@ import { loadModel, saveModel } from '../../../src/model/bundle.ts';
 import { trainFromFile } from '../../../src/pipeline/train.ts';
 import { alertSchemaPath, JsonSchema, statsSchemaPath } from '../../../src/stream/json-schema.ts';
 import { alertsOf, cli, killAll, records, tmp, waitFor } from '../../stream/helpers.ts';
-import { DATA, freePort, sleep, softflowd } from './tools.ts';
+import { DATA, freePort, sleep, softflowd, udpRxQueue } from './tools.ts';
 
 const SCAN_FLOWS = 1994; // our pcap meter's flows of synscan.pcap (real-exporters.test.ts pairs them all)
 let model = '';
@@ -122,7 +122,9 @@ test('watch netflow://127.0.0.1:PORT raises alerts for the scan received live; l
     'watch to listen',
   );
   await softflowd(join(DATA, 'pcaps', 'attack', 'synscan.pcap'), port, 10);
-  await sleep(500);
+  // stop the watcher only once it has read every datagram from its socket
+  await waitFor(() => udpRxQueue(port) === 0, 20_000, 'the watcher to read its socket');
+  await sleep(300);
   p.child.kill('SIGTERM');
   const r = await p.exited;
   assert.equal(r.code, 143, p.stderr());

@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExportFlow } from '../../../src/ingest/flowexport/biflow.ts';
@@ -113,14 +113,24 @@ export async function exportInto(
   });
   await softflowd(pcap, collector.address().port, version, extra);
   // the last datagrams are in flight on loopback: wait until nothing came for 300 ms
-  for (
-    let i = 0;
-    i < 50 && (collector.lastDatagramAt === null || Date.now() / 1000 - collector.lastDatagramAt < 0.3);
-    i++
-  )
-    await sleep(100);
+  const port = collector.address().port;
+  const busy = () =>
+    (udpRxQueue(port) ?? 0) > 0 ||
+    collector.lastDatagramAt === null ||
+    Date.now() / 1000 - collector.lastDatagramAt < 0.3;
+  for (let i = 0; i < 100 && busy(); i++) await sleep(100);
   await collector.close();
   return { flows: collector.drain(), counters, collector };
+}
+
+/** The receive queue (bytes) of the UDP socket bound to 127.0.0.1:port, or null while none is bound. */
+export function udpRxQueue(port: number): number | null {
+  const hex = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === hex) return Number.parseInt(f[4]!.split(':')[1]!, 16);
+  }
+  return null;
 }
 
 /** Replay datagrams to nfcapd (127.0.0.1) and return nfdump's JSON records of what it stored. */
@@ -129,7 +139,7 @@ export async function nfdumpDecode(
 ): Promise<Record<string, unknown>[]> {
   const dir = mkdtempSync(join(tmpdir(), 'nfcapd-'));
   const port = await freePort();
-  const nfcapd = spawn('nfcapd', ['-p', String(port), '-b', '127.0.0.1', '-w', dir], {
+  const nfcapd = spawn('nfcapd', ['-p', String(port), '-b', '127.0.0.1', '-w', dir, '-B', String(8 << 20)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, TZ: 'UTC' },
   });
@@ -139,7 +149,12 @@ export async function nfdumpDecode(
   });
   const closed = new Promise<void>((r) => nfcapd.on('close', () => r()));
   try {
-    await sleep(700); // nfcapd binds at start; no readiness signal on stdout
+    // nfcapd prints no readiness signal: wait until its socket is bound
+    for (let i = 0; udpRxQueue(port) === null; i++) {
+      if (i > 200 || nfcapd.exitCode !== null)
+        throw new Error(`nfcapd did not bind 127.0.0.1:${port}: ${err.slice(-300)}`);
+      await sleep(50);
+    }
     const s = createSocket('udp4');
     for (let i = 0; i < datagrams.length; i++) {
       const d = datagrams[i]!.data;
@@ -147,7 +162,9 @@ export async function nfdumpDecode(
       if (i % 16 === 15) await sleep(2); // loopback socket buffers: do not outrun nfcapd
     }
     s.close();
-    await sleep(500);
+    // and until it has read every datagram from its socket before stopping it
+    for (let i = 0; (udpRxQueue(port) ?? 0) > 0 && i < 200; i++) await sleep(50);
+    await sleep(200);
     nfcapd.kill('SIGTERM');
     await closed;
     const files = readdirSync(dir).filter((f) => f.startsWith('nfcapd.') && !f.includes('current'));
