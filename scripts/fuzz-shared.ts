@@ -12,6 +12,6 @@ export interface WorkerData {
 }
 
 /** Layout of the shared Int32Array. */
-export const SLOT = { tried: 0, parsed: 1, refused: 2, findings: 3, inputLen: 4, busy: 5 } as const;
+export const SLOT = { tried: 0, parsed: 1, refused: 2, findings: 3, inputLen: 4, busy: 5, slow: 6 } as const;
 export const HEADER_BYTES = 64;
 export const BATCH = 100;

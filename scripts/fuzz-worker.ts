@@ -35,6 +35,7 @@ const sample = () => {
   heap.push(process.memoryUsage().heapUsed);
 };
 sample();
+let lastSample = Date.now();
 let i = wd.start;
 let batch = Math.floor(i / BATCH);
 while (i < wd.count && Date.now() < wd.deadline) {
@@ -47,6 +48,7 @@ while (i < wd.count && Date.now() < wd.deadline) {
     Atomics.store(ints, SLOT.busy, 1);
     const out = await runOne(t, ctx, input, wd.limitMs);
     Atomics.store(ints, SLOT.busy, 0);
+    if (out.slow) Atomics.add(ints, SLOT.slow, 1);
     if (out.kind === 'parsed') Atomics.add(ints, SLOT.parsed, 1);
     else if (out.kind === 'refused') Atomics.add(ints, SLOT.refused, 1);
     else {
@@ -61,7 +63,8 @@ while (i < wd.count && Date.now() < wd.deadline) {
     Atomics.store(ints, SLOT.tried, i + 1);
   }
   batch++;
-  if (batch % 50 === 0) {
+  if (Date.now() - lastSample > 30_000) {
+    lastSample = Date.now();
     sample();
     parentPort!.postMessage({ type: 'heap', heap: heap.at(-1) });
   }
