@@ -76,11 +76,21 @@ export async function saveFinding(target: string, input: Uint8Array, error: stri
 }
 
 /** The saved findings: target name, file, input bytes, and the reason it is still open (a .todo file). */
-export async function savedFindings(): Promise<
-  { target: string; file: string; input: Uint8Array; todo: string | null }[]
-> {
+export interface SavedFinding {
+  target: string;
+  /** <target>/<name> inside REGRESSIONS_DIR. */
+  file: string;
+  input: Uint8Array;
+  /** Why it is still open (the .todo beside it), or null. */
+  todo: string | null;
+  /** It aborts the whole process (an <id>.isolate beside it): replay it in a child process. */
+  isolate: boolean;
+}
+
+/** The saved findings of every target. */
+export async function savedFindings(): Promise<SavedFinding[]> {
   const { readdir, readFile } = await import('node:fs/promises');
-  const out: { target: string; file: string; input: Uint8Array; todo: string | null }[] = [];
+  const out: SavedFinding[] = [];
   let targets: string[] = [];
   try {
     targets = (await readdir(REGRESSIONS_DIR)).sort();
@@ -100,6 +110,7 @@ export async function savedFindings(): Promise<
         file: `${t}/${name}`,
         input: name.endsWith('.gz') ? gunzipSync(raw) : raw,
         todo,
+        isolate: names.includes(`${id}.isolate`),
       });
     }
   }
