@@ -126,6 +126,9 @@ function consume(path: string): void {
 let watcher: ChildProcess | null = null;
 let watcherExit: Promise<void> = Promise.resolve();
 let stderrTail = '';
+/** Times the watcher said its alert file or checkpoint could not be written (the disk was full). */
+let sinkDegraded = 0;
+let checkpointDegraded = 0;
 
 function openByWatcher(path: string): boolean {
   if (!watcher?.pid) return false;
@@ -179,7 +182,10 @@ function startWatcher(model: string): void {
     { stdio: ['ignore', 'ignore', 'pipe'], cwd: root },
   );
   child.stderr!.on('data', (c) => {
-    stderrTail = (stderrTail + c).slice(-4000);
+    const text = String(c);
+    sinkDegraded += (text.match(/alert sink degraded/g) ?? []).length;
+    checkpointDegraded += (text.match(/checkpoint degraded/g) ?? []).length;
+    stderrTail = (stderrTail + text).slice(-4000);
   });
   watcher = child;
   watcherExit = new Promise((r) => child.once('exit', () => r()));
@@ -250,6 +256,8 @@ while (written < N || committedIndex() < N - 1) {
   // Killer.
   if (killAt.length > 0 && committed >= killAt[0]!) {
     killAt.shift();
+    // A random moment of the next 0-4 s: scoring, the alert write, the fsync or the commit.
+    await sleep(rand() * 4000);
     watcher!.kill('SIGKILL');
     await watcherExit;
     await ship();
@@ -283,7 +291,6 @@ await ship();
 const seconds = (Date.now() - t0) / 1000;
 let lost = 0;
 for (let i = 0; i < N; i++) if (firstId[i] === 0) lost++;
-const enospc = (stderrTail.match(/ENOSPC|no space/gi) ?? []).length;
 execFileSync('umount', [sink]);
 rmSync(work, { recursive: true, force: true });
 
@@ -293,14 +300,15 @@ const result = {
   recordsPerSecond: Math.round(N / seconds),
   kills: checks.length,
   rotations,
-  fullDiskEpisodes: fullEpisodes,
+  shipperPauses: fullEpisodes,
   tmpfsMB: TMPFS_MB,
   alertRecordsRead: alertRecords,
   lost,
   duplicatesAfterDedupe: conflicting,
   replaysDeduped: replays,
   checkpointAheadOfAlerts: checks.filter((c) => !c.ok).length,
-  enospcMessagesInLastStderr: enospc,
+  sinkDegradedEpisodes: sinkDegraded,
+  checkpointDegradedEpisodes: checkpointDegraded,
   failure: failure || null,
   checks,
 };

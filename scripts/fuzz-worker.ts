@@ -1,20 +1,20 @@
 /**
- * One fuzz target in a worker thread: generates inputs (seeded fast-check samples, in batches),
- * runs each through the target and reports counts. The current input is kept in shared memory
- * so the main thread can save it if the worker hangs or dies.
+ * One fuzz target in a child process of scripts/fuzz.ts: generates inputs (seeded fast-check
+ * samples, in batches), runs each through the target and reports counts over IPC. Each input is
+ * written to `currentPath` (after its index, 8 bytes) before it runs, so the parent can save it when this process hangs or
+ * dies (a native abort, out of memory) - things no in-process handler survives.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import fc from 'fast-check';
 import { runOne, saveFinding } from '../test/fuzz/engine.ts';
 import { inputArbitrary } from '../test/fuzz/mutate.ts';
 import { dataDir, scratchDir, target } from '../test/fuzz/targets.ts';
+import { BATCH, type ChildJob, type ChildMessage, type Counts } from './fuzz-shared.ts';
 
-import { BATCH, HEADER_BYTES, SLOT, type WorkerData } from './fuzz-shared.ts';
-
-const wd = workerData as WorkerData;
-const t = target(wd.target);
-const ints = new Int32Array(wd.shared, 0, HEADER_BYTES / 4);
-const bytes = new Uint8Array(wd.shared, HEADER_BYTES);
+const job = JSON.parse(process.env.NETANOMALY_FUZZ_JOB ?? '{}') as ChildJob;
+const send = (m: ChildMessage) => process.send?.(m);
+const t = target(job.target);
 const gc = (globalThis as { gc?: () => void }).gc;
 
 const dir = await scratchDir(t.name);
@@ -23,51 +23,55 @@ const data = dataDir();
 await t.setup?.(ctx, data);
 const seeds = await t.seeds(data);
 const arb = inputArbitrary(seeds, { ...t.input, generated: t.input.generated?.() });
-const heap: number[] = [];
 const signatures = new Map<string, number>();
-// A rejection or exception that escapes a parser (a stray promise) kills the worker: say which.
 process.on('unhandledRejection', (e) => {
-  parentPort!.postMessage({ type: 'fatal', error: String((e as Error)?.stack ?? e) });
+  send({ type: 'fatal', error: String((e as Error)?.stack ?? e) });
   throw e;
 });
-const sample = () => {
+const counts: Counts = { tried: job.start, parsed: 0, refused: 0, findings: 0, slow: 0 };
+let busySince: number | null = null;
+const progress = setInterval(() => send({ type: 'progress', counts, busySince }), 500);
+const heapSample = () => {
   gc?.();
-  heap.push(process.memoryUsage().heapUsed);
+  send({ type: 'heap', heap: process.memoryUsage().heapUsed });
 };
-sample();
-let i = wd.start;
+heapSample();
+let lastSample = Date.now();
+let i = job.start;
 let batch = Math.floor(i / BATCH);
-while (i < wd.count && Date.now() < wd.deadline) {
-  const inputs = fc.sample(arb, { seed: wd.seed + batch, numRuns: BATCH });
-  for (let j = i - batch * BATCH; j < inputs.length && i < wd.count; j++, i++) {
+while (i < job.count && Date.now() < job.deadline) {
+  const inputs = fc.sample(arb, { seed: job.seed + batch, numRuns: BATCH });
+  for (let j = i - batch * BATCH; j < inputs.length && i < job.count; j++, i++) {
     const input = inputs[j]!;
-    const n = Math.min(input.length, bytes.length);
-    bytes.set(input.subarray(0, n));
-    Atomics.store(ints, SLOT.inputLen, n);
-    Atomics.store(ints, SLOT.busy, 1);
-    const out = await runOne(t, ctx, input, wd.limitMs);
-    Atomics.store(ints, SLOT.busy, 0);
-    if (out.kind === 'parsed') Atomics.add(ints, SLOT.parsed, 1);
-    else if (out.kind === 'refused') Atomics.add(ints, SLOT.refused, 1);
+    const index = Buffer.alloc(8);
+    index.writeDoubleLE(i);
+    writeFileSync(job.currentPath, Buffer.concat([index, input]));
+    busySince = Date.now();
+    const out = await runOne(t, ctx, input, job.limitMs);
+    busySince = null;
+    if (out.slow) counts.slow++;
+    if (out.kind === 'parsed') counts.parsed++;
+    else if (out.kind === 'refused') counts.refused++;
     else {
-      Atomics.add(ints, SLOT.findings, 1);
+      counts.findings++;
       // The same bug found again (same error and place) is counted, and saved twice at most.
       const sig = out.error.replace(/\d+/g, 'N').slice(0, 400);
       const seen = (signatures.get(sig) ?? 0) + 1;
       signatures.set(sig, seen);
       const path = seen <= 2 ? await saveFinding(t.name, input, out.error) : null;
-      parentPort!.postMessage({ type: 'finding', error: out.error, path });
+      send({ type: 'finding', error: out.error, path });
     }
-    Atomics.store(ints, SLOT.tried, i + 1);
+    counts.tried = i + 1;
   }
   batch++;
-  if (batch % 50 === 0) {
-    sample();
-    parentPort!.postMessage({ type: 'heap', heap: heap.at(-1) });
+  if (Date.now() - lastSample > 30_000) {
+    lastSample = Date.now();
+    heapSample();
   }
 }
-sample();
+heapSample();
+clearInterval(progress);
 await t.teardown?.(ctx);
-const { rm } = await import('node:fs/promises');
 await rm(dir, { recursive: true, force: true });
-parentPort!.postMessage({ type: 'done', heap });
+send({ type: 'done', counts });
+process.disconnect?.();

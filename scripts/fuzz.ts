@@ -1,8 +1,9 @@
 /**
- * `make fuzz`: the long fuzz run. Each target runs in a worker thread (an in-process loop over
- * seeded fast-check inputs); this thread is the watchdog: a worker that makes no progress for
- * the time limit is stopped, its current input saved as a hang, and a new worker resumes after it.
- * A worker that dies (out of memory past its heap cap, an uncaught rejection) is a finding too.
+ * `make fuzz`: the long fuzz run. Each target runs in a child process (an in-process loop over
+ * seeded fast-check inputs: not one process per input); this process is the watchdog: a child
+ * stuck on one input past the watchdog limit is killed, its current input saved as a hang, and a
+ * new child resumes after it. A child that dies (a native abort, out of memory past its heap cap,
+ * an uncaught rejection) is a finding too, with the input it died on.
  *
  *   node --expose-gc --import tsx scripts/fuzz.ts [--count 1000000] [--targets a,b] [--jobs 2]
  *        [--seed 42] [--limit-ms 5000] [--minutes M per target] [--out results.json]
@@ -10,11 +11,14 @@
  * Prints per target: inputs tried, parsed, refused (project errors), findings (unexpected
  * exceptions, 5xx, hangs, deaths), heap after GC at the start and the end, rate.
  */
-import { writeFile } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
+import { fork } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { saveFinding } from '../test/fuzz/engine.ts';
 import { TARGETS } from '../test/fuzz/targets.ts';
-import { HEADER_BYTES, SLOT, type WorkerData } from './fuzz-shared.ts';
+import type { ChildJob, ChildMessage, Counts } from './fuzz-shared.ts';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,7 +32,9 @@ const seed = Number(arg('seed', '42'));
 const limitMs = Number(arg('limit-ms', '5000'));
 const minutes = Number(arg('minutes', '0'));
 const out = arg('out', '');
-/** A worker's heap cap: input and parser state together stay far below it, or it is a finding. */
+/** A child stuck on one input this long (wall clock) is stopped as hung (synchronous loops). */
+const watchdogMs = Math.max(120_000, limitMs * 24);
+/** A child's heap cap: input and parser state together stay far below it, or it is a finding. */
 const HEAP_CAP_MB = 768;
 /** Heap growth over a run (after GC, median of the last samples vs the first) that counts as a leak. */
 const GROWTH_LIMIT = 48 * 1024 * 1024;
@@ -38,6 +44,8 @@ interface Result {
   tried: number;
   parsed: number;
   refused: number;
+  /** Inputs that passed the time limit but ended normally within the hard limit (CPU starvation). */
+  slow: number;
   findings: number;
   hangs: number;
   deaths: number;
@@ -56,14 +64,16 @@ const mb = (b: number) => Math.round((b / 1024 / 1024) * 10) / 10;
 async function fuzzTarget(name: string): Promise<Result> {
   const t0 = Date.now();
   const deadline = minutes > 0 ? t0 + minutes * 60_000 : Number.POSITIVE_INFINITY;
-  const shared = new SharedArrayBuffer(HEADER_BYTES + 16 * 1024 * 1024);
-  const ints = new Int32Array(shared, 0, HEADER_BYTES / 4);
-  const bytes = new Uint8Array(shared, HEADER_BYTES);
+  const scratch = await mkdtemp(
+    join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `netanomaly-fuzz-run-${name}-`),
+  );
+  const currentPath = join(scratch, 'current.bin');
   const r: Result = {
     target: name,
     tried: 0,
     parsed: 0,
     refused: 0,
+    slow: 0,
     findings: 0,
     hangs: 0,
     deaths: 0,
@@ -75,79 +85,88 @@ async function fuzzTarget(name: string): Promise<Result> {
     complete: false,
     errors: [],
   };
+  const total: Counts = { tried: 0, parsed: 0, refused: 0, findings: 0, slow: 0 };
   const heap: number[] = [];
   let start = 0;
   while (start < count && Date.now() < deadline) {
-    const wd: WorkerData = {
-      entry: new URL('./fuzz-worker.ts', import.meta.url).href,
+    const job: ChildJob = {
       target: name,
       start,
       count,
       seed,
       limitMs,
       deadline: Number.isFinite(deadline) ? deadline : 8.64e15,
-      shared,
+      currentPath,
     };
-    const worker = new Worker(new URL('./fuzz-boot.mjs', import.meta.url), {
-      workerData: wd,
-      resourceLimits: { maxOldGenerationSizeMb: HEAP_CAP_MB },
+    const child = fork(new URL('./fuzz-worker.ts', import.meta.url).pathname, [], {
+      execArgv: ['--import', 'tsx', '--expose-gc', `--max-old-space-size=${HEAP_CAP_MB}`],
+      env: { ...process.env, NETANOMALY_FUZZ_JOB: JSON.stringify(job) },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
+    let stderr = '';
+    child.stderr!.on('data', (c) => {
+      stderr = (stderr + c).slice(-2000);
+    });
+    let counts: Counts = { tried: start, parsed: 0, refused: 0, findings: 0, slow: 0 };
     const ended = await new Promise<'done' | 'hang' | 'died'>((resolve) => {
-      let last = Atomics.load(ints, SLOT.tried);
-      let lastChange = Date.now();
-      let ready = false;
+      let busySince: number | null = null;
+      let finished = false;
       const watch = setInterval(() => {
-        const now = Atomics.load(ints, SLOT.tried);
-        if (now !== last) {
-          last = now;
-          lastChange = Date.now();
-          ready = true;
-        } else if (ready && Atomics.load(ints, SLOT.busy) === 1 && Date.now() - lastChange > limitMs * 3) {
+        if (busySince !== null && Date.now() - busySince > watchdogMs) {
           clearInterval(watch);
-          void worker.terminate().then(() => resolve('hang'));
+          finished = true;
+          child.kill('SIGKILL');
+          resolve('hang');
         }
-      }, 500);
-      worker.on('message', (m: { type: string; error?: string; heap?: number | number[] }) => {
-        ready = true;
-        if (m.type === 'finding' && r.errors.length < 20) r.errors.push(m.error!);
-        if (m.type === 'fatal') console.error(`[fuzz] ${name}: ${m.error}`);
-        if (m.type === 'heap') heap.push(m.heap as number);
-        if (m.type === 'done') {
+      }, 1000);
+      child.on('message', (m: ChildMessage) => {
+        if (m.type === 'progress') {
+          counts = m.counts;
+          busySince = m.busySince;
+        } else if (m.type === 'finding' && r.errors.length < 20) r.errors.push(m.error);
+        else if (m.type === 'fatal') console.error(`[fuzz] ${name}: ${m.error}`);
+        else if (m.type === 'heap') heap.push(m.heap);
+        else if (m.type === 'done') {
+          counts = m.counts;
+          finished = true;
           clearInterval(watch);
           resolve('done');
         }
       });
-      worker.on('error', (e) => {
+      child.once('exit', (code, signal) => {
         clearInterval(watch);
-        if (r.errors.length < 20) r.errors.push(`worker died: ${e.message}`);
-        console.error(`[fuzz] ${name}: worker died: ${e.stack ?? e}`);
-        resolve('died');
-      });
-      worker.on('exit', (code) => {
-        clearInterval(watch);
-        if (code !== 0) console.error(`[fuzz] ${name}: worker exited with code ${code}`);
+        if (finished) return;
+        const why = `child exited (${signal ?? `code ${code}`}): ${stderr.replace(/\s+/g, ' ').slice(0, 300)}`;
+        console.error(`[fuzz] ${name}: ${why}`);
+        if (r.errors.length < 20) r.errors.push(why);
         resolve('died');
       });
     });
-    const tried = Atomics.load(ints, SLOT.tried);
+    for (const k of ['parsed', 'refused', 'findings', 'slow'] as const) total[k] += counts[k];
     if (ended === 'done') {
-      start = tried;
+      total.tried = counts.tried;
       break;
     }
-    // The input in shared memory is the one that hung or killed the worker.
-    const input = bytes.slice(0, Atomics.load(ints, SLOT.inputLen));
-    const what = ended === 'hang' ? `hang: no answer within ${limitMs * 3} ms` : 'worker died on this input';
+    // The input left in currentPath is the one that hung or killed the child.
+    const current = existsSync(currentPath) ? readFileSync(currentPath) : Buffer.alloc(8);
+    const at = current.length >= 8 ? current.readDoubleLE(0) : counts.tried;
+    const input = current.subarray(8);
+    const what =
+      ended === 'hang' ? `hang: no progress within ${watchdogMs} ms` : 'the process died on this input';
     const path = await saveFinding(name, input, what);
     if (r.errors.length < 20) r.errors.push(`${what} (${path})`);
     if (ended === 'hang') r.hangs++;
     else r.deaths++;
-    start = tried + 1;
-    Atomics.store(ints, SLOT.tried, start);
+    // Inputs after the last progress report and before the fatal one ran too (not counted by kind).
+    start = at + 1;
+    total.tried = start;
   }
-  r.tried = Atomics.load(ints, SLOT.tried);
-  r.parsed = Atomics.load(ints, SLOT.parsed);
-  r.refused = Atomics.load(ints, SLOT.refused);
-  r.findings = Atomics.load(ints, SLOT.findings) + r.hangs + r.deaths;
+  await rm(scratch, { recursive: true, force: true });
+  r.tried = total.tried;
+  r.parsed = total.parsed;
+  r.refused = total.refused;
+  r.slow = total.slow;
+  r.findings = total.findings + r.hangs + r.deaths;
   r.seconds = Math.round((Date.now() - t0) / 1000);
   r.rate = Math.round(r.tried / Math.max(1, r.seconds));
   r.complete = r.tried >= count;
@@ -164,7 +183,7 @@ async function fuzzTarget(name: string): Promise<Result> {
 
 function line(r: Result): string {
   const pad = (s: string | number, n: number) => String(s).padStart(n);
-  return `${r.target.padEnd(13)} tried ${pad(r.tried.toLocaleString('en'), 10)}  parsed ${pad(r.parsed, 8)}  refused ${pad(r.refused, 8)}  unexpected ${pad(r.findings, 3)}  (hangs ${r.hangs}, deaths ${r.deaths}${r.leak ? ', HEAP GROWTH' : ''})  heap ${r.heapStartMB}→${r.heapEndMB} MB  ${pad(r.rate, 6)}/s  ${r.seconds}s${r.complete ? '' : '  INCOMPLETE'}`;
+  return `${r.target.padEnd(13)} tried ${pad(r.tried.toLocaleString('en'), 10)}  parsed ${pad(r.parsed, 8)}  refused ${pad(r.refused, 8)}  unexpected ${pad(r.findings, 3)}  (hangs ${r.hangs}, deaths ${r.deaths}, slow ${r.slow}${r.leak ? ', HEAP GROWTH' : ''})  heap ${r.heapStartMB}→${r.heapEndMB} MB  ${pad(r.rate, 6)}/s  ${r.seconds}s${r.complete ? '' : '  INCOMPLETE'}`;
 }
 
 const queue = [...names];

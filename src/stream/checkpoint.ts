@@ -4,10 +4,10 @@
  * half of one. A checkpoint that exists but cannot be read is an error with instructions, never a
  * silent restart from the beginning (RELIABILITY.md H6).
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import { InputError } from '../errors.ts';
+import { InputError, NetanomalyError } from '../errors.ts';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -64,18 +64,32 @@ export function readCheckpoint(path: string): Checkpoint | null {
   return parsed.data;
 }
 
-/** Write `cp` atomically: temp file + fsync + rename + fsync of the directory. */
+/** A checkpoint that could not be written (disk full, directory gone): the old one stays. */
+export class CheckpointError extends NetanomalyError {
+  override name = 'CheckpointError';
+}
+
+/**
+ * Write `cp` atomically: temp file + fsync + rename + fsync of the directory. On failure the temp
+ * file is removed, the previous checkpoint is left as it was and CheckpointError is thrown.
+ */
 export function writeCheckpoint(path: string, cp: Checkpoint): void {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', 0o644);
   try {
-    writeSync(fd, `${JSON.stringify(cp)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'w', 0o644);
+    try {
+      const text = `${JSON.stringify(cp)}\n`;
+      if (writeSync(fd, text) !== Buffer.byteLength(text)) throw new Error('short write');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new CheckpointError(`${path}: cannot write checkpoint: ${(e as Error).message}`);
   }
-  renameSync(tmp, path);
   fsyncDir(dir);
 }
 

@@ -53,7 +53,13 @@ import {
   type WatchCounters,
   warningRecord,
 } from './alerts.ts';
-import { CHECKPOINT_VERSION, type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import {
+  CHECKPOINT_VERSION,
+  type Checkpoint,
+  CheckpointError,
+  readCheckpoint,
+  writeCheckpoint,
+} from './checkpoint.ts';
 import { HealthMeter } from './health.ts';
 import { LIVE_PREFIX, runLive } from './live.ts';
 import { NETFLOW_PREFIX, runNetflow } from './netflow.ts';
@@ -146,6 +152,7 @@ export class Watcher {
   private lastStatsAt = Date.now();
   private staleWarned = false;
   private degraded = false;
+  private checkpointDegraded = false;
   private readonly windowCounters: Record<string, number> = {};
   /** Bytes written to the source but not yet committed (file sources). */
   private lag: (() => number | undefined) | null = null;
@@ -331,6 +338,32 @@ export class Watcher {
     }
   }
 
+  /**
+   * Commit a checkpoint, retrying with backoff while it cannot be written (disk full, directory
+   * gone): nothing is read beyond the batch meanwhile; false if stopped by the signal first.
+   */
+  private async commitDurably(write: () => void): Promise<boolean> {
+    let backoff = 50;
+    for (;;) {
+      try {
+        write();
+        if (this.checkpointDegraded) this.log('checkpoint writes recovered');
+        this.checkpointDegraded = false;
+        return true;
+      } catch (e) {
+        if (!(e instanceof CheckpointError)) throw e;
+        this.counters.sink_failures++;
+        if (!this.checkpointDegraded) this.log(`checkpoint degraded, retrying: ${e.message}`);
+        this.checkpointDegraded = true;
+        if (this.aborted) return false;
+        await this.tick();
+        await sleep(backoff, this.opts.signal);
+        backoff = Math.min(this.o.maxBackoffMs, backoff * 2);
+        if (this.aborted) return false;
+      }
+    }
+  }
+
   private secondsSinceLastRecord(): number | null {
     return this.lastRecordAt === null ? null : (Date.now() - this.lastRecordAt) / 1000;
   }
@@ -505,16 +538,18 @@ export class Watcher {
     };
     // header lines before the checkpointed offset are needed to parse TSV rows: re-read them
     if (cp?.file && cp.offset > 0) this.replayHeader(tailer, parser);
-    const commit = () => {
-      if (!this.opts.checkpoint) return;
+    const commit = async (): Promise<boolean> => {
+      const path = this.opts.checkpoint;
       const pos = tailer.position();
-      if (!pos) return;
-      writeCheckpoint(this.opts.checkpoint, {
-        ...this.baseCheckpoint('file'),
-        file: pos.file,
-        offset: pos.offset,
-        line: pos.line,
-      });
+      if (!path || !pos) return true;
+      return this.commitDurably(() =>
+        writeCheckpoint(path, {
+          ...this.baseCheckpoint('file'),
+          file: pos.file,
+          offset: pos.offset,
+          line: pos.line,
+        }),
+      );
     };
     try {
       for (;;) {
@@ -522,7 +557,7 @@ export class Watcher {
         const { lines, switched } = tailer.poll(this.o.batch);
         if (switched) {
           // a new file: its header comes with it
-          commit();
+          if (!(await commit())) return this.finish('signal', false);
         }
         if (lines.length === 0) {
           await this.tick();
@@ -531,8 +566,7 @@ export class Watcher {
           continue;
         }
         const ok = await this.processLines(lines, parser);
-        if (!ok) return this.finish('signal', false);
-        commit();
+        if (!ok || !(await commit())) return this.finish('signal', false);
         this.counters.batches++;
         await this.tick();
       }
@@ -619,10 +653,11 @@ export class Watcher {
     const cp = this.loadCheckpoint('dir');
     const done = new Set<string>(cp?.done ?? []);
     const seen = new Map<string, { size: number; mtimeMs: number; since: number }>();
-    const commit = () => {
-      if (!this.opts.checkpoint) return;
+    const commit = async (): Promise<boolean> => {
+      const path = this.opts.checkpoint;
+      if (!path) return true;
       const list = [...done].slice(-10_000);
-      writeCheckpoint(this.opts.checkpoint, { ...this.baseCheckpoint('dir'), done: list });
+      return this.commitDurably(() => writeCheckpoint(path, { ...this.baseCheckpoint('dir'), done: list }));
     };
     for (;;) {
       if (this.aborted) return this.finish('signal', true);
@@ -670,7 +705,7 @@ export class Watcher {
         done.add(key);
         if (done.size > 10_000) done.delete(done.values().next().value as string);
         this.counters.files_done++;
-        commit();
+        if (!(await commit())) return this.finish('signal', false);
         progressed = true;
       }
       await this.tick();

@@ -18,31 +18,37 @@ export type Outcome =
   | { kind: 'refused'; error: string }
   | { kind: 'finding'; error: string };
 
-export class TimeOut extends Error {
-  override name = 'TimeOut';
-}
-
-/** Runs one input with an asynchronous time limit (synchronous hangs are the runner's watchdog's). */
+/**
+ * Runs one input with a time limit. Past `limitMs` the input gets a second, longer chance
+ * (`hardLimitMs`): on a shared machine a niced run can wait seconds for the CPU, and an input
+ * that then ends normally was slow to be scheduled, not a hang (it is counted as `slow`).
+ * Synchronous hangs never return here: the runner's watchdog stops them.
+ */
 export async function runOne(
   t: FuzzTarget,
   ctx: FuzzContext,
   input: Uint8Array,
   limitMs: number,
-): Promise<Outcome> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      t.run(input, ctx),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new TimeOut(`no answer within ${limitMs} ms`)), limitMs);
+  hardLimitMs = Math.max(60_000, limitMs * 12),
+): Promise<Outcome & { slow?: boolean }> {
+  const run = t.run(input, ctx).then(
+    () => ({ kind: 'parsed' }) as Outcome,
+    (err: unknown) => classify(err),
+  );
+  const within = (ms: number) => {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      run.finally(() => clearTimeout(timer)),
+      new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), ms);
       }),
     ]);
-    return { kind: 'parsed' };
-  } catch (err) {
-    return classify(err);
-  } finally {
-    clearTimeout(timer);
-  }
+  };
+  const first = await within(limitMs);
+  if (first) return first;
+  const second = await within(hardLimitMs - limitMs);
+  if (second) return { ...second, slow: true };
+  return { kind: 'finding', error: `TimeOut: no answer within ${hardLimitMs} ms` };
 }
 
 export function classify(err: unknown): Outcome {
@@ -70,11 +76,21 @@ export async function saveFinding(target: string, input: Uint8Array, error: stri
 }
 
 /** The saved findings: target name, file, input bytes, and the reason it is still open (a .todo file). */
-export async function savedFindings(): Promise<
-  { target: string; file: string; input: Uint8Array; todo: string | null }[]
-> {
+export interface SavedFinding {
+  target: string;
+  /** <target>/<name> inside REGRESSIONS_DIR. */
+  file: string;
+  input: Uint8Array;
+  /** Why it is still open (the .todo beside it), or null. */
+  todo: string | null;
+  /** It aborts the whole process (an <id>.isolate beside it): replay it in a child process. */
+  isolate: boolean;
+}
+
+/** The saved findings of every target. */
+export async function savedFindings(): Promise<SavedFinding[]> {
   const { readdir, readFile } = await import('node:fs/promises');
-  const out: { target: string; file: string; input: Uint8Array; todo: string | null }[] = [];
+  const out: SavedFinding[] = [];
   let targets: string[] = [];
   try {
     targets = (await readdir(REGRESSIONS_DIR)).sort();
@@ -94,6 +110,7 @@ export async function savedFindings(): Promise<
         file: `${t}/${name}`,
         input: name.endsWith('.gz') ? gunzipSync(raw) : raw,
         todo,
+        isolate: names.includes(`${id}.isolate`),
       });
     }
   }

@@ -5,12 +5,38 @@
  * reports it as todo (it does not fail the run); delete the .todo with the fix.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { runOne, savedFindings } from './engine.ts';
+import { fileURLToPath } from 'node:url';
+import { type Outcome, REGRESSIONS_DIR, runOne, savedFindings } from './engine.ts';
 import { dataDir, type FuzzContext, scratchDir, target } from './targets.ts';
 
 const findings = await savedFindings();
+
+/** Replays an input that aborts the process (a native assertion) in a child process. */
+async function isolated(name: string, file: string): Promise<Outcome> {
+  const replay = fileURLToPath(new URL('./replay.ts', import.meta.url));
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', replay, name, file],
+      { timeout: 120_000, maxBuffer: 1 << 20 },
+      (err, stdout, stderr) => {
+        const last = stdout.trim().split('\n').at(-1) ?? '';
+        if (!err && last.startsWith('{')) return resolve(JSON.parse(last) as Outcome);
+        const how = err && 'signal' in err && err.signal ? `signal ${err.signal}` : `exit ${err?.code}`;
+        const why =
+          stderr
+            .split('\n')
+            .find((l) => /Assertion|Error/.test(l))
+            ?.trim() ?? '';
+        resolve({ kind: 'finding', error: `the process died (${how}): ${why}` });
+      },
+    );
+  });
+}
 
 describe('fuzz regressions', () => {
   const contexts = new Map<string, Promise<FuzzContext>>();
@@ -38,7 +64,9 @@ describe('fuzz regressions', () => {
   });
   for (const f of findings) {
     test(`${f.file} (${f.input.length} bytes)`, f.todo ? { todo: f.todo } : {}, async () => {
-      const out = await runOne(target(f.target), await context(f.target), f.input, 20_000);
+      const out = f.isolate
+        ? await isolated(f.target, join(REGRESSIONS_DIR, f.file))
+        : await runOne(target(f.target), await context(f.target), f.input, 20_000);
       assert.notEqual(out.kind, 'finding', out.kind === 'finding' ? out.error : '');
     });
   }
