@@ -67,7 +67,7 @@ const capRows = captures.map((c) => {
   return `| ${c} | ${a.label} | ${a.flows} | ${a.hosts} | ${cells.join(' | ')} |`;
 });
 const table = `Command: \`NETANOMALY_DATA_DIR=../shared/datasets npx tsx benchmarks/detectors.ts --folds ${folds} --seed ${seed} --write\`
-(mean ± standard deviation over the ${folds} folds; ${results[0]!.benign.captures} benign captures, ${results[0]!.benign.flows} flows; ${results[0]!.attack?.flows ?? 0} attack flows).
+(mean ± standard deviation over the ${folds} folds; s = wall-clock seconds of the whole run on the shared machine; ${results[0]!.benign.captures} benign captures, ${results[0]!.benign.flows} flows; ${results[0]!.attack?.flows ?? 0} attack flows).
 
 ${header}
 ${rows.join('\n')}
