@@ -5,12 +5,11 @@
  * floored to `windowSeconds`; separate captures or files, when given as `groups`, never share a
  * window). A host's score is the mean of its `topK` highest flow scores (all of them when it has
  * fewer): one odd flow on a busy host weighs less than on a quiet one, and a host with several odd
- * flows weighs more than its single worst flow alone. The host threshold is the split-conformal
+ * flows weighs more than its single worst flow alone. The host threshold is the (1 − target)
  * quantile of host scores on benign calibration data (scores from models that never saw the
  * host's group), never a figure from labels. Evidence: the host's top flows with their Community
  * IDs.
  */
-import { conformalThreshold } from './calibration.ts';
 
 export interface HostScoreOptions {
   /** Window length in seconds (default 300). */
@@ -125,7 +124,11 @@ export function calibrateHosts(
   const topK = opts.topK ?? HOST_DEFAULTS.topK;
   const { hosts } = aggregateHosts(scores, keys, { topK });
   const values = hosts.map((h) => h.hostScore);
-  const threshold = conformalThreshold(values, targetFpr);
+  // the ⌈n(1 − target)⌉-th smallest host score (no conformal +1: a few hundred host windows
+  // would otherwise make it the largest)
+  const sorted = Float64Array.from(values).sort();
+  const rank = Math.max(1, Math.ceil(sorted.length * (1 - targetFpr) - 1e-9));
+  const threshold = sorted.length ? sorted[Math.min(sorted.length, rank) - 1]! : Number.NaN;
   return {
     windowSeconds: opts.windowSeconds ?? HOST_DEFAULTS.windowSeconds,
     topK,

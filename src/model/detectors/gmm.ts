@@ -24,7 +24,7 @@ export class DiagonalGmm implements MatrixScorer {
   private d = 0;
 
   constructor(options: GmmOptions = {}) {
-    this.o = { components: 16, maxIter: 100, varFloor: 1e-2, seed: 0, ...options };
+    this.o = { components: 16, maxIter: 50, varFloor: 1e-2, seed: 0, ...options };
   }
 
   async fit(X: Matrix): Promise<void> {
