@@ -126,6 +126,8 @@ function consume(path: string): void {
 let watcher: ChildProcess | null = null;
 let watcherExit: Promise<void> = Promise.resolve();
 let stderrTail = '';
+/** --stderr FILE keeps the watcher's whole log (rotations, degraded sink...) for a post-mortem. */
+const stderrLog = arg('stderr', '');
 /** Times the watcher said its alert file or checkpoint could not be written (the disk was full). */
 let sinkDegraded = 0;
 let checkpointDegraded = 0;
@@ -186,6 +188,7 @@ function startWatcher(model: string): void {
     sinkDegraded += (text.match(/alert sink degraded/g) ?? []).length;
     checkpointDegraded += (text.match(/checkpoint degraded/g) ?? []).length;
     stderrTail = (stderrTail + text).slice(-4000);
+    if (stderrLog) appendFileSync(stderrLog, text);
   });
   watcher = child;
   watcherExit = new Promise((r) => child.once('exit', () => r()));
@@ -290,7 +293,14 @@ await watcherExit;
 await ship();
 const seconds = (Date.now() - t0) / 1000;
 let lost = 0;
-for (let i = 0; i < N; i++) if (firstId[i] === 0) lost++;
+const lostRanges: [number, number][] = [];
+for (let i = 0; i < N; i++) {
+  if (firstId[i] !== 0) continue;
+  lost++;
+  const last = lostRanges.at(-1);
+  if (last && last[1] === i - 1) last[1] = i;
+  else if (lostRanges.length < 20) lostRanges.push([i, i]);
+}
 execFileSync('umount', [sink]);
 rmSync(work, { recursive: true, force: true });
 
@@ -304,6 +314,7 @@ const result = {
   tmpfsMB: TMPFS_MB,
   alertRecordsRead: alertRecords,
   lost,
+  lostRanges,
   duplicatesAfterDedupe: conflicting,
   replaysDeduped: replays,
   checkpointAheadOfAlerts: checks.filter((c) => !c.ok).length,

@@ -227,7 +227,10 @@ report.soak = {
 
 // 3. Slow clients beside a normal one.
 const slowUrl = `${s1.url}/api/predict/raw`;
+// Slow headers at the predict endpoint; slow bodies at the upload endpoint (it accepts any type;
+// /api/predict* answers 415 to slowhttptest's form content type before reading the body).
 const slow = async (mode: '-H' | '-B') => {
+  const target = mode === '-B' ? `${s1.url}/api/batch` : slowUrl;
   const p = run(
     'slowhttptest',
     [
@@ -243,7 +246,7 @@ const slow = async (mode: '-H' | '-B') => {
       '-s',
       '8192',
       '-u',
-      slowUrl,
+      target,
       '-p',
       '10',
     ],

@@ -100,7 +100,7 @@ async function fuzzTarget(name: string): Promise<Result> {
     };
     const child = fork(new URL('./fuzz-worker.ts', import.meta.url).pathname, [], {
       execArgv: ['--import', 'tsx', '--expose-gc', `--max-old-space-size=${HEAP_CAP_MB}`],
-      env: { ...process.env, NETANOMALY_FUZZ_JOB: JSON.stringify(job) },
+      env: { ...process.env, NETANOMALY_FUZZ_JOB: JSON.stringify(job), NETANOMALY_FUZZ_SCRATCH: scratch },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     let stderr = '';

@@ -13,6 +13,8 @@
  * - Resuming from a checkpoint whose file is no longer at the path (rotated while stopped): the
  *   rotated file is found in the same directory by inode (rename) or by fingerprint (copy) and
  *   finished first.
+ * - More than one rotation behind (a backlog, a sink that was down): after a rotated file, the
+ *   files rotated after it (same name stem, newer) are read before the live path.
  *
  * Synchronous I/O on purpose: the watcher polls, and each step is small and bounded.
  */
@@ -78,6 +80,8 @@ interface Segment {
 export class FileTailer {
   private seg: Segment | null = null;
   private readonly chunk = Buffer.alloc(64 * 1024);
+  /** dev:ino of rotated files read to their end in this session (bounded). */
+  private readonly finished = new Set<string>();
 
   constructor(
     readonly path: string,
@@ -131,6 +135,55 @@ export class FileTailer {
     if (this.openRotated(from, 'any')) return;
     this.events.onInfo?.('rotated_file_not_found', `${from.file.path} (inode ${from.file.ino})`);
     this.openLive(0, 0);
+  }
+
+  /**
+   * A reader more than one rotation behind: a file rotated after the one just finished (same name
+   * stem, `conn.` for conn.log; last written at or after it; not the live file, not read yet) is
+   * read from 0 before the live path, oldest first. Compressed files are left alone.
+   */
+  private openBacklog(afterMtimeMs: number): boolean {
+    const dir = dirname(this.path);
+    const live = basename(this.path);
+    const stem = `${live.split('.')[0]}.`;
+    let liveKey = '';
+    try {
+      const st = statSync(this.path);
+      liveKey = `${st.dev}:${st.ino}`;
+    } catch {}
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return false;
+    }
+    const next: { path: string; mtimeMs: number }[] = [];
+    for (const n of names) {
+      if (n === live || n.startsWith('.') || !n.startsWith(stem) || /\.(gz|bz2|xz|zst)$/.test(n)) continue;
+      const p = join(dir, n);
+      let st: ReturnType<typeof statSync>;
+      try {
+        st = statSync(p);
+      } catch {
+        continue;
+      }
+      const key = `${st.dev}:${st.ino}`;
+      if (!st.isFile() || key === liveKey || this.finished.has(key) || st.mtimeMs < afterMtimeMs) continue;
+      next.push({ path: p, mtimeMs: st.mtimeMs });
+    }
+    next.sort((a, b) => a.mtimeMs - b.mtimeMs);
+    for (const c of next) {
+      let fd: number;
+      try {
+        fd = openSync(c.path, 'r');
+      } catch {
+        continue;
+      }
+      this.events.onInfo?.('rotation_backlog', c.path);
+      this.seg = this.segment(fd, c.path, identityOf(c.path, fd), 0, 0, false);
+      return true;
+    }
+    return false;
   }
 
   /** Find the rotated file of `from` in the same directory and make it the current segment. */
@@ -281,10 +334,13 @@ export class FileTailer {
         seg.buf = Buffer.alloc(0);
         return { lines: out, switched: false };
       }
+      const mtimeMs = fstatSync(seg.fd).mtimeMs;
       closeSync(seg.fd);
       this.events.onInfo?.('finished_rotated', seg.openedAs);
+      this.finished.add(`${seg.id.dev}:${seg.id.ino}`);
+      if (this.finished.size > 10_000) this.finished.delete(this.finished.values().next().value as string);
       this.seg = null;
-      this.openLive(0, 0);
+      if (!this.openBacklog(mtimeMs)) this.openLive(0, 0);
       return { lines: out, switched: true };
     }
     let st: ReturnType<typeof statSync> | null = null;

@@ -51,13 +51,18 @@ export function dataDir(): string {
   return d;
 }
 
-/** A scratch directory, on tmpfs (/dev/shm) when there is one. */
+/**
+ * A scratch directory, on tmpfs (/dev/shm) when there is one, or under NETANOMALY_FUZZ_SCRATCH
+ * (the runner's own directory, removed by it even when a child process dies).
+ */
 export async function scratchDir(name: string): Promise<string> {
-  let base = tmpdir();
-  try {
-    await readdir('/dev/shm');
-    base = '/dev/shm';
-  } catch {}
+  let base = process.env.NETANOMALY_FUZZ_SCRATCH ?? tmpdir();
+  if (!process.env.NETANOMALY_FUZZ_SCRATCH) {
+    try {
+      await readdir('/dev/shm');
+      base = '/dev/shm';
+    } catch {}
+  }
   return mkdtemp(join(base, `netanomaly-fuzz-${name}-`));
 }
 
