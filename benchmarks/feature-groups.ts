@@ -18,7 +18,7 @@ import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { flowFieldSpecs } from '../src/features/flow-fields.ts';
 import type { FieldSpec } from '../src/features/preprocessor.ts';
-import type { Table } from '../src/ingest/table.ts';
+import { concatTables, type Table } from '../src/ingest/table.ts';
 import { readTraffic } from '../src/ingest/traffic/index.ts';
 import { trainFromFile } from '../src/pipeline/train.ts';
 
@@ -59,23 +59,6 @@ function fnv(s: string): number {
   return h >>> 0;
 }
 
-function concat(tables: Table[]): Table {
-  const nRows = tables.reduce((s, t) => s + t.nRows, 0);
-  const numeric: Record<string, Float64Array> = {};
-  for (const name of Object.keys(tables[0]!.numeric)) {
-    const col = new Float64Array(nRows);
-    let o = 0;
-    for (const t of tables) {
-      col.set(t.numeric[name]!, o);
-      o += t.nRows;
-    }
-    numeric[name] = col;
-  }
-  const text: Record<string, string[]> = {};
-  for (const name of Object.keys(tables[0]!.text)) text[name] = tables.flatMap((t) => t.text[name]!);
-  return { nRows, numeric, text };
-}
-
 /** ROC-AUC of positives vs negatives (Mann-Whitney, ties counted half). */
 function auc(pos: Float64Array, neg: Float64Array): number {
   const all = [...Array.from(pos, (v) => [v, 1] as const), ...Array.from(neg, (v) => [v, 0] as const)];
@@ -111,7 +94,7 @@ const attack = await readDir('attack');
 process.stderr.write(
   `${normal.length} benign captures (${normal.reduce((s, c) => s + c.table.nRows, 0)} flows), ${attack.length} attack captures (${attack.reduce((s, c) => s + c.table.nRows, 0)} flows)\n`,
 );
-const attackTable = concat(attack.map((a) => a.table));
+const attackTable = concatTables(attack.map((a) => a.table));
 
 const results: Record<string, unknown>[] = [];
 for (const set of SETS) {
@@ -120,7 +103,7 @@ for (const set of SETS) {
   for (let fold = 0; fold < FOLDS; fold++) {
     const train = normal.filter((c) => fnv(c.name) % FOLDS !== fold);
     const held = normal.filter((c) => fnv(c.name) % FOLDS === fold);
-    const trainTable = concat(train.map((c) => c.table));
+    const trainTable = concatTables(train.map((c) => c.table));
     const r = await trainFromFile(`fold${fold}`, {
       format: 'pcap',
       trainOn: 'all',
@@ -144,7 +127,7 @@ for (const set of SETS) {
       }),
     });
     const det = r.detector;
-    const h = await det.evaluateRows(concat(held.map((c) => c.table)));
+    const h = await det.evaluateRows(concatTables(held.map((c) => c.table)));
     const a = await det.evaluateRows(attackTable);
     const benign = h.anomalyScore;
     const sorted = Float64Array.from(benign).sort();

@@ -63,3 +63,22 @@ export interface Matrix {
   readonly rows: number;
   readonly cols: number;
 }
+
+/** Tables with the same columns, one after the other. */
+export function concatTables(tables: readonly Table[]): Table {
+  const first = tables[0]!;
+  const nRows = tables.reduce((s, t) => s + t.nRows, 0);
+  const numeric: Record<string, Float64Array> = {};
+  for (const name of Object.keys(first.numeric)) {
+    const col = new Float64Array(nRows);
+    let o = 0;
+    for (const t of tables) {
+      col.set(t.numeric[name]!, o);
+      o += t.nRows;
+    }
+    numeric[name] = col;
+  }
+  const text: Record<string, string[]> = {};
+  for (const name of Object.keys(first.text)) text[name] = tables.flatMap((t) => t.text[name]!);
+  return { nRows, numeric, text };
+}

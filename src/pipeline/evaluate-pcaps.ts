@@ -21,7 +21,7 @@ import { InputError } from '../errors.ts';
 import { flowFieldSpecs } from '../features/flow-fields.ts';
 import type { FieldSpec } from '../features/preprocessor.ts';
 import type { Table } from '../ingest/table.ts';
-import { takeRows } from '../ingest/table.ts';
+import { concatTables, takeRows } from '../ingest/table.ts';
 import { type IdentityColumns, readTraffic } from '../ingest/traffic/index.ts';
 import { expandInputs } from '../ingest/traffic/many.ts';
 import { complementRows, foldRows, groupFolds, meanStd } from '../model/calibration.ts';
@@ -524,24 +524,6 @@ export function takeIdentity(id: IdentityColumns, rows: ArrayLike<number>): Iden
     start_time: pickF(id.start_time),
     community_id: pickS(id.community_id),
   };
-}
-
-function concatTables(tables: readonly Table[]): Table {
-  const first = tables[0]!;
-  const nRows = tables.reduce((s, t) => s + t.nRows, 0);
-  const numeric: Record<string, Float64Array> = {};
-  for (const name of Object.keys(first.numeric)) {
-    const col = new Float64Array(nRows);
-    let o = 0;
-    for (const t of tables) {
-      col.set(t.numeric[name]!, o);
-      o += t.nRows;
-    }
-    numeric[name] = col;
-  }
-  const text: Record<string, string[]> = {};
-  for (const name of Object.keys(first.text)) text[name] = tables.flatMap((t) => t.text[name]!);
-  return { nRows, numeric, text };
 }
 
 function concatIdentity(ids: readonly IdentityColumns[]): IdentityColumns {

@@ -15,7 +15,7 @@ import { flowFieldSpecs } from '../../features/flow-fields.ts';
 import { exportFieldSpecs, isExportFormat } from '../flowexport/fields.ts';
 import { labelFamily } from '../kdd.ts';
 import type { AnyInput } from '../read-input.ts';
-import type { BadRowPolicy, Table } from '../table.ts';
+import { type BadRowPolicy, concatTables, type Table } from '../table.ts';
 import { emptyTrafficReport, type TrafficReport } from './common.ts';
 import { type IdentityColumns, readTraffic, type TrafficOptions, type TrafficResult } from './index.ts';
 
@@ -39,24 +39,6 @@ export async function expandInputs(paths: readonly string[]): Promise<string[]> 
   }
   if (out.length === 0) throw new InputError(`${paths.join(', ')}: no input files`);
   return out;
-}
-
-function concatTables(tables: readonly Table[]): Table {
-  const first = tables[0]!;
-  const nRows = tables.reduce((s, t) => s + t.nRows, 0);
-  const numeric: Record<string, Float64Array> = {};
-  for (const name of Object.keys(first.numeric)) {
-    const col = new Float64Array(nRows);
-    let o = 0;
-    for (const t of tables) {
-      col.set(t.numeric[name]!, o);
-      o += t.nRows;
-    }
-    numeric[name] = col;
-  }
-  const text: Record<string, string[]> = {};
-  for (const name of Object.keys(first.text)) text[name] = tables.flatMap((t) => t.text[name]!);
-  return { nRows, numeric, text };
 }
 
 function concatF64(parts: Float64Array[]): Float64Array {
