@@ -15,7 +15,7 @@ import { flowFieldSpecs } from '../../features/flow-fields.ts';
 import { exportFieldSpecs, isExportFormat } from '../flowexport/fields.ts';
 import { labelFamily } from '../kdd.ts';
 import type { AnyInput } from '../read-input.ts';
-import { type BadRowPolicy, concatTables, type Table } from '../table.ts';
+import { type BadRowPolicy, concatTables } from '../table.ts';
 import { emptyTrafficReport, type TrafficReport } from './common.ts';
 import { type IdentityColumns, readTraffic, type TrafficOptions, type TrafficResult } from './index.ts';
 
