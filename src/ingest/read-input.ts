@@ -11,7 +11,7 @@ import { type InputData, readTabular } from './input.ts';
 import { labelFamily } from './kdd.ts';
 import { firstLine } from './sniff.ts';
 import { type BadRowPolicy, takeRows } from './table.ts';
-import { type IdentityColumns, readTraffic, sniffFormat } from './traffic/index.ts';
+import { type IdentityColumns, readTraffic, sniffFormat, takeIdentity } from './traffic/index.ts';
 import { readInputMany } from './traffic/many.ts';
 
 async function isDirectory(path: string): Promise<boolean> {
@@ -90,16 +90,6 @@ export function takeInputRows(input: AnyInput, index: ArrayLike<number>): AnyInp
     table: takeRows(input.table, index),
     labels: input.labels ? pick(input.labels) : null,
     families: input.families ? pick(input.families) : null,
-    identity: id
-      ? {
-          src_ip: pick(id.src_ip),
-          dst_ip: pick(id.dst_ip),
-          src_port: Float64Array.from(index, (i) => id.src_port[i]!),
-          dst_port: Float64Array.from(index, (i) => id.dst_port[i]!),
-          protocol: pick(id.protocol),
-          start_time: Float64Array.from(index, (i) => id.start_time[i]!),
-          community_id: pick(id.community_id),
-        }
-      : null,
+    identity: id ? takeIdentity(id, index) : null,
   };
 }

@@ -22,7 +22,7 @@ import { flowFieldSpecs } from '../features/flow-fields.ts';
 import type { FieldSpec } from '../features/preprocessor.ts';
 import type { Table } from '../ingest/table.ts';
 import { concatTables, takeRows } from '../ingest/table.ts';
-import { type IdentityColumns, readTraffic } from '../ingest/traffic/index.ts';
+import { type IdentityColumns, readTraffic, takeIdentity } from '../ingest/traffic/index.ts';
 import { expandInputs } from '../ingest/traffic/many.ts';
 import { complementRows, foldRows, groupFolds, meanStd } from '../model/calibration.ts';
 import { AnomalyDetector, type DetectorOptions } from '../model/detector.ts';
@@ -509,20 +509,6 @@ function subsetCaptures(set: CaptureSet, n: number, seed: number): CaptureSet {
     capture: Int32Array.from(rows, (i) => newIndex.get(set.capture[i]!)!),
     captures: pick.map((c) => set.captures[c]!),
     unreadable: set.unreadable,
-  };
-}
-
-export function takeIdentity(id: IdentityColumns, rows: ArrayLike<number>): IdentityColumns {
-  const pickS = (a: string[]) => Array.from(rows as ArrayLike<number>, (i) => a[i]!);
-  const pickF = (a: Float64Array) => Float64Array.from(rows as ArrayLike<number>, (i) => a[i]!);
-  return {
-    src_ip: pickS(id.src_ip),
-    dst_ip: pickS(id.dst_ip),
-    src_port: pickF(id.src_port),
-    dst_port: pickF(id.dst_port),
-    protocol: pickS(id.protocol),
-    start_time: pickF(id.start_time),
-    community_id: pickS(id.community_id),
   };
 }
 

@@ -165,3 +165,18 @@ export function flowsToTable(flows: readonly Flow[]): {
   const labels = flows.some((f) => f.label !== undefined) ? flows.map((f) => f.label ?? '') : null;
   return { table: { nRows: n, numeric, text }, identity, labels };
 }
+
+/** Identity columns of some rows, in the given order. */
+export function takeIdentity(id: IdentityColumns, rows: ArrayLike<number>): IdentityColumns {
+  const pickS = (a: string[]) => Array.from(rows as ArrayLike<number>, (i) => a[i]!);
+  const pickF = (a: Float64Array) => Float64Array.from(rows as ArrayLike<number>, (i) => a[i]!);
+  return {
+    src_ip: pickS(id.src_ip),
+    dst_ip: pickS(id.dst_ip),
+    src_port: pickF(id.src_port),
+    dst_port: pickF(id.dst_port),
+    protocol: pickS(id.protocol),
+    start_time: pickF(id.start_time),
+    community_id: pickS(id.community_id),
+  };
+}
