@@ -7,7 +7,7 @@
  */
 import { bump } from '../traffic/pcap.ts';
 import { compileTemplate } from './elements.ts';
-import type { DecoderContext } from './index.ts';
+import type { DatagramDecoder, DecoderContext } from './index.ts';
 import { type ExportRecord, u16, u32 } from './record.ts';
 import { decodeOrBuffer, defineTemplate, forEachSet, type SetFaults } from './sets.ts';
 import type { DomainState, HeaderContext, TemplateField } from './templates.ts';
@@ -15,13 +15,7 @@ import type { DomainState, HeaderContext, TemplateField } from './templates.ts';
 export const IPFIX_HEADER = 16;
 const IPFIX_SET_FAULTS: SetFaults = { badLength: 'ipfix_bad_set_length', pastEnd: 'ipfix_set_past_message' };
 
-export function decodeIpfix(
-  b: Uint8Array,
-  exporter: string,
-  arrival: number,
-  x: DecoderContext,
-  out: ExportRecord[],
-): void {
+export const decodeIpfix: DatagramDecoder = (b, exporter, arrival, x, out) => {
   const c = x.counters;
   if (b.length < IPFIX_HEADER) {
     bump(c, 'ipfix_truncated_header');
@@ -56,7 +50,7 @@ export function decodeIpfix(
   x.health.sequence(exporter, domain, '10', seq, { flow: flowRecords, all: dataRecords }, arrival);
   if (missed) x.health.resync(exporter, domain, '10');
   x.health.records(exporter, domain, '10', out.length - before, arrival);
-}
+};
 
 function templates(
   b: Uint8Array,

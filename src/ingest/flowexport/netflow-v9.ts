@@ -6,7 +6,7 @@
  */
 import { bump } from '../traffic/pcap.ts';
 import { compileTemplate } from './elements.ts';
-import type { DecoderContext } from './index.ts';
+import type { DatagramDecoder, DecoderContext } from './index.ts';
 import { type ExportRecord, u16, u32 } from './record.ts';
 import { decodeOrBuffer, defineTemplate, forEachSet, type SetFaults } from './sets.ts';
 import type { DomainState, HeaderContext, TemplateField } from './templates.ts';
@@ -15,13 +15,7 @@ export const V9_HEADER = 20;
 const V9_SET_FAULTS: SetFaults = { badLength: 'v9_bad_flowset_length', pastEnd: 'v9_flowset_past_packet' };
 
 /** Decode one NetFlow v9 datagram; records are appended to `out`. */
-export function decodeV9(
-  b: Uint8Array,
-  exporter: string,
-  arrival: number,
-  x: DecoderContext,
-  out: ExportRecord[],
-): void {
+export const decodeV9: DatagramDecoder = (b, exporter, arrival, x, out) => {
   const c = x.counters;
   if (b.length < V9_HEADER) {
     bump(c, 'v9_truncated_header');
@@ -49,7 +43,7 @@ export function decodeV9(
     else bump(c, 'v9_reserved_flowset');
   });
   x.health.records(exporter, sourceId, '9', out.length - before, arrival);
-}
+};
 
 /** `n` v9 template fields (type, length) from `o` on: IANA elements, no enterprise. */
 function v9Fields(b: Uint8Array, o: number, n: number): TemplateField[] {

@@ -8,7 +8,7 @@
  */
 import { decodePacket, ipv6String, LINKTYPE } from '../traffic/decode.ts';
 import { bump, type Counters } from '../traffic/pcap.ts';
-import type { DecoderContext } from './index.ts';
+import type { DatagramDecoder, DecoderContext } from './index.ts';
 import { type ExportRecord, emptyRecord, ipv4, readUint, u32 } from './record.ts';
 
 export interface InterfaceHealth {
@@ -27,13 +27,7 @@ export interface InterfaceHealth {
   last_seen: number;
 }
 
-export function decodeSflow(
-  b: Uint8Array,
-  source: string,
-  arrival: number,
-  x: DecoderContext,
-  out: ExportRecord[],
-): void {
+export const decodeSflow: DatagramDecoder = (b, source, arrival, x, out) => {
   const c = x.counters;
   if (b.length < 28) {
     bump(c, 'sflow_truncated_header');
@@ -77,7 +71,7 @@ export function decodeSflow(
     else bump(c, 'sflow_unknown_sample_format');
   });
   x.health.records(agent, subAgent, 'sflow', out.length - before, arrival);
-}
+};
 
 function flowSample(
   b: Uint8Array,
