@@ -11,7 +11,8 @@ export function be(n: number, bytes: number): Buffer {
 }
 const ip = (s: string) => Buffer.from(s.split('.').map(Number));
 
-export interface V5Rec {
+/** The flow key and counts every test record carries. */
+interface KeyCounts {
   src: string;
   dst: string;
   sport: number;
@@ -19,10 +20,11 @@ export interface V5Rec {
   proto: number;
   packets: number;
   bytes: number;
-  first: number;
-  last: number;
   flags: number;
 }
+
+/** A NetFlow v5 record: key, counts and first/last in sysUptime ms. */
+export type V5Rec = KeyCounts & { first: number; last: number };
 
 export function v5(
   seq: number,
@@ -141,17 +143,6 @@ export const FLOW_FIELDS: [number, number][] = [...KEY_COUNT_FIELDS, [152, 8], [
 
 /** The v9 template used by the tests: FLOW_FIELDS with first/last switched in sysUptime ms for the ms times. */
 export const V9_FIELDS: [number, number][] = [...KEY_COUNT_FIELDS, [22, 4], [21, 4]];
-
-interface KeyCounts {
-  src: string;
-  dst: string;
-  sport: number;
-  dport: number;
-  proto: number;
-  packets: number;
-  bytes: number;
-  flags: number;
-}
 
 /** A data record of KEY_COUNT_FIELDS followed by two times of `timeBytes` bytes each. */
 function keyCountsRecord(r: KeyCounts, times: [number, number], timeBytes: number): Buffer {
