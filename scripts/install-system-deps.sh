@@ -5,7 +5,7 @@
 #   browser tests      chromium
 #   references         python3-sklearn, python3-numpy, python3-onnx (export check), tshark
 #   notebooks          nbclient, IPython, ipykernel, nbformat, nbconvert
-#   traffic lab        iproute2, dumpcap (tshark), nginx, dnsmasq, openssh, vsftpd, swaks, curl, dig,
+#   traffic lab        iproute2, procps (sysctl), dumpcap (tshark), nginx, dnsmasq, openssh, vsftpd, swaks, curl, dig,
 #                      lftp, sshpass, nmap, hping3, hydra, slowhttptest, iodine, openssl
 #   flow exports       softflowd (exporter), nfdump (nfcapd decoder, the reference)
 #   scale-out          clickhouse-server / clickhouse-client
@@ -19,7 +19,7 @@ packages=(
   chromium
   python3-sklearn python3-numpy python3-onnx
   python3-nbclient python3-ipython python3-jupyter-client python3-ipykernel python3-nbformat python3-nbconvert
-  tshark iproute2 iptables
+  tshark iproute2 iptables procps
   nginx-light dnsmasq-base openssh-server openssh-client sshpass vsftpd swaks curl dnsutils lftp openssl
   nmap hping3 hydra slowhttptest iodine
   softflowd nfdump

@@ -54,6 +54,56 @@ export interface LiveHost {
 
 const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** What `FlowBatches.sendDue` did: no batch was due, one was scored and delivered, or the sink gave up. */
+export type BatchOutcome = 'idle' | 'delivered' | 'refused';
+
+/**
+ * Completed flows on their way to scoring, for the live and flow-export sources: each gets its
+ * window features (in completion order) and its index in this run (part of its event id). A batch
+ * is due when `batch` flows wait, `pollMs` has passed since the last one, or the source has ended.
+ */
+export class FlowBatches<F extends Flow> {
+  private readonly queue: { flow: F; index: number }[] = [];
+  private nextIndex = 0;
+  private lastBatchAt = Date.now();
+
+  constructor(
+    private readonly h: LiveHost,
+    private readonly windows: WindowState,
+    /** The record to score for a flow (its event id and input position). */
+    private readonly toRecord: (flow: F, index: number) => PendingRecord,
+  ) {}
+
+  /** Flows waiting to be scored. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  add(flows: F[]): void {
+    for (const flow of flows) {
+      this.windows.push(flow);
+      this.queue.push({ flow, index: this.nextIndex++ });
+    }
+  }
+
+  /** Score and deliver the next batch if one is due (`ended`: no more flows will come). */
+  async sendDue(ended: boolean): Promise<BatchOutcome> {
+    const h = this.h;
+    const due = this.queue.length >= h.batch || Date.now() - this.lastBatchAt >= h.pollMs || ended;
+    if (this.queue.length === 0 || !due) return 'idle';
+    const chunk = this.queue.splice(0, h.batch);
+    this.lastBatchAt = Date.now();
+    h.counters.read += chunk.length;
+    h.counters.parsed += chunk.length;
+    h.noteRecords(chunk.length);
+    const alerts = await h.score(chunk.map(({ flow, index }) => this.toRecord(flow, index)));
+    if (!(await h.deliver(alerts))) return 'refused';
+    h.counters.batches++;
+    await h.tick();
+    return 'delivered';
+  }
+}
+
 /** The dumpcap argument vector for an interface (classic pcap on stdout, no packet counts). */
 export function dumpcapArgs(iface: string): string[] {
   return ['-i', iface, '-w', '-', '-P', '-q'];
@@ -136,8 +186,6 @@ export async function runLive(h: LiveHost): Promise<WatchResult> {
   const warnings: string[] = [];
   const meter = new FlowMeter(tc, h.opts.meter);
   const windows = new WindowState(tc, h.opts.windows);
-  const pending: { flow: Flow; index: number }[] = [];
-  let nextIndex = 0;
   let notDecoded = 0;
   let notDecodedReported = 0;
   let drops: { received: number; dropped: number } | null = null;
@@ -153,12 +201,11 @@ export async function runLive(h: LiveHost): Promise<WatchResult> {
           ? 0
           : Math.round((10_000 * drops.dropped) / (drops.received + drops.dropped)) / 100,
   }));
-  const emit = (flows: Flow[]) => {
-    for (const flow of flows) {
-      windows.push(flow);
-      pending.push({ flow, index: nextIndex++ });
-    }
-  };
+  const batches = new FlowBatches<Flow>(h, windows, (flow, index) => ({
+    flow,
+    eventId: sha256(`live\0${iface}\0${flow.start_time}\0${flow.community_id}\0${index}`),
+    input: { format: 'live-capture', file: source, offset: index },
+  }));
 
   const maxPending = h.batch * 16;
   let stopping = false;
@@ -168,9 +215,9 @@ export async function runLive(h: LiveHost): Promise<WatchResult> {
     for await (const p of readPacketStream(cap.child.stdout!, tc, warnings, source)) {
       const d = decodePacket(p.linktype, p.data, p.ts, tc);
       if (!d) notDecoded++;
-      else emit(meter.add(d));
+      else batches.add(meter.add(d));
       // backpressure: dumpcap (then the kernel) buffers while scoring catches up; drops show as loss
-      while (pending.length >= maxPending && !stopping) await wait(5);
+      while (batches.waiting >= maxPending && !stopping) await wait(5);
     }
   })().then(
     () => {
@@ -183,7 +230,6 @@ export async function runLive(h: LiveHost): Promise<WatchResult> {
   );
 
   let flushed = false;
-  let lastBatchAt = Date.now();
   try {
     for (;;) {
       if (signal?.aborted && !stopping) {
@@ -192,34 +238,19 @@ export async function runLive(h: LiveHost): Promise<WatchResult> {
       }
       if (pumpDone && !flushed) {
         flushed = true;
-        emit(meter.flush());
-      } else if (!pumpDone) emit(meter.expire(Date.now() / 1000 - GRACE_S));
+        batches.add(meter.flush());
+      } else if (!pumpDone) batches.add(meter.expire(Date.now() / 1000 - GRACE_S));
       if (notDecoded > notDecodedReported) {
         h.quarantine('pcap_packets_not_decoded', notDecoded - notDecodedReported);
         notDecodedReported = notDecoded;
       }
-      const due = pending.length >= h.batch || Date.now() - lastBatchAt >= h.pollMs || pumpDone;
-      if (pending.length > 0 && due) {
-        const chunk = pending.splice(0, h.batch);
-        lastBatchAt = Date.now();
-        h.counters.read += chunk.length;
-        h.counters.parsed += chunk.length;
-        h.noteRecords(chunk.length);
-        const recs: PendingRecord[] = chunk.map(({ flow, index }) => ({
-          flow,
-          eventId: sha256(`live\0${iface}\0${flow.start_time}\0${flow.community_id}\0${index}`),
-          input: { format: 'live-capture', file: source, offset: index },
-        }));
-        const alerts = await h.score(recs);
-        if (!(await h.deliver(alerts))) {
-          cap.child.kill('SIGTERM');
-          return h.finish('signal', false);
-        }
-        h.counters.batches++;
-        await h.tick();
-        continue;
+      const sent = await batches.sendDue(pumpDone);
+      if (sent === 'refused') {
+        cap.child.kill('SIGTERM');
+        return h.finish('signal', false);
       }
-      if (pumpDone && pending.length === 0) break;
+      if (sent === 'delivered') continue;
+      if (pumpDone && batches.waiting === 0) break;
       await h.tick();
       await wait(stopping ? 20 : Math.min(h.pollMs, 100));
     }

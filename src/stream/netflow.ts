@@ -17,8 +17,8 @@ import { FlowCollector, parseListen } from '../ingest/flowexport/collector.ts';
 import type { ExportFlow } from '../ingest/flowexport/index.ts';
 import { WindowState } from '../ingest/traffic/windows.ts';
 import { sha256 } from './alerts.ts';
-import type { LiveHost } from './live.ts';
-import type { PendingRecord, WatchResult } from './watcher.ts';
+import { FlowBatches, type LiveHost } from './live.ts';
+import type { WatchResult } from './watcher.ts';
 
 export const NETFLOW_PREFIX = 'netflow://';
 
@@ -56,17 +56,15 @@ export async function runNetflow(h: LiveHost, stitchWindow = 5): Promise<WatchRe
       },
     } as ReturnType<Parameters<LiveHost['setCapture']>[0]>;
   });
-  const pending: { flow: ExportFlow; index: number }[] = [];
-  let nextIndex = 0;
-  const take = (flows: ExportFlow[]) => {
-    for (const flow of flows) {
-      windows.push(flow);
-      pending.push({ flow, index: nextIndex++ });
-    }
-  };
+  const batches = new FlowBatches<ExportFlow>(h, windows, (flow, index) => ({
+    flow,
+    eventId: sha256(
+      `netflow\0${source}\0${flow.export.exporter}\0${flow.start_time}\0${flow.community_id}\0${index}`,
+    ),
+    input: { format: 'flow-export', file: source, offset: index },
+  }));
   const signal = h.opts.signal;
   let closed = false;
-  let lastBatchAt = Date.now();
   try {
     for (;;) {
       if (signal?.aborted && !closed) {
@@ -74,28 +72,11 @@ export async function runNetflow(h: LiveHost, stitchWindow = 5): Promise<WatchRe
         await collector.close();
       }
       if (!closed) collector.tick();
-      take(collector.drain());
-      const due = pending.length >= h.batch || Date.now() - lastBatchAt >= h.pollMs || closed;
-      if (pending.length > 0 && due) {
-        const chunk = pending.splice(0, h.batch);
-        lastBatchAt = Date.now();
-        h.counters.read += chunk.length;
-        h.counters.parsed += chunk.length;
-        h.noteRecords(chunk.length);
-        const recs: PendingRecord[] = chunk.map(({ flow, index }) => ({
-          flow,
-          eventId: sha256(
-            `netflow\0${source}\0${flow.export.exporter}\0${flow.start_time}\0${flow.community_id}\0${index}`,
-          ),
-          input: { format: 'flow-export', file: source, offset: index },
-        }));
-        const alerts = await h.score(recs);
-        if (!(await h.deliver(alerts))) return h.finish('signal', false);
-        h.counters.batches++;
-        await h.tick();
-        continue;
-      }
-      if (closed && pending.length === 0) break;
+      batches.add(collector.drain());
+      const sent = await batches.sendDue(closed);
+      if (sent === 'refused') return h.finish('signal', false);
+      if (sent === 'delivered') continue;
+      if (closed && batches.waiting === 0) break;
       await h.tick();
       await wait(Math.min(h.pollMs, 100));
     }

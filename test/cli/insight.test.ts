@@ -4,12 +4,11 @@
  * "must show"): profile --labels --json, explain --json, label-cluster.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cli } from '../helpers/cli.ts';
-import { dataFile } from '../helpers/data.ts';
+import { dataFile, tempDir } from '../helpers/data.ts';
 
 const TAG_OF: Record<string, string> = {
   normal: 'normal',
@@ -23,7 +22,7 @@ describe('netanomaly profile / explain / label-cluster on NSL-KDD (trained on al
   timeout: 600_000,
 }, () => {
   const file = dataFile('nsl-kdd/KDDTrain+_20Percent.txt');
-  const dir = mkdtempSync(join(tmpdir(), 'netanomaly-insight-'));
+  const dir = tempDir('netanomaly-insight-');
   const model = join(dir, 'model');
   let k = 0;
 

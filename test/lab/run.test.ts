@@ -13,7 +13,7 @@ import { before, describe, test } from 'node:test';
 import { parseLabelsCsv } from '../../src/lab/labels.ts';
 import { pidsInNamespaces, pidsMentioning, RUN_DIR_PREFIX } from '../../src/lab/netns.ts';
 import { SCENARIOS } from '../../src/lab/scenarios.ts';
-import { cli, ROOT } from '../helpers/cli.ts';
+import { CLI_ARGS, cli, ROOT } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/data.ts';
 
 const netnsList = () => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
@@ -33,7 +33,7 @@ interface Started {
 }
 
 function startLab(args: string[]): Started {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'lab', 'run', ...args], {
+  const child = spawn(process.execPath, [...CLI_ARGS, 'lab', 'run', ...args], {
     cwd: ROOT,
     env: { ...process.env, NO_COLOR: '1' },
   });
@@ -200,9 +200,7 @@ describe('lab run without root', () => {
         '--regid=65534',
         '--clear-groups',
         process.execPath,
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
+        ...CLI_ARGS,
         'lab',
         'run',
         '-o',

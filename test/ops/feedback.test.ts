@@ -41,6 +41,26 @@ const UNSEEN_APPS = [
   'ultrasurf.pcap',
 ];
 
+/** An analyst's verdict on a host, through the CLI. */
+const hostVerdict = (model: string, host: string, verdict: 'benign' | 'known-bad') =>
+  cli([
+    'feedback',
+    'add',
+    model,
+    '--scope',
+    'host',
+    '--host',
+    host,
+    '--verdict',
+    verdict,
+    '--who',
+    'analyst',
+  ]);
+
+/** The watcher scores every capture in `captures` once, appending its alerts to `alerts`. */
+const scoreCaptures = (captures: string, model: string, alerts: string) =>
+  run(['watch', captures, '--model', model, '--alerts', alerts, '--once']);
+
 const ecs = (id: string, src: string, dst: string, port: number, cluster = 1) => ({
   event: { kind: 'alert', id },
   source: { ip: src, port: 40000 },
@@ -136,7 +156,7 @@ describe('feedback on real alerts (watcher, CLI, web app)', () => {
     await mkdir(captures);
     for (const f of UNSEEN_APPS) await copyFile(dataFile(`pcaps/normal/${f}`), join(captures, f));
     alertsFile = join(dir, 'alerts.jsonl');
-    const r = await run(['watch', captures, '--model', model, '--alerts', alertsFile, '--once']);
+    const r = await scoreCaptures(captures, model, alertsFile);
     assert.equal(r.code, 0, r.stderr);
   });
   after(async () => {
@@ -154,19 +174,7 @@ describe('feedback on real alerts (watcher, CLI, web app)', () => {
     const count = all.filter((a) => a.source.ip === host || a.destination.ip === host).length;
     const bytesBefore = await readFile(alertsFile, 'utf8');
 
-    const add = await cli([
-      'feedback',
-      'add',
-      model,
-      '--scope',
-      'host',
-      '--host',
-      host,
-      '--verdict',
-      'benign',
-      '--who',
-      'analyst',
-    ]);
+    const add = await hostVerdict(model, host, 'benign');
     assert.equal(add.code, 0, add.stderr);
 
     const listed = await cli(['alerts', alertsFile, '--model', model, '--json']);
@@ -190,7 +198,7 @@ describe('feedback on real alerts (watcher, CLI, web app)', () => {
 
     // later alerts from another host still appear (a SYN scan scored by the watcher)
     await copyFile(dataFile('pcaps/attack/synscan.pcap'), join(captures, 'synscan.pcap'));
-    const again = await run(['watch', captures, '--model', model, '--alerts', alertsFile, '--once']);
+    const again = await scoreCaptures(captures, model, alertsFile);
     assert.equal(again.code, 0, again.stderr);
     const newer = alertsOf(alertsFile).slice(all.length);
     const tail2 = await (await fetch(`${app.url}/api/alerts?limit=500`)).json();
@@ -239,19 +247,7 @@ describe('feedback on real alerts (watcher, CLI, web app)', () => {
     const perHost = new Map<string, number>();
     for (const a of alertsOf(alertsFile)) perHost.set(a.source.ip, (perHost.get(a.source.ip) ?? 0) + 1);
     const [bad] = [...perHost.keys()].filter((h) => h !== '172.16.0.8');
-    const add = await cli([
-      'feedback',
-      'add',
-      model,
-      '--scope',
-      'host',
-      '--host',
-      bad!,
-      '--verdict',
-      'known-bad',
-      '--who',
-      'analyst',
-    ]);
+    const add = await hostVerdict(model, bad!, 'known-bad');
     assert.equal(add.code, 0, add.stderr);
     const out = join(tmp('feedback-refit'), 'model');
     const r = await cli([

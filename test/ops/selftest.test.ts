@@ -16,6 +16,14 @@ import { cli, killAll, tmp, trainedModel, ZEEK_HEADER } from '../stream/helpers.
 
 const SCAN = () => dataFile('pcaps/attack/synscan.pcap');
 
+/** A watcher following capture directory `dir` (polls every 100 ms; a file is read once 0.2 s old). */
+const watchCaptures = (dir: string, alerts: string, model: string) =>
+  cli(['watch', dir, '--model', model, '--alerts', alerts, '--poll-ms', '100', '--settle', '0.2']);
+
+/** `selftest` injecting the recorded SYN scan into capture directory `dir`, plus `options`. */
+const selftestScan = (dir: string, alerts: string, options: string[]) =>
+  runCli(['selftest', '--source', dir, '--alerts', alerts, '--capture', SCAN(), ...options]);
+
 describe('selftest building blocks', () => {
   it('a unique capture differs in bytes each time and keeps every original packet', () => {
     const bytes = readFileSync(SCAN());
@@ -54,27 +62,9 @@ describe('selftest against a running watcher', () => {
     const dir = join(base, 'captures');
     mkdirSync(dir);
     const alerts = join(base, 'alerts.jsonl');
-    const w = cli([
-      'watch',
-      dir,
-      '--model',
-      model,
-      '--alerts',
-      alerts,
-      '--poll-ms',
-      '100',
-      '--settle',
-      '0.2',
-    ]);
+    const w = watchCaptures(dir, alerts, model);
     for (let i = 0; i < 2; i++) {
-      const r = await runCli([
-        'selftest',
-        '--source',
-        dir,
-        '--alerts',
-        alerts,
-        '--capture',
-        SCAN(),
+      const r = await selftestScan(dir, alerts, [
         '--model',
         model,
         '--timeout',
@@ -106,17 +96,7 @@ describe('selftest against a running watcher', () => {
   it('fails loudly when no watcher follows the source', async () => {
     const dir = join(base, 'nobody');
     mkdirSync(dir);
-    const r = await runCli([
-      'selftest',
-      '--source',
-      dir,
-      '--alerts',
-      join(base, 'none.jsonl'),
-      '--capture',
-      SCAN(),
-      '--timeout',
-      '3',
-    ]);
+    const r = await selftestScan(dir, join(base, 'none.jsonl'), ['--timeout', '3']);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /selftest FAILED: no alert for the injected attack within 3 s/);
     assert.match(
@@ -132,18 +112,7 @@ describe('selftest against a running watcher', () => {
     const dir = join(base, 'captures-full');
     mkdirSync(dir);
     const alerts = join(full, 'alerts.jsonl');
-    const w = cli([
-      'watch',
-      dir,
-      '--model',
-      model,
-      '--alerts',
-      alerts,
-      '--poll-ms',
-      '100',
-      '--settle',
-      '0.2',
-    ]);
+    const w = watchCaptures(dir, alerts, model);
     // fill the file system: the watcher can no longer append alerts (it retries with backoff)
     try {
       execFileSync('dd', ['if=/dev/zero', `of=${join(full, 'filler')}`, 'bs=1M', 'count=64'], {
@@ -153,36 +122,12 @@ describe('selftest against a running watcher', () => {
       // dd stops with ENOSPC: the point
     }
     const results = join(base, 'full-results.jsonl');
-    const r = await runCli([
-      'selftest',
-      '--source',
-      dir,
-      '--alerts',
-      alerts,
-      '--capture',
-      SCAN(),
-      '--timeout',
-      '8',
-      '--results',
-      results,
-    ]);
+    const r = await selftestScan(dir, alerts, ['--timeout', '8', '--results', results]);
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stderr, /^SelfTestError: no alert for the injected attack/m);
     // space back: the batch the watcher was retrying goes through
     execFileSync('rm', ['-f', join(full, 'filler')]);
-    const again = await runCli([
-      'selftest',
-      '--source',
-      dir,
-      '--alerts',
-      alerts,
-      '--capture',
-      SCAN(),
-      '--timeout',
-      '60',
-      '--results',
-      results,
-    ]);
+    const again = await selftestScan(dir, alerts, ['--timeout', '60', '--results', results]);
     assert.equal(again.code, 0, again.stdout + again.stderr + w.stderr());
     const lines = readFileSync(results, 'utf8')
       .trim()

@@ -38,6 +38,15 @@ export interface DecoderContext {
   noteInterface(h: InterfaceHealth): void;
 }
 
+/** A per-version decoder: one datagram from `exporter` that arrived at `arrival` → records appended to `out`. */
+export type DatagramDecoder = (
+  b: Uint8Array,
+  exporter: string,
+  arrival: number,
+  x: DecoderContext,
+  out: ExportRecord[],
+) => void;
+
 export interface FlowExportOptions {
   templates?: TemplateCacheOptions;
   stitch?: StitchOptions;

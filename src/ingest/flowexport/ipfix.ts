@@ -6,21 +6,16 @@
  * (for flowStart/EndSysUpTime) and the sampling interval. The sequence number counts data records.
  */
 import { bump } from '../traffic/pcap.ts';
-import { compileTemplate, decodeDataSet } from './elements.ts';
-import type { DecoderContext } from './index.ts';
-import { resolvePending } from './netflow-v9.ts';
+import { compileTemplate } from './elements.ts';
+import type { DatagramDecoder, DecoderContext } from './index.ts';
 import { type ExportRecord, u16, u32 } from './record.ts';
+import { decodeOrBuffer, defineTemplate, forEachSet, type SetFaults } from './sets.ts';
 import type { DomainState, HeaderContext, TemplateField } from './templates.ts';
 
 export const IPFIX_HEADER = 16;
+const IPFIX_SET_FAULTS: SetFaults = { badLength: 'ipfix_bad_set_length', pastEnd: 'ipfix_set_past_message' };
 
-export function decodeIpfix(
-  b: Uint8Array,
-  exporter: string,
-  arrival: number,
-  x: DecoderContext,
-  out: ExportRecord[],
-): void {
+export const decodeIpfix: DatagramDecoder = (b, exporter, arrival, x, out) => {
   const c = x.counters;
   if (b.length < IPFIX_HEADER) {
     bump(c, 'ipfix_truncated_header');
@@ -40,40 +35,22 @@ export function decodeIpfix(
   let dataRecords = 0;
   let flowRecords = 0;
   let missed = false;
-  let o = IPFIX_HEADER;
-  while (o + 4 <= total) {
-    const setId = u16(b, o);
-    const len = u16(b, o + 2);
-    if (len < 4) {
-      bump(c, 'ipfix_bad_set_length');
-      break;
-    }
-    if (o + len > total) {
-      bump(c, 'ipfix_set_past_message');
-      break;
-    }
-    const end = o + len;
-    if (setId === 2 || setId === 3) templates(b, o + 4, end, setId === 3, d, x, out);
+  forEachSet(b, IPFIX_HEADER, total, c, IPFIX_SET_FAULTS, (setId, body, end) => {
+    if (setId === 2 || setId === 3) templates(b, body, end, setId === 3, d, x, out);
     else if (setId >= 256) {
-      const t = x.templates.get(d, setId);
-      if (!t) {
-        missed = true;
-        bump(c, 'template_misses');
-        x.health.templateMiss(exporter, domain, '10', arrival);
-        x.templates.buffer(d, setId, b.subarray(o + 4, end), ctx);
-      } else {
-        const n = decodeDataSet(b, o + 4, end, t, d, ctx, c, out);
-        dataRecords += n;
-        if (!t.options) flowRecords += n;
+      const decoded = decodeOrBuffer(b, body, end, setId, d, ctx, x, out);
+      if (!decoded) missed = true;
+      else {
+        dataRecords += decoded.records;
+        if (!decoded.options) flowRecords += decoded.records;
       }
     } else bump(c, 'ipfix_reserved_set');
-    o = end;
-  }
+  });
   // the sequence number counts data records; unknown sets hide their count, so resync then
   x.health.sequence(exporter, domain, '10', seq, { flow: flowRecords, all: dataRecords }, arrival);
   if (missed) x.health.resync(exporter, domain, '10');
   x.health.records(exporter, domain, '10', out.length - before, arrival);
-}
+};
 
 function templates(
   b: Uint8Array,
@@ -136,7 +113,6 @@ function templates(
       }
       fields.push({ id: raw & 0x7fff, length, enterprise });
     }
-    const waiting = x.templates.set(d, compileTemplate(id, fields, scope, options));
-    resolvePending(d, id, x, out, waiting);
+    defineTemplate(compileTemplate(id, fields, scope, options), d, x, out);
   }
 }

@@ -5,19 +5,13 @@
  * flows. The engine type/id pair is the observation domain (type × 256 + id).
  */
 import { bump } from '../traffic/pcap.ts';
-import type { DecoderContext } from './index.ts';
-import { type ExportRecord, emptyRecord, ipv4, u16, u32 } from './record.ts';
+import type { DatagramDecoder } from './index.ts';
+import { emptyRecord, ipv4, u16, u32 } from './record.ts';
 
 export const V5_HEADER = 24;
 export const V5_RECORD = 48;
 
-export function decodeV5(
-  b: Uint8Array,
-  exporter: string,
-  arrival: number,
-  x: DecoderContext,
-  out: ExportRecord[],
-): void {
+export const decodeV5: DatagramDecoder = (b, exporter, arrival, x, out) => {
   const c = x.counters;
   if (b.length < V5_HEADER) {
     bump(c, 'v5_truncated_header');
@@ -73,4 +67,4 @@ export function decodeV5(
     out.push(r);
   }
   x.health.records(exporter, domain, '5', count, arrival);
-}
+};

@@ -5,21 +5,17 @@
  * Sequence numbers count export packets per source ID (health.ts).
  */
 import { bump } from '../traffic/pcap.ts';
-import { compileTemplate, decodeDataSet } from './elements.ts';
-import type { DecoderContext } from './index.ts';
+import { compileTemplate } from './elements.ts';
+import type { DatagramDecoder, DecoderContext } from './index.ts';
 import { type ExportRecord, u16, u32 } from './record.ts';
+import { decodeOrBuffer, defineTemplate, forEachSet, type SetFaults } from './sets.ts';
 import type { DomainState, HeaderContext, TemplateField } from './templates.ts';
 
 export const V9_HEADER = 20;
+const V9_SET_FAULTS: SetFaults = { badLength: 'v9_bad_flowset_length', pastEnd: 'v9_flowset_past_packet' };
 
 /** Decode one NetFlow v9 datagram; records are appended to `out`. */
-export function decodeV9(
-  b: Uint8Array,
-  exporter: string,
-  arrival: number,
-  x: DecoderContext,
-  out: ExportRecord[],
-): void {
+export const decodeV9: DatagramDecoder = (b, exporter, arrival, x, out) => {
   const c = x.counters;
   if (b.length < V9_HEADER) {
     bump(c, 'v9_truncated_header');
@@ -40,61 +36,20 @@ export function decodeV9(
   const d = x.templates.domain(exporter, sourceId);
   x.health.sequence(exporter, sourceId, '9', seq, null, arrival);
   const before = out.length;
-  let o = V9_HEADER;
-  while (o + 4 <= b.length) {
-    const setId = u16(b, o);
-    const len = u16(b, o + 2);
-    if (len < 4) {
-      bump(c, 'v9_bad_flowset_length');
-      break;
-    }
-    if (o + len > b.length) {
-      bump(c, 'v9_flowset_past_packet');
-      break;
-    }
-    const end = o + len;
-    if (setId === 0) v9Templates(b, o + 4, end, d, x, out);
-    else if (setId === 1) v9OptionsTemplates(b, o + 4, end, d, x, out);
-    else if (setId >= 256) v9Data(b, o + 4, end, setId, d, ctx, x, out);
+  forEachSet(b, V9_HEADER, b.length, c, V9_SET_FAULTS, (setId, body, end) => {
+    if (setId === 0) v9Templates(b, body, end, d, x, out);
+    else if (setId === 1) v9OptionsTemplates(b, body, end, d, x, out);
+    else if (setId >= 256) decodeOrBuffer(b, body, end, setId, d, ctx, x, out);
     else bump(c, 'v9_reserved_flowset');
-    o = end;
-  }
+  });
   x.health.records(exporter, sourceId, '9', out.length - before, arrival);
-}
+};
 
-function v9Data(
-  b: Uint8Array,
-  start: number,
-  end: number,
-  id: number,
-  d: DomainState,
-  ctx: HeaderContext,
-  x: DecoderContext,
-  out: ExportRecord[],
-): void {
-  const t = x.templates.get(d, id);
-  if (!t) {
-    bump(x.counters, 'template_misses');
-    x.health.templateMiss(ctx.exporter, ctx.domain, '9', ctx.arrival);
-    x.templates.buffer(d, id, b.subarray(start, end), ctx);
-    return;
-  }
-  decodeDataSet(b, start, end, t, d, ctx, x.counters, out);
-}
-
-function resolvePending(
-  d: DomainState,
-  id: number,
-  x: DecoderContext,
-  out: ExportRecord[],
-  waiting: ReturnType<DecoderContext['templates']['set']>,
-) {
-  const t = x.templates.get(d, id);
-  if (!t) return;
-  for (const p of waiting) {
-    bump(x.counters, 'pending_sets_resolved');
-    decodeDataSet(p.data, 0, p.data.length, t, d, p.ctx, x.counters, out);
-  }
+/** `n` v9 template fields (type, length) from `o` on: IANA elements, no enterprise. */
+function v9Fields(b: Uint8Array, o: number, n: number): TemplateField[] {
+  const fields: TemplateField[] = [];
+  for (let i = 0; i < n; i++, o += 4) fields.push({ id: u16(b, o), length: u16(b, o + 2), enterprise: 0 });
+  return fields;
 }
 
 function v9Templates(
@@ -119,15 +74,13 @@ function v9Templates(
       bump(x.counters, 'v9_template_past_flowset');
       return;
     }
-    const fields: TemplateField[] = [];
-    for (let i = 0; i < count; i++, o += 4)
-      fields.push({ id: u16(b, o), length: u16(b, o + 2), enterprise: 0 });
+    const fields = v9Fields(b, o, count);
+    o += count * 4;
     if (fields.some((f) => f.length === 65535)) {
       bump(x.counters, 'v9_bad_template');
       continue;
     }
-    const waiting = x.templates.set(d, compileTemplate(id, fields, 0, false));
-    resolvePending(d, id, x, out, waiting);
+    defineTemplate(compileTemplate(id, fields, 0, false), d, x, out);
   }
 }
 
@@ -154,14 +107,10 @@ function v9OptionsTemplates(
       bump(x.counters, 'v9_template_past_flowset');
       return;
     }
-    const fields: TemplateField[] = [];
-    const n = (scopeLen + optLen) / 4;
-    for (let i = 0; i < n; i++, o += 4) fields.push({ id: u16(b, o), length: u16(b, o + 2), enterprise: 0 });
+    const fields = v9Fields(b, o, (scopeLen + optLen) / 4);
+    o += scopeLen + optLen;
     // scope fields use their own type space (1 system, 2 interface, ...): never decode them as elements
     for (let i = 0; i < scopeLen / 4; i++) fields[i] = { ...fields[i]!, id: 0x7fff };
-    const waiting = x.templates.set(d, compileTemplate(id, fields, scopeLen / 4, true));
-    resolvePending(d, id, x, out, waiting);
+    defineTemplate(compileTemplate(id, fields, scopeLen / 4, true), d, x, out);
   }
 }
-
-export { resolvePending };

@@ -7,8 +7,8 @@
  * Other enterprise/format records are skipped and counted.
  */
 import { decodePacket, ipv6String, LINKTYPE } from '../traffic/decode.ts';
-import { bump } from '../traffic/pcap.ts';
-import type { DecoderContext } from './index.ts';
+import { bump, type Counters } from '../traffic/pcap.ts';
+import type { DatagramDecoder, DecoderContext } from './index.ts';
 import { type ExportRecord, emptyRecord, ipv4, readUint, u32 } from './record.ts';
 
 export interface InterfaceHealth {
@@ -27,13 +27,7 @@ export interface InterfaceHealth {
   last_seen: number;
 }
 
-export function decodeSflow(
-  b: Uint8Array,
-  source: string,
-  arrival: number,
-  x: DecoderContext,
-  out: ExportRecord[],
-): void {
+export const decodeSflow: DatagramDecoder = (b, source, arrival, x, out) => {
   const c = x.counters;
   if (b.length < 28) {
     bump(c, 'sflow_truncated_header');
@@ -66,30 +60,18 @@ export function decodeSflow(
   o += 16;
   x.health.sequence(agent, subAgent, 'sflow', seq, null, arrival);
   const before = out.length;
-  for (let s = 0; s < nSamples; s++) {
-    if (o + 8 > b.length) {
-      bump(c, 'sflow_truncated_sample');
-      break;
-    }
-    const tag = u32(b, o);
-    const len = u32(b, o + 4);
-    o += 8;
-    if (len > b.length - o) {
-      bump(c, 'sflow_sample_past_datagram');
-      break;
-    }
-    const end = o + len;
+  forEachStructure(b, o, b.length, nSamples, c, SAMPLE_FAULTS, (tag, body, len) => {
+    const end = body + len;
     const enterprise = tag >>> 12;
     const format = tag & 0xfff;
     if (enterprise !== 0) bump(c, 'sflow_enterprise_samples_skipped');
     else if (format === 1 || format === 3)
-      flowSample(b, o, end, format === 3, agent, subAgent, arrival, x, out);
-    else if (format === 2 || format === 4) counterSample(b, o, end, format === 4, agent, arrival, x);
+      flowSample(b, body, end, format === 3, agent, subAgent, arrival, x, out);
+    else if (format === 2 || format === 4) counterSample(b, body, end, format === 4, agent, arrival, x);
     else bump(c, 'sflow_unknown_sample_format');
-    o = end;
-  }
+  });
   x.health.records(agent, subAgent, 'sflow', out.length - before, arrival);
-}
+};
 
 function flowSample(
   b: Uint8Array,
@@ -126,27 +108,16 @@ function flowSample(
   const nRecords = u32(b, o);
   o += 4;
   if (rate > 0) x.health.sampling(agent, subAgent, 'sflow', rate, arrival);
-  for (let i = 0; i < nRecords; i++) {
-    if (o + 8 > end) {
-      bump(c, 'sflow_truncated_record');
-      return;
-    }
-    const tag = u32(b, o);
-    const len = u32(b, o + 4);
-    o += 8;
-    if (len > end - o) {
-      bump(c, 'sflow_record_past_sample');
-      return;
-    }
+  forEachStructure(b, o, end, nRecords, c, RECORD_FAULTS, (tag, at, len) => {
     if (tag === 1 && len >= 16) {
-      const proto = u32(b, o);
-      const hdrLen = u32(b, o + 12);
+      const proto = u32(b, at);
+      const hdrLen = u32(b, at + 12);
       if (hdrLen > len - 16) bump(c, 'sflow_record_past_sample');
       else {
         const linktype = proto === 1 ? LINKTYPE.ETHERNET : proto === 11 || proto === 12 ? LINKTYPE.RAW : -1;
         if (linktype < 0) bump(c, `sflow_header_protocol_${proto}`);
         else {
-          const p = decodePacket(linktype, b.subarray(o + 16, o + 16 + hdrLen), arrival, x.sampledCounters);
+          const p = decodePacket(linktype, b.subarray(at + 16, at + 16 + hdrLen), arrival, x.sampledCounters);
           if (!p) bump(c, 'sflow_sampled_headers_not_decoded');
           else {
             const r = emptyRecord(agent, subAgent, 'sflow', arrival);
@@ -169,8 +140,7 @@ function flowSample(
         }
       }
     } else if (tag !== 1) bump(c, 'sflow_flow_records_skipped');
-    o += len;
-  }
+  });
 }
 
 function counterSample(
@@ -183,44 +153,80 @@ function counterSample(
   x: DecoderContext,
 ): void {
   const c = x.counters;
-  let o = start + (expanded ? 16 : 12);
+  const o = start + (expanded ? 16 : 12);
   if (o > end) {
     bump(c, 'sflow_truncated_sample');
     return;
   }
   const nRecords = u32(b, o - 4);
-  for (let i = 0; i < nRecords; i++) {
+  forEachStructure(b, o, end, nRecords, c, RECORD_FAULTS, (tag, at, len) => {
+    if (tag === 1 && len >= 88) {
+      const ifIndex = u32(b, at);
+      const h: InterfaceHealth = {
+        agent,
+        if_index: ifIndex,
+        if_speed: readUint(b, at + 8, 8),
+        if_status: u32(b, at + 20),
+        in_octets: readUint(b, at + 24, 8),
+        in_packets: u32(b, at + 32) + u32(b, at + 36) + u32(b, at + 40),
+        in_discards: u32(b, at + 44),
+        in_errors: u32(b, at + 48),
+        out_octets: readUint(b, at + 56, 8),
+        out_packets: u32(b, at + 64) + u32(b, at + 68) + u32(b, at + 72),
+        out_discards: u32(b, at + 76),
+        out_errors: u32(b, at + 80),
+        last_seen: arrival,
+      };
+      x.noteInterface(h);
+      bump(c, 'sflow_counter_records');
+    } else bump(c, 'sflow_counter_records_skipped');
+  });
+}
+
+/** Counter names for a list of sFlow structures that stops early. */
+interface StructureFaults {
+  /** Too few bytes left for a structure's tag and length. */
+  truncated: string;
+  /** A structure's body running past its container. */
+  pastEnd: string;
+}
+const SAMPLE_FAULTS: StructureFaults = {
+  truncated: 'sflow_truncated_sample',
+  pastEnd: 'sflow_sample_past_datagram',
+};
+const RECORD_FAULTS: StructureFaults = {
+  truncated: 'sflow_truncated_record',
+  pastEnd: 'sflow_record_past_sample',
+};
+
+/**
+ * Visit `count` sFlow structures (samples in a datagram, records in a sample: a 32-bit tag, a
+ * 32-bit length, the body) from `start` on: tag, the body's offset and length. The walk stops, counted,
+ * at a structure whose header or body would run past `end`.
+ */
+function forEachStructure(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  count: number,
+  counters: Counters,
+  faults: StructureFaults,
+  visit: (tag: number, body: number, length: number) => void,
+): void {
+  let o = start;
+  for (let i = 0; i < count; i++) {
     if (o + 8 > end) {
-      bump(c, 'sflow_truncated_record');
+      bump(counters, faults.truncated);
       return;
     }
     const tag = u32(b, o);
     const len = u32(b, o + 4);
     o += 8;
     if (len > end - o) {
-      bump(c, 'sflow_record_past_sample');
+      bump(counters, faults.pastEnd);
       return;
     }
-    if (tag === 1 && len >= 88) {
-      const ifIndex = u32(b, o);
-      const h: InterfaceHealth = {
-        agent,
-        if_index: ifIndex,
-        if_speed: readUint(b, o + 8, 8),
-        if_status: u32(b, o + 20),
-        in_octets: readUint(b, o + 24, 8),
-        in_packets: u32(b, o + 32) + u32(b, o + 36) + u32(b, o + 40),
-        in_discards: u32(b, o + 44),
-        in_errors: u32(b, o + 48),
-        out_octets: readUint(b, o + 56, 8),
-        out_packets: u32(b, o + 64) + u32(b, o + 68) + u32(b, o + 72),
-        out_discards: u32(b, o + 76),
-        out_errors: u32(b, o + 80),
-        last_seen: arrival,
-      };
-      x.noteInterface(h);
-      bump(c, 'sflow_counter_records');
-    } else bump(c, 'sflow_counter_records_skipped');
+    visit(tag, o, len);
     o += len;
   }
 }

@@ -11,7 +11,8 @@ export function be(n: number, bytes: number): Buffer {
 }
 const ip = (s: string) => Buffer.from(s.split('.').map(Number));
 
-export interface V5Rec {
+/** The flow key and counts every test record carries. */
+interface KeyCounts {
   src: string;
   dst: string;
   sport: number;
@@ -19,10 +20,11 @@ export interface V5Rec {
   proto: number;
   packets: number;
   bytes: number;
-  first: number;
-  last: number;
   flags: number;
 }
+
+/** A NetFlow v5 record: key, counts and first/last in sysUptime ms. */
+export type V5Rec = KeyCounts & { first: number; last: number };
 
 export function v5(
   seq: number,
@@ -124,8 +126,8 @@ export function ipfix(
   ]);
 }
 
-/** The flow template used by the tests: src, dst, sport, dport, proto, packets, bytes, flags, start/end ms. */
-export const FLOW_FIELDS: [number, number][] = [
+/** The fields every test template starts with: src, dst, sport, dport, proto, packets, bytes, flags. */
+const KEY_COUNT_FIELDS: [number, number][] = [
   [8, 4],
   [12, 4],
   [7, 2],
@@ -134,22 +136,16 @@ export const FLOW_FIELDS: [number, number][] = [
   [2, 4],
   [1, 4],
   [6, 1],
-  [152, 8],
-  [153, 8],
 ];
 
-export function flowData(r: {
-  src: string;
-  dst: string;
-  sport: number;
-  dport: number;
-  proto: number;
-  packets: number;
-  bytes: number;
-  flags: number;
-  startMs: number;
-  endMs: number;
-}): Buffer {
+/** The flow template used by the tests: src, dst, sport, dport, proto, packets, bytes, flags, start/end ms. */
+export const FLOW_FIELDS: [number, number][] = [...KEY_COUNT_FIELDS, [152, 8], [153, 8]];
+
+/** The v9 template used by the tests: FLOW_FIELDS with first/last switched in sysUptime ms for the ms times. */
+export const V9_FIELDS: [number, number][] = [...KEY_COUNT_FIELDS, [22, 4], [21, 4]];
+
+/** A data record of KEY_COUNT_FIELDS followed by two times of `timeBytes` bytes each. */
+function keyCountsRecord(r: KeyCounts, times: [number, number], timeBytes: number): Buffer {
   return Buffer.concat([
     ip(r.src),
     ip(r.dst),
@@ -159,49 +155,19 @@ export function flowData(r: {
     be(r.packets, 4),
     be(r.bytes, 4),
     be(r.flags, 1),
-    be(r.startMs, 8),
-    be(r.endMs, 8),
+    be(times[0], timeBytes),
+    be(times[1], timeBytes),
   ]);
 }
 
-/** A v9 data record for FLOW_FIELDS-like templates without the ms times (v9 uses uptime). */
-export const V9_FIELDS: [number, number][] = [
-  [8, 4],
-  [12, 4],
-  [7, 2],
-  [11, 2],
-  [4, 1],
-  [2, 4],
-  [1, 4],
-  [6, 1],
-  [22, 4],
-  [21, 4],
-];
+/** A data record of FLOW_FIELDS (start/end in epoch ms). */
+export function flowData(r: KeyCounts & { startMs: number; endMs: number }): Buffer {
+  return keyCountsRecord(r, [r.startMs, r.endMs], 8);
+}
 
-export function v9Data(r: {
-  src: string;
-  dst: string;
-  sport: number;
-  dport: number;
-  proto: number;
-  packets: number;
-  bytes: number;
-  flags: number;
-  first: number;
-  last: number;
-}): Buffer {
-  return Buffer.concat([
-    ip(r.src),
-    ip(r.dst),
-    be(r.sport, 2),
-    be(r.dport, 2),
-    be(r.proto, 1),
-    be(r.packets, 4),
-    be(r.bytes, 4),
-    be(r.flags, 1),
-    be(r.first, 4),
-    be(r.last, 4),
-  ]);
+/** A data record of V9_FIELDS (first/last in sysUptime ms). */
+export function v9Data(r: KeyCounts & { first: number; last: number }): Buffer {
+  return keyCountsRecord(r, [r.first, r.last], 4);
 }
 
 /** An sFlow v5 datagram with the given samples (tag, body). */

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { ExportFlow } from '../../../src/ingest/flowexport/biflow.ts';
 import { FlowCollector } from '../../../src/ingest/flowexport/collector.ts';
 import type { Counters } from '../../../src/ingest/traffic/pcap.ts';
+import { type ProcessResult, runProcess } from '../../helpers/process.ts';
 
 export const DATA = process.env.NETANOMALY_DATA_DIR ?? '';
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -30,27 +31,8 @@ export function run(
   args: string[],
   timeoutMs = 60_000,
   env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TZ: 'UTC', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    p.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-  });
+): Promise<ProcessResult> {
+  return runProcess(cmd, args, { env: { ...process.env, TZ: 'UTC', ...env }, timeoutMs });
 }
 
 /**
