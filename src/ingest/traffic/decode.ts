@@ -60,6 +60,39 @@ function ipv4String(d: Uint8Array, o: number): string {
   return s;
 }
 
+/** Text of IPv6 addresses seen lately: a direct-mapped cache (4,096 slots) checked word by word. */
+const V6_SLOTS = 4096;
+const v6Words = new Int32Array(V6_SLOTS * 4);
+const v6Text: (string | undefined)[] = new Array(V6_SLOTS);
+
+function ipv6Cached(d: Uint8Array, o: number): string {
+  const w0 = (d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!;
+  const w1 = (d[o + 4]! << 24) | (d[o + 5]! << 16) | (d[o + 6]! << 8) | d[o + 7]!;
+  const w2 = (d[o + 8]! << 24) | (d[o + 9]! << 16) | (d[o + 10]! << 8) | d[o + 11]!;
+  const w3 = (d[o + 12]! << 24) | (d[o + 13]! << 16) | (d[o + 14]! << 8) | d[o + 15]!;
+  let h = Math.imul(w0 ^ 0x9e3779b9, 0x85ebca6b) ^ w1;
+  h = Math.imul(h ^ (h >>> 15), 0xc2b2ae35) ^ w2;
+  h = Math.imul(h ^ (h >>> 13), 0x27d4eb2f) ^ w3;
+  const slot = (h ^ (h >>> 16)) & (V6_SLOTS - 1);
+  const q = slot * 4;
+  const hit = v6Text[slot];
+  if (
+    hit !== undefined &&
+    v6Words[q] === w0 &&
+    v6Words[q + 1] === w1 &&
+    v6Words[q + 2] === w2 &&
+    v6Words[q + 3] === w3
+  )
+    return hit;
+  const s = ipv6String(d, o);
+  v6Words[q] = w0;
+  v6Words[q + 1] = w1;
+  v6Words[q + 2] = w2;
+  v6Words[q + 3] = w3;
+  v6Text[slot] = s;
+  return s;
+}
+
 /** RFC 5952 text form (lower case, longest zero run compressed). */
 export function ipv6String(d: Uint8Array, o: number): string {
   const g: number[] = [];
@@ -265,8 +298,8 @@ function decodeIpv6(
   if (d[o]! >> 4 !== 6) return skip(counters, 'bad_ip_header');
   const payloadLen = (d[o + 4]! << 8) | d[o + 5]!;
   let next = d[o + 6]!;
-  const src = ipv6String(d, o + 8);
-  const dst = ipv6String(d, o + 24);
+  const src = ipv6Cached(d, o + 8);
+  const dst = ipv6Cached(d, o + 24);
   const end = o + 40 + payloadLen;
   let p = o + 40;
   // Extension headers: hop-by-hop 0, routing 43, fragment 44, destination options 60, AH 51.
