@@ -48,6 +48,7 @@ bench: deps system-deps
 	node_modules/.bin/tsx benchmarks/run.ts --json --elbow
 	node_modules/.bin/tsx benchmarks/web-latency.ts
 	node_modules/.bin/tsx benchmarks/traffic-ingest.ts 5
+	nice -n 10 node_modules/.bin/tsx benchmarks/large-capture.ts
 	node_modules/.bin/tsx benchmarks/flowexport.ts
 
 # Long fuzz run: every parser, >= 1 M seeded inputs each, in-process loops in worker threads with a

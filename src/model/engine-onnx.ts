@@ -171,6 +171,10 @@ export async function createOnnxEngine(): Promise<DistanceEngine> {
       if (!s) {
         s = ort.InferenceSession.create(nearestEncodedGraph(dn, ks, bias), {
           graphOptimizationLevel: 'all',
+          // Worker threads sleep between kernels instead of spinning: on a shared machine spinning
+          // took CPU from the other thread (measured: half the CPU and wall time of scoring 77 k
+          // distinct KDD rows, docs/benchmarks.md).
+          extra: { session: { intra_op: { allow_spinning: '0' } } },
           intraOpNumThreads: availableParallelism(),
           logSeverityLevel: 3,
         });

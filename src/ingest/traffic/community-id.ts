@@ -97,6 +97,18 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/** ipToBytes of addresses seen lately (flows repeat hosts; read only here; cleared when full). */
+const bytesOf = new Map<string, Uint8Array | null>();
+function addressBytes(ip: string): Uint8Array | null {
+  let b = bytesOf.get(ip);
+  if (b === undefined) {
+    if (bytesOf.size >= 1 << 16) bytesOf.clear();
+    b = ipToBytes(ip);
+    bytesOf.set(ip, b);
+  }
+  return b;
+}
+
 /**
  * Community ID v1 of a flow. For ICMP/ICMPv6 pass the ICMP type as `srcPort` and the code as
  * `dstPort` (`icmpPorts` is applied here). Returns "" when an address cannot be parsed.
@@ -109,8 +121,8 @@ export function communityId(
   dstPort: number,
   seed = 0,
 ): string {
-  let sa = typeof srcIp === 'string' ? ipToBytes(srcIp) : srcIp;
-  let da = typeof dstIp === 'string' ? ipToBytes(dstIp) : dstIp;
+  let sa = typeof srcIp === 'string' ? addressBytes(srcIp) : srcIp;
+  let da = typeof dstIp === 'string' ? addressBytes(dstIp) : dstIp;
   if (!sa || !da || sa.length !== da.length) return '';
   const hasPorts = proto === 6 || proto === 17 || proto === 132 || proto === 1 || proto === 58;
   let sp = srcPort;

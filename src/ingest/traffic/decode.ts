@@ -42,8 +42,55 @@ export const LINKTYPE = {
   LINUX_SLL2: 276,
 } as const;
 
+/**
+ * Text of IPv4 addresses by their 32-bit value: traffic repeats few addresses over many packets,
+ * so a bounded cache saves making the same string per packet (cleared when full).
+ */
+const v4Text = new Map<number, string>();
+const V4_TEXT_MAX = 1 << 16;
+
 function ipv4String(d: Uint8Array, o: number): string {
-  return `${d[o]}.${d[o + 1]}.${d[o + 2]}.${d[o + 3]}`;
+  const v = (d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!;
+  let s = v4Text.get(v);
+  if (s === undefined) {
+    if (v4Text.size >= V4_TEXT_MAX) v4Text.clear();
+    s = `${d[o]}.${d[o + 1]}.${d[o + 2]}.${d[o + 3]}`;
+    v4Text.set(v, s);
+  }
+  return s;
+}
+
+/** Text of IPv6 addresses seen lately: a direct-mapped cache (4,096 slots) checked word by word. */
+const V6_SLOTS = 4096;
+const v6Words = new Int32Array(V6_SLOTS * 4);
+const v6Text: (string | undefined)[] = new Array(V6_SLOTS);
+
+function ipv6Cached(d: Uint8Array, o: number): string {
+  const w0 = (d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!;
+  const w1 = (d[o + 4]! << 24) | (d[o + 5]! << 16) | (d[o + 6]! << 8) | d[o + 7]!;
+  const w2 = (d[o + 8]! << 24) | (d[o + 9]! << 16) | (d[o + 10]! << 8) | d[o + 11]!;
+  const w3 = (d[o + 12]! << 24) | (d[o + 13]! << 16) | (d[o + 14]! << 8) | d[o + 15]!;
+  let h = Math.imul(w0 ^ 0x9e3779b9, 0x85ebca6b) ^ w1;
+  h = Math.imul(h ^ (h >>> 15), 0xc2b2ae35) ^ w2;
+  h = Math.imul(h ^ (h >>> 13), 0x27d4eb2f) ^ w3;
+  const slot = (h ^ (h >>> 16)) & (V6_SLOTS - 1);
+  const q = slot * 4;
+  const hit = v6Text[slot];
+  if (
+    hit !== undefined &&
+    v6Words[q] === w0 &&
+    v6Words[q + 1] === w1 &&
+    v6Words[q + 2] === w2 &&
+    v6Words[q + 3] === w3
+  )
+    return hit;
+  const s = ipv6String(d, o);
+  v6Words[q] = w0;
+  v6Words[q + 1] = w1;
+  v6Words[q + 2] = w2;
+  v6Words[q + 3] = w3;
+  v6Text[slot] = s;
+  return s;
 }
 
 /** RFC 5952 text form (lower case, longest zero run compressed). */
@@ -73,12 +120,45 @@ export function ipv6String(d: Uint8Array, o: number): string {
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
 
+/** A DecodedPacket to decode into (decodeInto). */
+export function newDecodedPacket(): DecodedPacket {
+  return {
+    ts: 0,
+    ipVersion: 4,
+    src: '',
+    dst: '',
+    proto: 0,
+    sport: 0,
+    dport: 0,
+    ipLen: 0,
+    payloadLen: 0,
+    tcpFlags: 0,
+    data: undefined,
+    payloadOffset: 0,
+    payloadCaptured: 0,
+  };
+}
+
 /** Decode one captured frame; null (and a counter) when it carries no usable IP transport. */
 export function decodePacket(
   linktype: number,
   d: Uint8Array,
   ts: number,
   counters: Counters,
+): DecodedPacket | null {
+  return decodeInto(linktype, d, ts, counters, newDecodedPacket());
+}
+
+/**
+ * decodePacket into `out` (every field set; reused from packet to packet on the line-rate path):
+ * returns `out`, or null (and a counter) when the frame carries no usable IP transport.
+ */
+export function decodeInto(
+  linktype: number,
+  d: Uint8Array,
+  ts: number,
+  counters: Counters,
+  out: DecodedPacket,
 ): DecodedPacket | null {
   let o = 0;
   let ethertype = -1;
@@ -154,8 +234,8 @@ export function decodePacket(
       else return skip(counters, 'non_ip');
     } else break;
   }
-  if (ethertype === ETH_IPV4) return decodeIpv4(d, o, ts, counters);
-  if (ethertype === ETH_IPV6) return decodeIpv6(d, o, ts, counters);
+  if (ethertype === ETH_IPV4) return decodeIpv4(d, o, ts, counters, out);
+  if (ethertype === ETH_IPV6) return decodeIpv6(d, o, ts, counters, out);
   return skip(counters, 'non_ip');
 }
 
@@ -164,7 +244,13 @@ function skip(counters: Counters, reason: string): null {
   return null;
 }
 
-function decodeIpv4(d: Uint8Array, o: number, ts: number, counters: Counters): DecodedPacket | null {
+function decodeIpv4(
+  d: Uint8Array,
+  o: number,
+  ts: number,
+  counters: Counters,
+  out: DecodedPacket,
+): DecodedPacket | null {
   if (d.length < o + 20) return skip(counters, 'truncated_ip');
   const vihl = d[o]!;
   if (vihl >> 4 !== 4) return skip(counters, 'bad_ip_header');
@@ -197,16 +283,23 @@ function decodeIpv4(d: Uint8Array, o: number, ts: number, counters: Counters): D
     dst,
     ts,
     counters,
+    out,
   );
 }
 
-function decodeIpv6(d: Uint8Array, o: number, ts: number, counters: Counters): DecodedPacket | null {
+function decodeIpv6(
+  d: Uint8Array,
+  o: number,
+  ts: number,
+  counters: Counters,
+  out: DecodedPacket,
+): DecodedPacket | null {
   if (d.length < o + 40) return skip(counters, 'truncated_ip');
   if (d[o]! >> 4 !== 6) return skip(counters, 'bad_ip_header');
   const payloadLen = (d[o + 4]! << 8) | d[o + 5]!;
   let next = d[o + 6]!;
-  const src = ipv6String(d, o + 8);
-  const dst = ipv6String(d, o + 24);
+  const src = ipv6Cached(d, o + 8);
+  const dst = ipv6Cached(d, o + 24);
   const end = o + 40 + payloadLen;
   let p = o + 40;
   // Extension headers: hop-by-hop 0, routing 43, fragment 44, destination options 60, AH 51.
@@ -232,7 +325,7 @@ function decodeIpv6(d: Uint8Array, o: number, ts: number, counters: Counters): D
     } else break;
   }
   if (p > end) return skip(counters, 'bad_ip_header');
-  return decodeTransport(d, p, end, 40 + payloadLen, end - p, next, 6, src, dst, ts, counters);
+  return decodeTransport(d, p, end, 40 + payloadLen, end - p, next, 6, src, dst, ts, counters, out);
 }
 
 function decodeTransport(
@@ -247,22 +340,21 @@ function decodeTransport(
   dst: string,
   ts: number,
   counters: Counters,
+  pkt: DecodedPacket,
 ): DecodedPacket | null {
-  const pkt: DecodedPacket = {
-    ts,
-    ipVersion,
-    src,
-    dst,
-    proto,
-    sport: 0,
-    dport: 0,
-    ipLen,
-    payloadLen: 0,
-    tcpFlags: 0,
-    data: d,
-    payloadOffset: 0,
-    payloadCaptured: 0,
-  };
+  pkt.ts = ts;
+  pkt.ipVersion = ipVersion;
+  pkt.src = src;
+  pkt.dst = dst;
+  pkt.proto = proto;
+  pkt.sport = 0;
+  pkt.dport = 0;
+  pkt.ipLen = ipLen;
+  pkt.payloadLen = 0;
+  pkt.tcpFlags = 0;
+  pkt.data = d;
+  pkt.payloadOffset = 0;
+  pkt.payloadCaptured = 0;
   if (proto === 6) {
     if (l4Len < 20) return skip(counters, 'bad_transport_header');
     if (d.length < p + 14) return skip(counters, 'truncated_transport');

@@ -143,6 +143,11 @@ export class FlowMeter {
   private readonly closing = new Map<string, FlowState>();
   private clock = Number.NEGATIVE_INFINITY;
   private lastSweep = Number.NEGATIVE_INFINITY;
+  /** Key of the entry last set in `open` / `closing` (null: unknown): refreshing it is a no-op. */
+  private openTail: string | null = null;
+  private closingTail: string | null = null;
+  /** The previous packet's (ports-mapped) 5-tuple and its key: a flow's packets come in runs. */
+  private lastTuple = { src: '', dst: '', sport: -1, dport: -1, proto: -1, key: '' };
 
   constructor(
     private readonly counters: Counters,
@@ -173,9 +178,7 @@ export class FlowMeter {
     let sport = p.sport;
     let dport = p.dport;
     if (p.proto === 1 || p.proto === 58) [sport, dport] = icmpPorts(p.proto, p.sport, p.dport);
-    const a = `${p.src}|${sport}`;
-    const b = `${p.dst}|${dport}`;
-    const key = a < b ? `${p.proto}|${a}|${b}` : `${p.proto}|${b}|${a}`;
+    const key = this.flowKey(p.src, p.dst, sport, dport, p.proto);
     let f = this.open.get(key);
     let inOpen = true;
     if (!f) {
@@ -186,10 +189,12 @@ export class FlowMeter {
     if (f) {
       if (f.closed && isSyn) {
         this.closing.delete(key);
+        if (key === this.closingTail) this.closingTail = null;
         out.push(this.finish(f, 'tcp_port_reuse'));
         f = undefined;
       } else if (now - f.start > this.active) {
         (inOpen ? this.open : this.closing).delete(key);
+        if (key === (inOpen ? this.openTail : this.closingTail)) this.forgetTail(inOpen);
         out.push(this.finish(f, 'active_timeouts'));
         f = undefined;
       }
@@ -201,23 +206,53 @@ export class FlowMeter {
         if (!victim.done) {
           const v = this.open.get(victim.value)!;
           this.open.delete(victim.value);
+          if (victim.value === this.openTail) this.openTail = null;
           out.push(this.finish(v, 'flows_evicted'));
         }
       }
       this.open.set(key, f);
+      this.openTail = key;
       inOpen = true;
-    } else {
+    } else if (key !== (inOpen ? this.openTail : this.closingTail)) {
       // refresh recency (delete + set moves the key to the end of the map)
       const m = inOpen ? this.open : this.closing;
       m.delete(key);
       m.set(key, f);
+      if (inOpen) this.openTail = key;
+      else this.closingTail = key;
     }
     this.update(f, p, sport);
     if (inOpen && f.closed) {
       this.open.delete(key);
+      if (key === this.openTail) this.openTail = null;
       this.closing.set(key, f);
+      this.closingTail = key;
     }
     return out;
+  }
+
+  /** The map key of a 5-tuple (the same for both directions); the previous packet's is reused. */
+  private flowKey(src: string, dst: string, sport: number, dport: number, proto: number): string {
+    const t = this.lastTuple;
+    if (proto === t.proto) {
+      if (src === t.src && dst === t.dst && sport === t.sport && dport === t.dport) return t.key;
+      if (src === t.dst && dst === t.src && sport === t.dport && dport === t.sport) return t.key;
+    }
+    const a = `${src}|${sport}`;
+    const b = `${dst}|${dport}`;
+    const key = a < b ? `${proto}|${a}|${b}` : `${proto}|${b}|${a}`;
+    t.src = src;
+    t.dst = dst;
+    t.sport = sport;
+    t.dport = dport;
+    t.proto = proto;
+    t.key = key;
+    return key;
+  }
+
+  private forgetTail(open: boolean): void {
+    if (open) this.openTail = null;
+    else this.closingTail = null;
   }
 
   /**
@@ -238,6 +273,8 @@ export class FlowMeter {
     const all = [...this.open.values(), ...this.closing.values()].sort((x, y) => x.last - y.last);
     this.open.clear();
     this.closing.clear();
+    this.openTail = null;
+    this.closingTail = null;
     return all.map((f) => this.finish(f, 'flows_flushed'));
   }
 
@@ -246,12 +283,14 @@ export class FlowMeter {
     for (const [k, f] of this.closing) {
       if (now - f.last <= this.close) break;
       this.closing.delete(k);
+      if (k === this.closingTail) this.closingTail = null;
       expired.push(f);
     }
     const nClose = expired.length;
     for (const [k, f] of this.open) {
       if (now - f.last <= this.idle) break;
       this.open.delete(k);
+      if (k === this.openTail) this.openTail = null;
       expired.push(f);
     }
     if (expired.length === 0) return;

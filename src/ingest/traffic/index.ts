@@ -15,9 +15,9 @@ import { netflowFlows } from '../flowexport/index.ts';
 import type { BadRowPolicy, Table } from '../table.ts';
 import { cicFlows, looksLikeCic } from './cic.ts';
 import { emptyTrafficReport, readHead, type TrafficFormat, type TrafficReport, warnOnce } from './common.ts';
-import { decodePacket } from './decode.ts';
+import { decodeInto, newDecodedPacket } from './decode.ts';
 import { FlowMeter, type FlowMeterOptions } from './flow-meter.ts';
-import { readPackets, sniffCapture } from './pcap.ts';
+import { readPacketBatches, sniffCapture } from './pcap.ts';
 import { CATEGORICAL_FEATURES, categoricalOf, type Flow, NUMERIC_FEATURES } from './schema.ts';
 import { applyWindows, type WindowOptions, WindowState } from './windows.ts';
 import { zeekFlows } from './zeek.ts';
@@ -75,15 +75,26 @@ export async function sniffFormat(path: string): Promise<TrafficFormat> {
 async function* pcapFlows(path: string, report: TrafficReport, meterOpts?: FlowMeterOptions) {
   const c = report.counters;
   const meter = new FlowMeter(c, meterOpts);
-  for await (const p of readPackets(path, c, report.warnings)) {
-    report.rowsRead++;
-    const d = decodePacket(p.linktype, p.data, p.ts, c);
-    if (!d) {
-      report.rowsSkipped++;
-      continue;
+  // By batches of packets, decoded into one reused object: no per-packet promise or object.
+  const d = newDecodedPacket();
+  const ended: Flow[] = [];
+  for await (const b of readPacketBatches(path, c, report.warnings)) {
+    const bytes = b.buf;
+    for (let i = 0; i < b.count; i++) {
+      report.rowsRead++;
+      const data = new Uint8Array(bytes.buffer, bytes.byteOffset + b.start[i]!, b.caplen[i]!);
+      if (!decodeInto(b.linktype[i]!, data, b.ts[i]!, c, d)) {
+        report.rowsSkipped++;
+        continue;
+      }
+      report.rowsKept++;
+      const out = meter.add(d);
+      for (let k = 0; k < out.length; k++) ended.push(out[k]!);
     }
-    report.rowsKept++;
-    yield* meter.add(d);
+    if (ended.length > 0) {
+      yield* ended;
+      ended.length = 0;
+    }
   }
   yield* meter.flush();
   if ((c.flows ?? 0) === 0) warnOnce(report, `${path}: 0 flows extracted (${c.packets ?? 0} packets read)`);
@@ -146,10 +157,22 @@ export function flowsToTable(flows: readonly Flow[]): {
 } {
   const n = flows.length;
   const numeric: Record<string, Float64Array> = {};
-  for (const name of NUMERIC_FEATURES) {
-    const col = new Float64Array(n);
-    for (let i = 0; i < n; i++) col[i] = flows[i]!.f[name] ?? Number.NaN;
-    numeric[name] = col;
+  const cols = NUMERIC_FEATURES.map(() => new Float64Array(n));
+  NUMERIC_FEATURES.forEach((name, j) => {
+    numeric[name] = cols[j]!;
+  });
+  const nf = NUMERIC_FEATURES.length;
+  for (let i = 0; i < n; i++) {
+    // Flows of the meter hold every feature in schema order (emptyFeatures): read them in one
+    // pass (Object.values) instead of one keyed lookup per feature and flow (~10× slower).
+    const f = flows[i]!.f;
+    const keys = Object.keys(f);
+    let inOrder = keys.length === nf;
+    for (let j = 0; inOrder && j < nf; j++) inOrder = keys[j] === NUMERIC_FEATURES[j];
+    if (inOrder) {
+      const vals = Object.values(f);
+      for (let j = 0; j < nf; j++) cols[j]![i] = vals[j] ?? Number.NaN;
+    } else for (let j = 0; j < nf; j++) cols[j]![i] = f[NUMERIC_FEATURES[j]!] ?? Number.NaN;
   }
   const text: Record<string, string[]> = {};
   for (const name of CATEGORICAL_FEATURES) text[name] = flows.map((f) => categoricalOf(f, name));

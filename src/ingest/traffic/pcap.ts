@@ -140,6 +140,53 @@ export interface ReadOptions {
 }
 
 /**
+ * The packets of one stretch of the read buffer, as parallel arrays: packet i is
+ * `buf[start[i], start[i] + caplen[i])`. A batch (and `buf`) is valid only until the next batch is
+ * requested; the arrays are reused from batch to batch. This is the per-packet-allocation-free
+ * form behind `readPackets` (which makes one RawPacket per entry), for the line-rate path.
+ */
+export class PacketBatch {
+  count = 0;
+  buf: Buffer = Buffer.alloc(0);
+  ts = new Float64Array(BATCH_MAX);
+  linktype = new Int32Array(BATCH_MAX);
+  start = new Int32Array(BATCH_MAX);
+  caplen = new Int32Array(BATCH_MAX);
+  /** Original length on the wire (never below caplen). */
+  len = new Float64Array(BATCH_MAX);
+  /** File offset of the record header (or block). */
+  offset = new Float64Array(BATCH_MAX);
+
+  push(ts: number, linktype: number, start: number, caplen: number, len: number, offset: number): void {
+    const i = this.count++;
+    this.ts[i] = ts;
+    this.linktype[i] = linktype;
+    this.start[i] = start;
+    this.caplen[i] = caplen;
+    this.len[i] = len;
+    this.offset[i] = offset;
+  }
+}
+/** Most packets per batch. */
+const BATCH_MAX = 4096;
+
+/** RawPacket objects for the entries of batches (the per-packet API). */
+async function* packetsOf(batches: AsyncGenerator<PacketBatch, void, undefined>) {
+  for await (const b of batches) {
+    for (let i = 0; i < b.count; i++) {
+      const start = b.start[i]!;
+      yield {
+        ts: b.ts[i]!,
+        linktype: b.linktype[i]!,
+        data: b.buf.subarray(start, start + b.caplen[i]!),
+        len: b.len[i]!,
+        offset: b.offset[i]!,
+      } satisfies RawPacket;
+    }
+  }
+}
+
+/**
  * Packets of a pcap or pcapng file, in file order. `counters` receives `packets`, `bytes`,
  * `truncated_records`, `corrupt_records`, `caplen_lt_len`, `pcapng_blocks_skipped`...; `warnings`
  * one line per recoverable container problem.
@@ -150,6 +197,20 @@ export async function* readPackets(
   warnings: string[],
   opts: ReadOptions = {},
 ): AsyncGenerator<RawPacket, void, undefined> {
+  yield* packetsOf(readPacketBatches(path, counters, warnings, opts));
+}
+
+/**
+ * `readPackets` by batches (see PacketBatch): the same packets, counters and warnings, with one
+ * await per buffer of records instead of one per packet. Counters of a batch's packets are
+ * added before the batch is yielded.
+ */
+export async function* readPacketBatches(
+  path: string,
+  counters: Counters,
+  warnings: string[],
+  opts: ReadOptions = {},
+): AsyncGenerator<PacketBatch, void, undefined> {
   const fh = await open(path, 'r');
   try {
     const source: ByteSource = async (buf, off, len) => (await fh.read(buf, off, len, null)).bytesRead;
@@ -171,7 +232,9 @@ export async function* readPacketStream(
   name = '-',
   opts: ReadOptions = {},
 ): AsyncGenerator<RawPacket, void, undefined> {
-  yield* readCapture(name, new ChunkReader(streamSource(readable), opts.chunkSize), counters, warnings);
+  yield* packetsOf(
+    readCapture(name, new ChunkReader(streamSource(readable), opts.chunkSize), counters, warnings),
+  );
 }
 
 async function* readCapture(
@@ -179,7 +242,7 @@ async function* readCapture(
   r: ChunkReader,
   counters: Counters,
   warnings: string[],
-): AsyncGenerator<RawPacket, void, undefined> {
+): AsyncGenerator<PacketBatch, void, undefined> {
   await r.need(4);
   if (r.available < 4) {
     throw new ParseError(
@@ -223,12 +286,35 @@ function lengthOrder(major: number, minor: number): LengthOrder {
   return minor === 3 ? 'maybe-swapped' : 'normal';
 }
 
+/** Per-packet counters of a batch, kept in locals and added to the counters in one go. */
+class PacketTally {
+  packets = 0;
+  bytes = 0;
+  caplenLtLen = 0;
+  add(caplen: number, len: number): void {
+    this.packets++;
+    this.bytes += len;
+    if (caplen < len) this.caplenLtLen++;
+  }
+  /** Adds the tally to the counters (as one bump per packet would) and resets it. */
+  commit(counters: Counters): void {
+    if (this.packets > 0) {
+      bump(counters, 'packets', this.packets);
+      bump(counters, 'bytes', this.bytes);
+      if (this.caplenLtLen > 0) bump(counters, 'caplen_lt_len', this.caplenLtLen);
+    }
+    this.packets = 0;
+    this.bytes = 0;
+    this.caplenLtLen = 0;
+  }
+}
+
 async function* readPcap(
   path: string,
   r: ChunkReader,
   counters: Counters,
   warnings: string[],
-): AsyncGenerator<RawPacket, void, undefined> {
+): AsyncGenerator<PacketBatch, void, undefined> {
   if (!(await r.need(24))) {
     throw new ParseError(
       `${path}: truncated dump file; tried to read 24 file header bytes, only got ${r.available}`,
@@ -238,12 +324,16 @@ async function* readPcap(
   const magicBE = b.readUInt32BE(r.start);
   const le = magicBE === 0xd4c3b2a1 || magicBE === 0x4d3cb2a1;
   const nano = magicBE === 0xa1b23c4d || magicBE === 0x4d3cb2a1;
-  const u32 = (buf: Buffer, o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
   const major = le ? b.readUInt16LE(r.start + 4) : b.readUInt16BE(r.start + 4);
   const minor = le ? b.readUInt16LE(r.start + 6) : b.readUInt16BE(r.start + 6);
   if (major !== 2 && major !== 543)
     warnings.push(`${path}: pcap major version ${major} (expected 2); reading anyway`);
   const order = lengthOrder(major, minor);
+  const u32 = le
+    ? (buf: Buffer, o: number) =>
+        (buf[o]! | (buf[o + 1]! << 8) | (buf[o + 2]! << 16) | (buf[o + 3]! << 24)) >>> 0
+    : (buf: Buffer, o: number) =>
+        ((buf[o]! << 24) | (buf[o + 1]! << 16) | (buf[o + 2]! << 8) | buf[o + 3]!) >>> 0;
   const snaplen = u32(b, r.start + 16);
   // The link type is the low 16 bits (upper bits carry FCS information).
   const linktype = u32(b, r.start + 20) & 0xffff;
@@ -251,31 +341,56 @@ async function* readPcap(
   // A header's snaplen may raise the limit (some link types carry larger records), never past 16 MiB.
   const maxCaplen = Math.max(MAX_CAPLEN, Math.min(snaplen, MAX_BLOCK));
   r.skip(24);
+  const batch = new PacketBatch();
+  const tally = new PacketTally();
   for (;;) {
+    // Every complete record in the buffer, without awaiting.
+    batch.count = 0;
+    batch.buf = r.buf;
+    let stop: 'corrupt' | null = null;
+    let caplen = 0;
+    while (batch.count < BATCH_MAX && r.end - r.start >= 16) {
+      const buf = r.buf;
+      const o = r.start;
+      caplen = u32(buf, o + 8);
+      let len = u32(buf, o + 12);
+      if (order === 'swapped' || (order === 'maybe-swapped' && caplen > len)) [caplen, len] = [len, caplen];
+      if (caplen > maxCaplen) {
+        stop = 'corrupt';
+        break;
+      }
+      if (r.end - o < 16 + caplen) break;
+      batch.push(
+        u32(buf, o) + u32(buf, o + 4) * frac,
+        linktype,
+        o + 16,
+        caplen,
+        Math.max(len, caplen),
+        r.fileOffset,
+      );
+      tally.add(caplen, len);
+      r.skip(16 + caplen);
+    }
+    tally.commit(counters);
+    if (batch.count > 0) yield batch;
+    if (stop === 'corrupt') {
+      corruptRecord(path, r, counters, warnings, `caplen ${caplen} > ${maxCaplen}`);
+      return;
+    }
+    if (batch.count === BATCH_MAX) continue;
+    // The next record is not all in the buffer: read on (as a per-record reader would).
     if (!(await r.need(16))) {
       if (r.available > 0) truncatedRecord(path, r, counters, warnings, 'record header');
       return;
     }
-    const sec = u32(r.buf, r.start);
-    const sub = u32(r.buf, r.start + 4);
-    let caplen = u32(r.buf, r.start + 8);
-    let len = u32(r.buf, r.start + 12);
-    if (order === 'swapped' || (order === 'maybe-swapped' && caplen > len)) [caplen, len] = [len, caplen];
-    if (caplen > maxCaplen) {
-      corruptRecord(path, r, counters, warnings, `caplen ${caplen} > ${maxCaplen}`);
-      return;
-    }
+    caplen = u32(r.buf, r.start + 8);
+    const len = u32(r.buf, r.start + 12);
+    if (order === 'swapped' || (order === 'maybe-swapped' && caplen > len)) caplen = len;
+    if (caplen > maxCaplen) continue; // reported by the loop above
     if (!(await r.need(16 + caplen))) {
       truncatedRecord(path, r, counters, warnings, 'record');
       return;
     }
-    const offset = r.fileOffset;
-    const data = r.buf.subarray(r.start + 16, r.start + 16 + caplen);
-    r.skip(16 + caplen);
-    bump(counters, 'packets');
-    bump(counters, 'bytes', len);
-    if (caplen < len) bump(counters, 'caplen_lt_len');
-    yield { ts: sec + sub * frac, linktype, data, len: Math.max(len, caplen), offset };
   }
 }
 
@@ -284,13 +399,127 @@ async function* readPcapng(
   r: ChunkReader,
   counters: Counters,
   warnings: string[],
-): AsyncGenerator<RawPacket, void, undefined> {
+): AsyncGenerator<PacketBatch, void, undefined> {
   let le = true;
   let ifaces: PcapngInterface[] = [];
   let lastTs = 0;
   let first = true;
   let badPacketWarned = false;
+  const batch = new PacketBatch();
+  const tally = new PacketTally();
+  /** Whether the block at r.start is all buffered (then its length), else what to await. */
   for (;;) {
+    batch.count = 0;
+    batch.buf = r.buf;
+    // Blocks already in the buffer are parsed without awaiting; `need` is only awaited (after
+    // the batch is handed out) when the next block is not all there.
+    let fatal: Error | null = null;
+    let stop = false;
+    while (batch.count < BATCH_MAX) {
+      if (r.end - r.start < 12) break;
+      const rawType = r.buf.readUInt32BE(r.start);
+      let sectionLe: boolean = le;
+      if (rawType === 0x0a0d0d0a) {
+        const bom = r.buf.readUInt32BE(r.start + 8);
+        if (bom === 0x4d3c2b1a) sectionLe = true;
+        else if (bom === 0x1a2b3c4d) sectionLe = false;
+        else if (first) {
+          fatal = new ParseError(
+            `${path}: corrupt section header at offset ${r.fileOffset} (byte-order magic 0x${bom.toString(16)})`,
+          );
+          break;
+        } else {
+          tally.commit(counters);
+          corruptRecord(path, r, counters, warnings, `section header byte-order magic 0x${bom.toString(16)}`);
+          stop = true;
+          break;
+        }
+      } else if (first) {
+        fatal = new ParseError(
+          `${path}: unknown file format (magic 0x${rawType.toString(16).padStart(8, '0')})`,
+        );
+        break;
+      }
+      const blockLen = sectionLe ? r.buf.readUInt32LE(r.start + 4) : r.buf.readUInt32BE(r.start + 4);
+      if (blockLen < 12 || blockLen % 4 !== 0 || blockLen > MAX_BLOCK) {
+        if (first) {
+          fatal = new ParseError(`${path}: corrupt section header at offset 0 (block length ${blockLen})`);
+          break;
+        }
+        tally.commit(counters);
+        corruptRecord(path, r, counters, warnings, `block length ${blockLen}`);
+        stop = true;
+        break;
+      }
+      if (r.end - r.start < blockLen) break;
+      first = false;
+      if (rawType === 0x0a0d0d0a) {
+        le = sectionLe;
+        ifaces = [];
+      }
+      const u32 = (buf: Buffer, p: number) => (sectionLe ? buf.readUInt32LE(p) : buf.readUInt32BE(p));
+      const b = r.buf;
+      const o = r.start;
+      const type = u32(b, o);
+      const body = o + 8;
+      const bodyEnd = o + blockLen - 4;
+      const offset = r.fileOffset;
+      if (u32(b, bodyEnd) !== blockLen) bump(counters, 'pcapng_bad_trailer');
+      if (type === 0x0a0d0d0a) {
+        // section header: nothing else needed
+      } else if (type === 1) {
+        if (body + 8 > bodyEnd) bump(counters, 'pcapng_bad_interface_blocks');
+        ifaces.push(body + 8 > bodyEnd ? badInterface() : interfaceBlock(b, body, bodyEnd, le));
+      } else if (type === 6 || type === 2) {
+        // Enhanced Packet Block / obsolete Packet Block
+        if (body + 20 > bodyEnd) {
+          bump(counters, 'pcapng_bad_packet_blocks');
+        } else {
+          const ifId = type === 6 ? u32(b, body) : le ? b.readUInt16LE(body) : b.readUInt16BE(body);
+          const iface = ifaces[ifId];
+          const caplen = u32(b, body + 12);
+          const len = u32(b, body + 16);
+          if (!iface) {
+            bump(counters, 'pcapng_unknown_interface');
+          } else if (caplen > bodyEnd - (body + 20)) {
+            // The block frames itself, so only this packet is lost.
+            bump(counters, 'pcapng_bad_packet_blocks');
+            if (!badPacketWarned)
+              warnings.push(
+                `${path}: packet block at offset ${offset} claims ${caplen} captured bytes in a ${blockLen}-byte block; such blocks skipped (counted)`,
+              );
+            badPacketWarned = true;
+          } else {
+            const units = u32(b, body + 4) * 2 ** 32 + u32(b, body + 8);
+            const ts = iface.tsOffset + units / iface.tsPerSec;
+            lastTs = ts;
+            batch.push(ts, iface.linktype, body + 20, caplen, Math.max(len, caplen), offset);
+            tally.add(caplen, len);
+          }
+        }
+      } else if (type === 3) {
+        // Simple Packet Block: interface 0, no timestamp (the previous packet's is reused).
+        const iface = ifaces[0];
+        if (!iface || body + 4 > bodyEnd) {
+          bump(counters, iface ? 'pcapng_bad_packet_blocks' : 'pcapng_unknown_interface');
+        } else {
+          const len = u32(b, body);
+          const caplen = Math.min(len, bodyEnd - (body + 4), iface.snaplen || Number.POSITIVE_INFINITY);
+          bump(counters, 'pcapng_simple_packets');
+          batch.push(lastTs, iface.linktype, body + 4, caplen, Math.max(len, caplen), offset);
+          tally.add(caplen, len);
+        }
+      } else {
+        bump(counters, 'pcapng_blocks_skipped');
+      }
+      r.skip(blockLen);
+    }
+    tally.commit(counters);
+    if (batch.count > 0) yield batch;
+    if (fatal) throw fatal;
+    if (stop) return;
+    if (batch.count === BATCH_MAX) continue;
+    // The next block is not all buffered: read on, with the checks a per-block reader makes.
     if (!(await r.need(12))) {
       if (first) {
         throw new ParseError(
@@ -306,26 +535,10 @@ async function* readPcapng(
       const bom = r.buf.readUInt32BE(r.start + 8);
       if (bom === 0x4d3c2b1a) sectionLe = true;
       else if (bom === 0x1a2b3c4d) sectionLe = false;
-      else if (first) {
-        throw new ParseError(
-          `${path}: corrupt section header at offset ${r.fileOffset} (byte-order magic 0x${bom.toString(16)})`,
-        );
-      } else {
-        corruptRecord(path, r, counters, warnings, `section header byte-order magic 0x${bom.toString(16)}`);
-        return;
-      }
-    } else if (first) {
-      throw new ParseError(`${path}: unknown file format (magic 0x${rawType.toString(16).padStart(8, '0')})`);
-    }
-    const u32 = (buf: Buffer, p: number) => (sectionLe ? buf.readUInt32LE(p) : buf.readUInt32BE(p));
-    const blockLen = u32(r.buf, r.start + 4);
-    if (blockLen < 12 || blockLen % 4 !== 0 || blockLen > MAX_BLOCK) {
-      if (first) {
-        throw new ParseError(`${path}: corrupt section header at offset 0 (block length ${blockLen})`);
-      }
-      corruptRecord(path, r, counters, warnings, `block length ${blockLen}`);
-      return;
-    }
+      else continue; // reported by the loop above
+    } else if (first) continue;
+    const blockLen = sectionLe ? r.buf.readUInt32LE(r.start + 4) : r.buf.readUInt32BE(r.start + 4);
+    if (blockLen < 12 || blockLen % 4 !== 0 || blockLen > MAX_BLOCK) continue;
     if (!(await r.need(blockLen))) {
       if (first) {
         throw new ParseError(
@@ -334,85 +547,6 @@ async function* readPcapng(
       }
       truncatedRecord(path, r, counters, warnings, 'block');
       return;
-    }
-    first = false;
-    if (rawType === 0x0a0d0d0a) {
-      le = sectionLe;
-      ifaces = [];
-    }
-    // Positions are taken only now: `need` may have moved the window.
-    const b = r.buf;
-    const o = r.start;
-    const type = u32(b, o);
-    const body = o + 8;
-    const bodyEnd = o + blockLen - 4;
-    const offset = r.fileOffset;
-    if (u32(b, bodyEnd) !== blockLen) bump(counters, 'pcapng_bad_trailer');
-    let pkt: RawPacket | null = null;
-    if (type === 0x0a0d0d0a) {
-      // section header: nothing else needed
-    } else if (type === 1) {
-      if (body + 8 > bodyEnd) bump(counters, 'pcapng_bad_interface_blocks');
-      ifaces.push(body + 8 > bodyEnd ? badInterface() : interfaceBlock(b, body, bodyEnd, le));
-    } else if (type === 6 || type === 2) {
-      // Enhanced Packet Block / obsolete Packet Block
-      if (body + 20 > bodyEnd) {
-        bump(counters, 'pcapng_bad_packet_blocks');
-      } else {
-        const ifId = type === 6 ? u32(b, body) : le ? b.readUInt16LE(body) : b.readUInt16BE(body);
-        const iface = ifaces[ifId];
-        const caplen = u32(b, body + 12);
-        const len = u32(b, body + 16);
-        if (!iface) {
-          bump(counters, 'pcapng_unknown_interface');
-        } else if (caplen > bodyEnd - (body + 20)) {
-          // The block frames itself, so only this packet is lost.
-          bump(counters, 'pcapng_bad_packet_blocks');
-          if (!badPacketWarned)
-            warnings.push(
-              `${path}: packet block at offset ${offset} claims ${caplen} captured bytes in a ${blockLen}-byte block; such blocks skipped (counted)`,
-            );
-          badPacketWarned = true;
-        } else {
-          const units = u32(b, body + 4) * 2 ** 32 + u32(b, body + 8);
-          const ts = iface.tsOffset + units / iface.tsPerSec;
-          lastTs = ts;
-          pkt = {
-            ts,
-            linktype: iface.linktype,
-            data: b.subarray(body + 20, body + 20 + caplen),
-            len,
-            offset,
-          };
-        }
-      }
-    } else if (type === 3) {
-      // Simple Packet Block: interface 0, no timestamp (the previous packet's is reused).
-      const iface = ifaces[0];
-      if (!iface || body + 4 > bodyEnd) {
-        bump(counters, iface ? 'pcapng_bad_packet_blocks' : 'pcapng_unknown_interface');
-      } else {
-        const len = u32(b, body);
-        const caplen = Math.min(len, bodyEnd - (body + 4), iface.snaplen || Number.POSITIVE_INFINITY);
-        bump(counters, 'pcapng_simple_packets');
-        pkt = {
-          ts: lastTs,
-          linktype: iface.linktype,
-          data: b.subarray(body + 4, body + 4 + caplen),
-          len,
-          offset,
-        };
-      }
-    } else {
-      bump(counters, 'pcapng_blocks_skipped');
-    }
-    r.skip(blockLen);
-    if (pkt) {
-      bump(counters, 'packets');
-      bump(counters, 'bytes', pkt.len);
-      if (pkt.data.length < pkt.len) bump(counters, 'caplen_lt_len');
-      if (pkt.len < pkt.data.length) pkt.len = pkt.data.length;
-      yield pkt;
     }
   }
 }
