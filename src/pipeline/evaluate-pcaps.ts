@@ -720,6 +720,17 @@ export function describePcapEvaluation(r: PcapEvaluation): string {
       );
     }
   }
+  const variants = Object.entries(r.host_variants);
+  if (variants.length) {
+    lines.push(
+      '  host verdicts (threshold from the same benign calibration): unseen benign windows flagged, captures, attack captures',
+    );
+    for (const [name, v] of variants) {
+      lines.push(
+        `  ${name.padEnd(16)} ${(100 * v.host_fpr_unseen.mean).toFixed(2)} % (${v.benign_windows_flagged}/${v.benign_windows}, at most ${v.max_flagged_windows_one_capture} in one capture); captures ${(100 * v.benign_captures_flagged.mean).toFixed(2)} %; attack ${v.attack_captures_detected.mean.toFixed(1)} ± ${v.attack_captures_detected.std.toFixed(1)}`,
+      );
+    }
+  }
   if (r.benign.unreadable.length)
     lines.push(`  unreadable benign files: ${r.benign.unreadable.map((u) => u.name).join(', ')}`);
   return `${lines.join('\n')}\n`;

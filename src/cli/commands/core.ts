@@ -430,5 +430,11 @@ export function describeLabEvaluation(e: LabEvaluation): string {
 roc_auc ${formatNumber(e.roc_auc)}  pr_auc ${formatNumber(e.pr_auc)}  dr@0.1% ${formatNumber(e.dr_at_fpr['0.001'])}  dr@1% ${formatNumber(e.dr_at_fpr['0.01'])}  dr@5% ${formatNumber(e.dr_at_fpr['0.05'])}
 at the model's threshold: fpr ${pct(e.fpr)}, recall ${pct(e.recall)}, precision ${pct(e.precision)}
 ${formatTable(['scenario', 'tool', 'flows', 'flagged', 'recall'], rows)}
+${Object.entries(e.hosts ?? {})
+  .map(
+    ([name, h]) =>
+      `host windows (${name}): benign flagged ${h.benign.detected}/${h.benign.n}, attack scenarios with a flagged window ${h.scenarios_detected}/${Object.keys(h.by_scenario).length}`,
+  )
+  .join('\n')}
 `;
 }
