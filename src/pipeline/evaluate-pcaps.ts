@@ -352,9 +352,12 @@ export async function evaluatePcaps(opts: PcapEvalOptions): Promise<PcapEvaluati
       );
       looFpr = share(benignScores, loo.threshold);
     }
-    const benignHosts = aggregateHosts(benignScores, hostKeys(testId, { groups: testGroups }), {
-      topK: model.host.topK,
-    });
+    const scope = model.host.scope;
+    const benignHosts = aggregateHosts(
+      benignScores,
+      hostKeys(testId, { groups: testGroups, scope }),
+      hostAggregation(model.host),
+    );
     const benignHostFlag = benignHosts.hosts.map((h) => h.hostScore > model.host.threshold);
     const flaggedCaptures = new Set<number>();
     const maxHostByCapture = new Map<number, number>();
@@ -421,10 +424,14 @@ export async function evaluatePcaps(opts: PcapEvalOptions): Promise<PcapEvaluati
       fig.roc_auc = rocAuc(y, all);
       fig.pr_auc = averagePrecision(y, all);
       fig.dr_at_1pct = detectionRateAtFpr(y, all, 0.01);
-      const hosts = aggregateHosts(attackScores, hostKeys(attack.identity, { groups: attack.capture }), {
-        topK: model.host.topK,
-        flowThreshold: model.threshold,
-      });
+      const hosts = aggregateHosts(
+        attackScores,
+        hostKeys(attack.identity, { groups: attack.capture, scope }),
+        {
+          ...hostAggregation(model.host),
+          flowThreshold: model.threshold,
+        },
+      );
       const aucs: number[] = [];
       const capScores: number[] = [];
       const capY: number[] = [];

@@ -390,7 +390,7 @@ function expectedFprLine(t: LoadedModel['detector']['training']): string {
   if (e)
     out += `  expected FPR on new captures ${pct(e.fpr)} (${e.flagged}/${e.rows} out-of-group flows of ${e.groups} captures; 95 % capture bootstrap ${pct(e.groupBootstrap.low)}–${pct(e.groupBootstrap.high)}, Clopper-Pearson ${pct(e.clopperPearson.low)}–${pct(e.clopperPearson.high)})\n`;
   if (t.host)
-    out += `  host threshold ${formatNumber(t.host.threshold)} (${t.host.windowSeconds} s windows, top-${t.host.topK} mean; ${t.host.flagged}/${t.host.hosts} calibration host windows above)\n`;
+    out += `  host threshold ${formatNumber(t.host.threshold)} (${t.host.windowSeconds} s windows, ${t.host.aggregate === 'tail' ? 'count-aware tail score' : `top-${t.host.topK} mean`}${t.host.scope === 'pair' ? ' per pair' : ''}; ${t.host.flagged}/${t.host.hosts} calibration host windows above)\n`;
   return out;
 }
 
