@@ -21,7 +21,10 @@
  * group weighing alike (or rows alike: the split-conformal rank), so it holds on captures the
  * model has not seen; the expected FPR on new captures comes with intervals.
  * With identity columns (`fit(table, { identity })`) a host threshold is calibrated too
- * (host-score.ts). Without groups nothing changes: leave-one-out as above.
+ * (host-score.ts). Without groups: leave-one-out as above, except that a single input with flow
+ * identity (one capture, one log) is cut into groups by `calibrationGroups` (default: blocks of
+ * start time; or its source hosts), so that even one capture calibrates on periods (or hosts) the
+ * model has not seen. Without identity (NSL-KDD, KDD Cup 99) nothing changes.
  */
 import { z } from 'zod';
 import { InputError, NotFittedError } from '../errors.ts';
@@ -48,7 +51,9 @@ import {
   conformalThreshold,
   estimateFpr,
   type FprEstimate,
+  foldRows,
   groupConformalThreshold,
+  groupFolds,
   groupIndex,
   outOfGroupScores,
 } from './calibration.ts';
@@ -81,6 +86,20 @@ export const DetectorOptionsSchema = z.object({
    * group cannot set the threshold alone); 'row' weighs rows alike.
    */
   calibrationWeighting: z.enum(['group', 'row']).default('group'),
+  /**
+   * Without groups but with flow identity (one capture, one log): 'source' derives groups from the
+   * source hosts, 'time' from blocks of start time (2 × calibrationFolds blocks of equal rows),
+   * 'none' keeps leave-one-out. Applies only to calibration 'auto' or 'grouped', and never
+   * without identity (NSL-KDD, KDD Cup 99, CSV keep leave-one-out). 'time' was chosen on the lab's
+   * development runs (docs/detection.md).
+   */
+  calibrationGroups: z.enum(['none', 'source', 'time']).default('time'),
+  /** Weighting of derived groups ('row' or 'group'; given groups use calibrationWeighting). */
+  derivedGroupWeighting: z.enum(['group', 'row']).default('row'),
+  /** Host score: how flow scores combine (host-score.ts), flows in the mean, scope. */
+  hostAggregate: z.enum(['mean', 'tail']).default('mean'),
+  hostTopK: z.number().int().min(1).default(3),
+  hostScope: z.enum(['host', 'pair']).default('host'),
   /** With calibration 'holdout': share of the training rows held out for the threshold. */
   calibrationShare: z.number().gt(0).lt(0.9).default(0.2),
   seed: z.number().int().default(0),
@@ -116,6 +135,8 @@ export interface TrainingSummary {
   expectedFpr?: FprEstimate & { folds: number };
   /** Host threshold, when the training rows came with identity columns. */
   host?: HostCalibration;
+  /** Groups derived from the identity of a single input ('source' or 'time'), when used. */
+  derivedGroups?: { by: 'source' | 'time'; groups: number };
 }
 
 /** Per-row context for `fit`: groups (e.g. capture file) and flow identity for host scores. */
@@ -152,6 +173,43 @@ export interface ScoredMatrix {
   dist2: Float64Array;
 }
 
+/** Every row's weight when each group weighs one unit (1 / its group's rows). */
+export function groupWeights(groups: Int32Array): Float64Array {
+  const size = new Map<number, number>();
+  for (const g of groups) size.set(g, (size.get(g) ?? 0) + 1);
+  return Float64Array.from(groups, (g) => 1 / size.get(g)!);
+}
+
+/**
+ * Groups of a single input from its flow identity: one per source host, or `2 × folds` blocks
+ * of start time holding equal rows (ties of time stay in one block).
+ */
+export function deriveGroups(
+  identity: { src_ip: readonly string[]; start_time: ArrayLike<number> },
+  by: 'source' | 'time',
+  folds: number,
+): { index: Int32Array; groups: number } {
+  const n = identity.src_ip.length;
+  if (by === 'source') {
+    const g = groupIndex(identity.src_ip);
+    return { index: g.index, groups: g.names.length };
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort(
+    (a, b) => (identity.start_time[a]! || 0) - (identity.start_time[b]! || 0) || a - b,
+  );
+  const blocks = Math.max(1, Math.min(2 * folds, n));
+  const index = new Int32Array(n);
+  let b = 0;
+  for (let r = 0; r < n; r++) {
+    const i = order[r]!;
+    const want = Math.floor((r * blocks) / n);
+    const prev = r > 0 ? identity.start_time[order[r - 1]!]! : Number.NaN;
+    if (want > b && identity.start_time[i]! !== prev) b = want;
+    index[i] = b;
+  }
+  return { index, groups: b + 1 };
+}
+
 export class AnomalyDetector {
   readonly options: Options;
   readonly preprocessor: Preprocessor;
@@ -159,6 +217,7 @@ export class AnomalyDetector {
   private runs: { km: KMeans; scale: number }[] = [];
   private threshold_ = Number.NaN;
   private training_: TrainingSummary | null = null;
+  private calibration_: { scores: Float64Array; groups: Int32Array | null } | null = null;
 
   constructor(fields: FieldSpec[], options: DetectorOptions = {}, preprocessing: PreprocessorOptions = {}) {
     this.options = parseOptions(DetectorOptionsSchema, 'AnomalyDetector', options);
@@ -212,6 +271,14 @@ export class AnomalyDetector {
     this.requireFitted();
     return this.training_!;
   }
+  /**
+   * Calibration scores of the last `fit` in training-row order (out-of-group when grouped, else
+   * leave-one-out; null after loading a model file or with calibration 'holdout') and the groups
+   * they were computed over.
+   */
+  get calibrationScores(): { scores: Float64Array; groups: Int32Array | null } | null {
+    return this.calibration_;
+  }
   get k(): number {
     return this.primary.options.k;
   }
@@ -243,9 +310,31 @@ export class AnomalyDetector {
       if (col && col.length !== table.nRows)
         throw new InputError(`fit: ${name} has ${col.length} entries for ${table.nRows} rows`);
     }
-    const groups = fo.groups ? groupIndex(fo.groups).index : null;
+    let groups = fo.groups ? groupIndex(fo.groups).index : null;
     let nGroups = 0;
     if (groups) for (const g of groups) if (g >= nGroups) nGroups = g + 1;
+    let derived: TrainingSummary['derivedGroups'];
+    if (
+      nGroups < 2 &&
+      fo.identity &&
+      o.calibrationGroups !== 'none' &&
+      (o.calibration === 'auto' || o.calibration === 'grouped')
+    ) {
+      const d = deriveGroups(fo.identity, o.calibrationGroups, o.calibrationFolds);
+      // every cross-fit model needs at least k rows once its fold is left out
+      const folds = Math.min(o.calibrationFolds, d.groups);
+      const fits =
+        d.groups >= 2 &&
+        foldRows(d.index, groupFolds(d.index, folds, o.seed), folds).every(
+          (r) => table.nRows - r.length >= o.k,
+        );
+      if (fits) {
+        groups = d.index;
+        nGroups = d.groups;
+        derived = { by: o.calibrationGroups, groups: d.groups };
+      }
+    }
+    const weighting = derived ? o.derivedGroupWeighting : o.calibrationWeighting;
     const mode = o.calibration === 'auto' ? (groups && nGroups >= 2 ? 'grouped' : 'loo') : o.calibration;
     if (mode === 'grouped' && (!groups || nGroups < 2)) {
       throw new InputError('grouped calibration needs rows from at least 2 groups (e.g. 2 capture files)');
@@ -276,7 +365,7 @@ export class AnomalyDetector {
       });
       calScores = oog.scores;
       this.threshold_ =
-        o.calibrationWeighting === 'group'
+        weighting === 'group'
           ? groupConformalThreshold(calScores, groups!, o.targetFpr)
           : conformalThreshold(calScores, o.targetFpr);
       expected = { ...estimateFpr(calScores, this.threshold_, groups!, oog.fold, o.seed), folds };
@@ -302,10 +391,19 @@ export class AnomalyDetector {
       transform: report,
     };
     if (expected) this.training_.expectedFpr = expected;
-    // Host threshold: from the same calibration scores, hosts keyed by group and window.
+    if (derived) this.training_.derivedGroups = derived;
+    this.calibration_ = calRows ? null : { scores: calScores, groups: mode === 'grouped' ? groups : null };
+    // Host threshold: from the same calibration scores, hosts keyed by window (and by given group:
+    // derived groups are no boundary of a host window).
     if (fo.identity && !calRows) {
-      const keys = hostKeys(fo.identity, { groups });
-      this.training_.host = calibrateHosts(calScores, keys, o.targetFpr);
+      const keyGroups = derived ? null : groups;
+      const keys = hostKeys(fo.identity, { groups: keyGroups, scope: o.hostScope });
+      this.training_.host = calibrateHosts(calScores, keys, o.targetFpr, {
+        aggregate: o.hostAggregate,
+        topK: o.hostTopK,
+        scope: o.hostScope,
+        weights: mode === 'grouped' && weighting === 'group' ? groupWeights(groups!) : null,
+      });
     }
     return this;
   }

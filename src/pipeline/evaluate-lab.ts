@@ -11,8 +11,17 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { readInput } from '../ingest/read-input.ts';
+import type { IdentityColumns } from '../ingest/traffic/index.ts';
 import { flowJoinKey, parseLabelsCsv } from '../lab/labels.ts';
+import type { FprEstimate } from '../model/calibration.ts';
 import type { DetectorOptions } from '../model/detector.ts';
+import {
+  aggregateHosts,
+  calibrateHosts,
+  type HostCalibration,
+  hostAggregation,
+  hostKeys,
+} from '../model/host-score.ts';
 import {
   averagePrecision,
   binaryReport,
@@ -21,6 +30,7 @@ import {
   rocAuc,
 } from '../model/metrics.ts';
 import { FPR_POINTS } from './evaluate.ts';
+import { HOST_VARIANTS } from './evaluate-pcaps.ts';
 import { trainFromFile } from './train.ts';
 
 export interface LabEvaluateOptions {
@@ -70,7 +80,25 @@ export interface LabEvaluation {
   by_source_host: Record<string, GroupFigures & { label: string }>;
   window_seconds: number;
   by_time_window: { start: number; attacks: GroupFigures; benign: GroupFigures }[];
+  /** How the flow threshold was calibrated, and what calibration expects on new traffic. */
+  calibration: {
+    mode: string;
+    derived_groups: { by: string; groups: number } | null;
+    expected_fpr: Pick<FprEstimate, 'fpr' | 'groupMeanFpr' | 'clopperPearson' | 'groupBootstrap'> | null;
+  };
+  /** Host windows of the test run: the model's verdict first, then every HOST_VARIANTS verdict. */
+  hosts: Record<string, LabHostFigures>;
   fit_seconds: number;
+}
+
+export interface LabHostFigures {
+  threshold: number;
+  windows: number;
+  /** Benign windows (all labelled flows benign) above the host threshold. */
+  benign: GroupFigures;
+  /** Per attack scenario: windows holding its flows, and the flagged ones. */
+  by_scenario: Record<string, GroupFigures>;
+  scenarios_detected: number;
 }
 
 function capturePath(dir: string): string {
@@ -164,6 +192,51 @@ export async function evaluateLab(opts: LabEvaluateOptions): Promise<LabEvaluati
   );
   const windows = [...new Set(win)].map(Number).sort((a, b) => a - b);
   const none = { n: 0, detected: 0 };
+  const hostFigures = (cal: HostCalibration): LabHostFigures => {
+    const keys = hostKeys(id, { windowSeconds: cal.windowSeconds, scope: cal.scope });
+    const agg = aggregateHosts(scored.anomalyScore, keys, hostAggregation(cal));
+    const scen = agg.hosts.map(() => new Set<string>());
+    const labelled = new Uint8Array(agg.hosts.length);
+    keep.forEach((i, j) => {
+      const h = agg.hostOfRow[i]!;
+      labelled[h] = 1;
+      if (labels[j] !== 'benign') scen[h]!.add(labels[j]!);
+    });
+    const benign = { n: 0, detected: 0 };
+    const byScen: Record<string, { n: number; detected: number }> = {};
+    agg.hosts.forEach((h, j) => {
+      if (!labelled[j]) return;
+      const flag = h.hostScore > cal.threshold ? 1 : 0;
+      if (scen[j]!.size === 0) {
+        benign.n++;
+        benign.detected += flag;
+      }
+      for (const l of scen[j]!) {
+        const g = byScen[l] ?? { n: 0, detected: 0 };
+        byScen[l] = g;
+        g.n++;
+        g.detected += flag;
+      }
+    });
+    return {
+      threshold: cal.threshold,
+      windows: agg.hosts.length,
+      benign: figures(benign),
+      by_scenario: Object.fromEntries(Object.entries(byScen).map(([k, g]) => [k, figures(g)])),
+      scenarios_detected: Object.values(byScen).filter((g) => g.detected > 0).length,
+    };
+  };
+  const hosts: Record<string, LabHostFigures> = {};
+  const trainId = (trained.input as { identity?: IdentityColumns }).identity;
+  if (det.training.host) hosts.model = hostFigures(det.training.host);
+  const calScores = det.calibrationScores;
+  if (calScores && trainId && calScores.scores.length === trainId.src_ip.length) {
+    for (const v of HOST_VARIANTS) {
+      const keys = hostKeys(trainId, { scope: v.scope });
+      hosts[v.name] = hostFigures(calibrateHosts(calScores.scores, keys, det.options.targetFpr, v));
+    }
+  }
+  const ex = det.training.expectedFpr;
   return {
     train: {
       dir: opts.train,
@@ -206,6 +279,19 @@ export async function evaluateLab(opts: LabEvaluateOptions): Promise<LabEvaluati
       attacks: figures(attackWin[String(w)] ?? none),
       benign: figures(benignWin[String(w)] ?? none),
     })),
+    calibration: {
+      mode: det.training.calibration,
+      derived_groups: det.training.derivedGroups ?? null,
+      expected_fpr: ex
+        ? {
+            fpr: ex.fpr,
+            groupMeanFpr: ex.groupMeanFpr,
+            clopperPearson: ex.clopperPearson,
+            groupBootstrap: ex.groupBootstrap,
+          }
+        : null,
+    },
+    hosts,
     fit_seconds: fitSeconds,
   };
 }

@@ -25,9 +25,16 @@ import { concatTables, takeRows } from '../ingest/table.ts';
 import { type IdentityColumns, readTraffic, takeIdentity } from '../ingest/traffic/index.ts';
 import { expandInputs } from '../ingest/traffic/many.ts';
 import { complementRows, foldRows, groupFolds, meanStd } from '../model/calibration.ts';
-import { AnomalyDetector, type DetectorOptions } from '../model/detector.ts';
+import { AnomalyDetector, type DetectorOptions, groupWeights } from '../model/detector.ts';
 import { type DetectorName, fitCalibrated } from '../model/detectors/index.ts';
-import { aggregateHosts, type HostCalibration, hostKeys } from '../model/host-score.ts';
+import {
+  aggregateHosts,
+  calibrateHosts,
+  type HostAggregation,
+  type HostCalibration,
+  hostAggregation,
+  hostKeys,
+} from '../model/host-score.ts';
 import { averagePrecision, detectionRateAtFpr, rocAuc } from '../model/metrics.ts';
 import { Rng } from '../model/random.ts';
 
@@ -103,6 +110,39 @@ export interface PcapEvalOptions {
   onProgress?: (step: string) => void;
 }
 
+/**
+ * Host verdicts the protocol reports beside the model's own: every aggregation (host-score.ts),
+ * each with its threshold from the same out-of-group calibration scores. None is chosen here.
+ */
+export const HOST_VARIANTS: readonly {
+  name: string;
+  aggregate: HostAggregation;
+  topK: number;
+  scope: 'host' | 'pair';
+}[] = [
+  { name: 'max', aggregate: 'mean', topK: 1, scope: 'host' },
+  { name: 'top2-mean', aggregate: 'mean', topK: 2, scope: 'host' },
+  { name: 'top3-mean', aggregate: 'mean', topK: 3, scope: 'host' },
+  { name: 'tail', aggregate: 'tail', topK: 3, scope: 'host' },
+  { name: 'top3-mean-pair', aggregate: 'mean', topK: 3, scope: 'pair' },
+  { name: 'tail-pair', aggregate: 'tail', topK: 3, scope: 'pair' },
+];
+
+/** One host verdict's figures in one fold. */
+export interface HostVariantFold {
+  host_threshold: number;
+  /** Unseen benign host windows: flagged share, flagged count, all. */
+  host_fpr_unseen: number;
+  benign_windows_flagged: number;
+  benign_windows: number;
+  /** The most flagged windows one unseen benign capture holds. */
+  max_flagged_windows_one_capture: number;
+  benign_captures_flagged: number;
+  attack_captures_detected: number;
+  /** Attack captures with a flagged host in this fold. */
+  detected: string[];
+}
+
 export interface AttackCaptureResult {
   capture: string;
   label: string;
@@ -151,6 +191,8 @@ interface FoldFigures {
   attack_captures_detected: number;
   attack_captures_detected_by_flow: number;
   fit_seconds: number;
+  /** Every host verdict of HOST_VARIANTS (when the detector exposes its calibration scores). */
+  host_variants?: Record<string, HostVariantFold>;
 }
 
 type Summary = { mean: number; std: number; min: number; max: number };
@@ -178,6 +220,22 @@ export interface PcapEvaluation {
    */
   pooled: { fpr_unseen: number; fpr_unseen_loo?: number; benign_flows: number };
   per_fold: FoldFigures[];
+  /**
+   * Per host verdict, over the folds: mean ± sd of the shares, flagged benign windows in all folds
+   * (and how many of them one capture holds), and per attack capture the folds that flagged it.
+   */
+  host_variants: Record<
+    string,
+    {
+      host_fpr_unseen: Summary;
+      benign_captures_flagged: Summary;
+      attack_captures_detected: Summary;
+      benign_windows_flagged: number;
+      benign_windows: number;
+      max_flagged_windows_one_capture: number;
+      detected_folds: Record<string, number>;
+    }
+  >;
   per_attack_capture: AttackCaptureResult[];
   /** Unseen benign captures with flows or hosts above the thresholds, most flagged flows first. */
   benign_false_alarms: { capture: string; flows: number; flagged_flows: number; flagged_hosts: number }[];
@@ -198,6 +256,8 @@ export interface ProtocolModel {
   threshold: number;
   host: HostCalibration;
   expectedFpr?: number;
+  /** Out-of-group calibration scores of the training rows, for the other host verdicts. */
+  calibrationScores?: Float64Array;
   score(table: Table): Promise<Float64Array>;
 }
 
@@ -219,6 +279,7 @@ async function fitModel(
       threshold: det.threshold,
       host: det.training.host!,
       expectedFpr: det.training.expectedFpr?.fpr,
+      calibrationScores: det.calibrationScores?.scores,
       score: (t) => det.anomalyScore(t),
     };
   }
@@ -232,6 +293,7 @@ async function fitModel(
     threshold: m.threshold,
     host: m.host,
     expectedFpr: m.expectedFpr.fpr,
+    calibrationScores: m.calibrationScores,
     score: (t) => m.score(t),
   };
 }
@@ -290,9 +352,12 @@ export async function evaluatePcaps(opts: PcapEvalOptions): Promise<PcapEvaluati
       );
       looFpr = share(benignScores, loo.threshold);
     }
-    const benignHosts = aggregateHosts(benignScores, hostKeys(testId, { groups: testGroups }), {
-      topK: model.host.topK,
-    });
+    const scope = model.host.scope;
+    const benignHosts = aggregateHosts(
+      benignScores,
+      hostKeys(testId, { groups: testGroups, scope }),
+      hostAggregation(model.host),
+    );
     const benignHostFlag = benignHosts.hosts.map((h) => h.hostScore > model.host.threshold);
     const flaggedCaptures = new Set<number>();
     const maxHostByCapture = new Map<number, number>();
@@ -359,10 +424,14 @@ export async function evaluatePcaps(opts: PcapEvalOptions): Promise<PcapEvaluati
       fig.roc_auc = rocAuc(y, all);
       fig.pr_auc = averagePrecision(y, all);
       fig.dr_at_1pct = detectionRateAtFpr(y, all, 0.01);
-      const hosts = aggregateHosts(attackScores, hostKeys(attack.identity, { groups: attack.capture }), {
-        topK: model.host.topK,
-        flowThreshold: model.threshold,
-      });
+      const hosts = aggregateHosts(
+        attackScores,
+        hostKeys(attack.identity, { groups: attack.capture, scope }),
+        {
+          ...hostAggregation(model.host),
+          flowThreshold: model.threshold,
+        },
+      );
       const aucs: number[] = [];
       const capScores: number[] = [];
       const capY: number[] = [];
@@ -415,6 +484,16 @@ export async function evaluatePcaps(opts: PcapEvalOptions): Promise<PcapEvaluati
       });
       fig.roc_auc_per_capture_mean = meanStd(aucs).mean;
       if (capY.includes(0) && capY.includes(1)) fig.capture_roc_auc = rocAuc(capY, capScores);
+    }
+    if (model.calibrationScores) {
+      const attackScores = attack && attack.table.nRows > 0 ? await model.score(attack.table) : null;
+      fig.host_variants = hostVariantFold(
+        model.calibrationScores,
+        { identity: trainId, groups: trainGroups },
+        { identity: testId, groups: testGroups, scores: benignScores },
+        attack && attackScores ? { set: attack, scores: attackScores } : null,
+        targetFpr,
+      );
     }
     perFold.push(fig);
     progress(
@@ -475,12 +554,88 @@ export async function evaluatePcaps(opts: PcapEvalOptions): Promise<PcapEvaluati
     summary,
     pooled: pooledFpr(perFold),
     per_fold: perFold,
+    host_variants: summariseVariants(perFold),
     per_attack_capture: perAttackCapture,
     benign_false_alarms: falseAlarms.sort(
       (a, b) => b.flagged_flows - a.flagged_flows || b.flagged_hosts - a.flagged_hosts,
     ),
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+function hostVariantFold(
+  calScores: Float64Array,
+  cal: { identity: IdentityColumns; groups: Int32Array },
+  benign: { identity: IdentityColumns; groups: Int32Array; scores: Float64Array },
+  attack: { set: CaptureSet; scores: Float64Array } | null,
+  targetFpr: number,
+): Record<string, HostVariantFold> {
+  const out: Record<string, HostVariantFold> = {};
+  const weights = groupWeights(cal.groups);
+  for (const v of HOST_VARIANTS) {
+    const hc = calibrateHosts(
+      calScores,
+      hostKeys(cal.identity, { groups: cal.groups, scope: v.scope }),
+      targetFpr,
+      { ...v, weights },
+    );
+    const agg = hostAggregation(hc);
+    const b = aggregateHosts(
+      benign.scores,
+      hostKeys(benign.identity, { groups: benign.groups, scope: v.scope }),
+      agg,
+    );
+    const perCapture = new Map<number, number>();
+    for (const h of b.hosts) {
+      if (h.hostScore <= hc.threshold) continue;
+      const c = Number(h.key.split('|')[0]);
+      perCapture.set(c, (perCapture.get(c) ?? 0) + 1);
+    }
+    const flagged = [...perCapture.values()].reduce((s, x) => s + x, 0);
+    const detected: string[] = [];
+    if (attack) {
+      const a = aggregateHosts(
+        attack.scores,
+        hostKeys(attack.set.identity, { groups: attack.set.capture, scope: v.scope }),
+        agg,
+      );
+      const hit = new Set<number>();
+      for (const h of a.hosts) if (h.hostScore > hc.threshold) hit.add(Number(h.key.split('|')[0]));
+      for (const c of [...hit].sort((x, y) => x - y)) detected.push(attack.set.captures[c]!.name);
+    }
+    out[v.name] = {
+      host_threshold: hc.threshold,
+      host_fpr_unseen: flagged / Math.max(1, b.hosts.length),
+      benign_windows_flagged: flagged,
+      benign_windows: b.hosts.length,
+      max_flagged_windows_one_capture: Math.max(0, ...perCapture.values()),
+      benign_captures_flagged: perCapture.size / Math.max(1, new Set(benign.groups).size),
+      attack_captures_detected: detected.length,
+      detected,
+    };
+  }
+  return out;
+}
+
+function summariseVariants(perFold: FoldFigures[]): PcapEvaluation['host_variants'] {
+  const out: PcapEvaluation['host_variants'] = {};
+  if (!perFold.every((f) => f.host_variants)) return out;
+  const sum = (v: number[]): Summary => ({ ...meanStd(v), min: Math.min(...v), max: Math.max(...v) });
+  for (const { name } of HOST_VARIANTS) {
+    const folds = perFold.map((f) => f.host_variants![name]!);
+    const detectedFolds: Record<string, number> = {};
+    for (const f of folds) for (const c of f.detected) detectedFolds[c] = (detectedFolds[c] ?? 0) + 1;
+    out[name] = {
+      host_fpr_unseen: sum(folds.map((f) => f.host_fpr_unseen)),
+      benign_captures_flagged: sum(folds.map((f) => f.benign_captures_flagged)),
+      attack_captures_detected: sum(folds.map((f) => f.attack_captures_detected)),
+      benign_windows_flagged: folds.reduce((s, f) => s + f.benign_windows_flagged, 0),
+      benign_windows: folds.reduce((s, f) => s + f.benign_windows, 0),
+      max_flagged_windows_one_capture: Math.max(...folds.map((f) => f.max_flagged_windows_one_capture)),
+      detected_folds: detectedFolds,
+    };
+  }
+  return out;
 }
 
 function pooledFpr(perFold: FoldFigures[]): PcapEvaluation['pooled'] {
@@ -569,6 +724,17 @@ export function describePcapEvaluation(r: PcapEvaluation): string {
     for (const a of r.per_attack_capture) {
       lines.push(
         `  ${a.capture.padEnd(30)} ${a.label.padEnd(22)} ${String(a.flows).padStart(5)} ${String(a.hosts).padStart(5)} ${(100 * a.flows_flagged_share).toFixed(1).padStart(6)} ${(100 * a.hosts_flagged_share).toFixed(1).padStart(6)} ${a.detected_folds}/${r.folds}`,
+      );
+    }
+  }
+  const variants = Object.entries(r.host_variants);
+  if (variants.length) {
+    lines.push(
+      '  host verdicts (threshold from the same benign calibration): unseen benign windows flagged, captures, attack captures',
+    );
+    for (const [name, v] of variants) {
+      lines.push(
+        `  ${name.padEnd(16)} ${(100 * v.host_fpr_unseen.mean).toFixed(2)} % (${v.benign_windows_flagged}/${v.benign_windows}, at most ${v.max_flagged_windows_one_capture} in one capture); captures ${(100 * v.benign_captures_flagged.mean).toFixed(2)} %; attack ${v.attack_captures_detected.mean.toFixed(1)} ± ${v.attack_captures_detected.std.toFixed(1)}`,
       );
     }
   }

@@ -166,6 +166,19 @@ describe('lab run, all scenarios, 70 s (root)', { timeout: 200_000 }, () => {
     }
     assert.ok(e.by_time_window.length >= 2);
     assert.ok(Object.keys(e.by_source_host).length >= 10);
+    // one capture: the threshold is cross-fitted over blocks of time; host windows per verdict
+    assert.equal(e.calibration.mode, 'grouped');
+    assert.equal(e.calibration.derived_groups.by, 'time');
+    assert.ok(e.hosts.model && e.hosts['top3-mean'] && e.hosts.tail);
+    for (const h of Object.values<{
+      windows: number;
+      benign: { n: number; detected: number };
+      by_scenario: Record<string, { n: number; detected: number }>;
+    }>(e.hosts)) {
+      assert.ok(h.benign.detected <= h.benign.n && h.benign.n <= h.windows);
+      for (const g of Object.values(h.by_scenario)) assert.ok(g.n >= 1 && g.detected <= g.n);
+    }
+    assert.deepEqual(e.hosts.model.by_scenario, e.hosts['top3-mean'].by_scenario);
   });
 });
 

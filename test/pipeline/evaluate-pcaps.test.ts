@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { expandInputs, readInputMany } from '../../src/ingest/traffic/many.ts';
 import { loadModel, saveModel } from '../../src/model/bundle.ts';
-import { evaluatePcaps } from '../../src/pipeline/evaluate-pcaps.ts';
+import { evaluatePcaps, HOST_VARIANTS } from '../../src/pipeline/evaluate-pcaps.ts';
 import { scoreRecords } from '../../src/pipeline/score.ts';
 import { trainFromFile } from '../../src/pipeline/train.ts';
 import { tempDir } from '../helpers/data.ts';
@@ -57,6 +57,24 @@ test('capture-grouped cross-validation: invariants and floors (3 folds, 80 benig
   assert.ok(s.host_fpr_unseen!.mean <= 0.08, `host FPR ${s.host_fpr_unseen!.mean}`);
   assert.ok(s.roc_auc!.mean >= 0.75, `flow ROC-AUC ${s.roc_auc!.mean}`);
   assert.ok(s.attack_captures_detected!.max >= 1);
+  // every host verdict is reported, each with its own threshold from the benign calibration only
+  assert.deepEqual(
+    Object.keys(r.host_variants),
+    HOST_VARIANTS.map((v) => v.name),
+  );
+  for (const [name, v] of Object.entries(r.host_variants)) {
+    assert.ok(v.benign_windows_flagged <= v.benign_windows, name);
+    assert.ok(v.max_flagged_windows_one_capture <= v.benign_windows_flagged, name);
+    assert.ok(v.host_fpr_unseen.mean <= 0.1, `${name}: ${v.host_fpr_unseen.mean}`);
+    for (const [c, n] of Object.entries(v.detected_folds)) {
+      assert.ok(n >= 1 && n <= 3 && r.per_attack_capture.some((a) => a.capture === c), `${name} ${c}`);
+    }
+  }
+  // the model's own verdict is the top-3 mean per host: the variant of that name agrees with it
+  for (const f of r.per_fold) {
+    assert.equal(f.host_variants!['top3-mean']!.host_threshold, f.host_threshold);
+    assert.equal(f.host_variants!['top3-mean']!.attack_captures_detected, f.attack_captures_detected);
+  }
   // the same seed gives the same run
   const again = await evaluatePcaps({
     benignDir: join(DATA, 'pcaps', 'normal'),

@@ -390,7 +390,7 @@ function expectedFprLine(t: LoadedModel['detector']['training']): string {
   if (e)
     out += `  expected FPR on new captures ${pct(e.fpr)} (${e.flagged}/${e.rows} out-of-group flows of ${e.groups} captures; 95 % capture bootstrap ${pct(e.groupBootstrap.low)}–${pct(e.groupBootstrap.high)}, Clopper-Pearson ${pct(e.clopperPearson.low)}–${pct(e.clopperPearson.high)})\n`;
   if (t.host)
-    out += `  host threshold ${formatNumber(t.host.threshold)} (${t.host.windowSeconds} s windows, top-${t.host.topK} mean; ${t.host.flagged}/${t.host.hosts} calibration host windows above)\n`;
+    out += `  host threshold ${formatNumber(t.host.threshold)} (${t.host.windowSeconds} s windows, ${t.host.aggregate === 'tail' ? 'count-aware tail score' : `top-${t.host.topK} mean`}${t.host.scope === 'pair' ? ' per pair' : ''}; ${t.host.flagged}/${t.host.hosts} calibration host windows above)\n`;
   return out;
 }
 
@@ -430,5 +430,11 @@ export function describeLabEvaluation(e: LabEvaluation): string {
 roc_auc ${formatNumber(e.roc_auc)}  pr_auc ${formatNumber(e.pr_auc)}  dr@0.1% ${formatNumber(e.dr_at_fpr['0.001'])}  dr@1% ${formatNumber(e.dr_at_fpr['0.01'])}  dr@5% ${formatNumber(e.dr_at_fpr['0.05'])}
 at the model's threshold: fpr ${pct(e.fpr)}, recall ${pct(e.recall)}, precision ${pct(e.precision)}
 ${formatTable(['scenario', 'tool', 'flows', 'flagged', 'recall'], rows)}
+${Object.entries(e.hosts ?? {})
+  .map(
+    ([name, h]) =>
+      `host windows (${name}): benign flagged ${h.benign.detected}/${h.benign.n}, attack scenarios with a flagged window ${h.scenarios_detected}/${Object.keys(h.by_scenario).length}`,
+  )
+  .join('\n')}
 `;
 }

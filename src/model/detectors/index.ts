@@ -41,6 +41,8 @@ export interface CalibratedScorer {
   threshold: number;
   host: HostCalibration;
   expectedFpr: FprEstimate;
+  /** Out-of-group calibration scores of the training rows (row order), for other host verdicts. */
+  calibrationScores: Float64Array;
   score(table: Table): Promise<Float64Array>;
 }
 
@@ -84,6 +86,7 @@ export async function fitCalibrated(
     threshold,
     host: calibrateHosts(oog.scores, hostKeys(opts.identity, { groups: opts.groups }), targetFpr),
     expectedFpr: estimateFpr(oog.scores, threshold, opts.groups, oog.fold, seed),
+    calibrationScores: oog.scores,
     score: async (t) => final.scorer.score(final.pre.transform(t).X),
   };
 }
