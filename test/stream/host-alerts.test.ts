@@ -18,6 +18,7 @@ import { trainFromFile } from '../../src/pipeline/train.ts';
 import { HostWindows } from '../../src/stream/host-windows.ts';
 import { alertSchemaPath, JsonSchema, statsSchemaPath } from '../../src/stream/json-schema.ts';
 import { watch } from '../../src/stream/watcher.ts';
+import { tailAlerts } from '../../src/web/alerts.ts';
 import { alertsOf, hostAlertsOf, type Json, records, tmp, trainedModel } from './helpers.ts';
 
 const DATA = process.env.NETANOMALY_DATA_DIR ?? '';
@@ -114,15 +115,27 @@ describe('watch: host alerts', { timeout: 120_000 }, () => {
       assert.ok(h, 'a flow alert names a host alert that was written');
       assert.equal(h.source.ip, a.source.ip);
     }
+    // the web app's Live page lists them with the host window's score
+    const live = await tailAlerts(alerts, 100_000, 64 << 20);
+    for (const h of hosts) {
+      const row = live.alerts.find((x) => x.id === h.event.id);
+      assert.ok(row, 'the Live page lists the host alert');
+      assert.equal(row.score, h.netanomaly.host.score);
+      assert.equal(row.srcIp, h.source.ip);
+    }
     // a second run over the same captures (no checkpoint): every alert, host alerts too, is a duplicate
     const again = await watch({ source: inbox, model, alerts, once: true, settle: 0, pollMs: 20 });
     assert.equal(again.counters.host_alerts, 0);
     assert.equal(again.counters.alerts, 0);
     assert.equal(hostAlertsOf(alerts).length, hosts.length);
-    // EVE: the same host alerts, validated
+    // EVE (the scan capture alone): the same host alerts, validated
+    const scanOnly = join(dir, 'scan-only');
+    mkdirSync(scanOnly);
+    copyFileSync(CAPTURES[0]!, join(scanOnly, 'synscan.pcap'));
+    const scanHosts = hosts.filter((h: Json) => h.netanomaly.input.file.endsWith('synscan.pcap'));
     const eve = join(dir, 'eve.jsonl');
     const e = await watch({
-      source: inbox,
+      source: scanOnly,
       model,
       alerts: eve,
       format: 'eve',
@@ -134,11 +147,15 @@ describe('watch: host alerts', { timeout: 120_000 }, () => {
     const eveHosts = records(eve).filter(
       (x: Json) => x.event_type === 'alert' && x.alert.metadata.netanomaly.host?.ip,
     );
-    assert.equal(eveHosts.length, hosts.length);
-    assert.equal(e.counters.host_alerts, hosts.length);
+    assert.equal(eveHosts.length, scanHosts.length);
+    assert.equal(e.counters.host_alerts, scanHosts.length);
+    assert.deepEqual(
+      eveHosts.map((x: Json) => x.alert.metadata.netanomaly.event_id).sort(),
+      scanHosts.map((h: Json) => h.event.id).sort(),
+    );
     // off on request
     const off = await watch({
-      source: inbox,
+      source: scanOnly,
       model,
       alerts: join(dir, 'off.jsonl'),
       once: true,
