@@ -173,3 +173,30 @@ export function describeFiles(files: readonly FileSummary[]): string[] {
   );
   return lines;
 }
+
+/**
+ * The host windows of a score summary for a person: the flagged ones (or, without a host
+ * threshold, the highest-scoring), each with its window, score against the threshold, flow
+ * counts and the Community IDs of its top flows.
+ */
+export function describeHosts(hosts: NonNullable<ScoreSummary['hosts']>, windowSeconds: number): string[] {
+  const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(6) : String(v));
+  const when = (t: number) =>
+    Number.isFinite(t) && t > 0 ? new Date(t * 1000).toISOString().slice(0, 19).replace('T', ' ') : '-';
+  const head =
+    hosts.threshold === null
+      ? `host windows: ${hosts.windows} (the model has no host threshold; highest host scores)`
+      : `flagged hosts: ${hosts.flagged} of ${hosts.windows} host windows above the host threshold ${fmt(hosts.threshold)} (windows of ${windowSeconds} s)`;
+  const lines = [head];
+  if (hosts.top.length === 0) return lines;
+  lines.push(
+    '  host                                     window start (UTC)   score      flows  flagged  evidence (Community IDs, top flows first)',
+  );
+  for (const h of hosts.top)
+    lines.push(
+      `  ${h.host.padEnd(40)} ${when(h.windowStart).padEnd(20)} ${fmt(h.hostScore).padEnd(10)} ${String(h.flows).padEnd(6)} ${String(h.flaggedFlows).padEnd(8)} ${h.evidence.join(' ')}`,
+    );
+  if (hosts.flagged > hosts.top.length)
+    lines.push(`  … ${hosts.flagged - hosts.top.length} more (score --jsonl: host_is_anomaly)`);
+  return lines;
+}

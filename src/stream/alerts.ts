@@ -12,6 +12,7 @@ import type { Preprocessor } from '../features/preprocessor.ts';
 import type { Matrix } from '../ingest/table.ts';
 import { LIBRARY_VERSION } from '../model/bundle.ts';
 import type { HealthSnapshot } from './health.ts';
+import type { HostAlertInfo, HostLink } from './host-windows.ts';
 
 export const ALERT_SCHEMA_VERSION = '1';
 export const ECS_VERSION = '8.11.0';
@@ -75,6 +76,18 @@ export interface ScoredFlowInfo {
   topFields: [string, number][];
   input: { format: string; file: string; offset: number; line?: number };
   imputed?: string[];
+  /** The host alert of this flow's host window, once that window has alerted. */
+  host?: HostLink;
+}
+
+/** The `host` block of a flow alert: the host alert its window raised. */
+function hostLinkJson(h: HostLink): Record<string, unknown> {
+  return {
+    alert_id: h.eventId,
+    score: round(h.hostScore, 6),
+    threshold: round(h.threshold, 6),
+    window_start: iso(h.windowStart),
+  };
 }
 
 export interface RuleInfo {
@@ -141,6 +154,7 @@ export function ecsAlert(a: ScoredFlowInfo, rule: RuleInfo): Record<string, unkn
       kmeans,
       explain: { top_fields: a.topFields },
       input,
+      ...(a.host ? { host: hostLinkJson(a.host) } : {}),
     },
   };
 }
@@ -183,10 +197,99 @@ export function eveAlert(a: ScoredFlowInfo, rule: RuleInfo): Record<string, unkn
         },
         explain: { top_fields: a.topFields },
         input: a.input,
+        ...(a.host ? { host: hostLinkJson(a.host) } : {}),
       },
     },
   };
   return rec;
+}
+
+const HOST_RULE_ID = 'host-window-score';
+const HOST_RULE_NAME = 'Host window far from the traffic the model learnt';
+
+/** The `host` block of a host alert: window, score against the threshold, evidence. */
+function hostJson(h: HostAlertInfo): Record<string, unknown> {
+  return {
+    ip: h.host,
+    window_start: iso(h.windowStart),
+    window_seconds: h.windowSeconds,
+    score: round(h.hostScore, 6),
+    threshold: round(h.threshold, 6),
+    top_k: h.topK,
+    flows: h.flows,
+    flagged_flows: h.flaggedFlows,
+    evidence: h.evidence.map((e) => ({
+      ...(e.communityId ? { community_id: e.communityId } : {}),
+      anomaly_score: round(e.anomalyScore, 6),
+      event_id: e.eventId,
+    })),
+  };
+}
+
+export interface HostAlertContext {
+  riskScore: number;
+  /** Where the crossing flow was read. */
+  input: ScoredFlowInfo['input'];
+}
+
+/** An ECS host alert: one per host window whose score crossed the host threshold. */
+export function ecsHostAlert(
+  h: HostAlertInfo,
+  ctx: HostAlertContext,
+  rule: RuleInfo,
+): Record<string, unknown> {
+  return {
+    '@timestamp': iso(h.windowStart),
+    ecs: { version: ECS_VERSION },
+    event: {
+      kind: 'alert',
+      category: ['network', 'host'],
+      type: ['info'],
+      dataset: 'netanomaly.host',
+      id: h.eventId,
+      risk_score: ctx.riskScore,
+      severity: severity(ctx.riskScore),
+      start: iso(h.windowStart),
+      end: iso(h.windowStart + h.windowSeconds),
+      created: new Date().toISOString(),
+    },
+    source: { ip: h.host },
+    rule: { id: HOST_RULE_ID, name: HOST_RULE_NAME, version: rule.version },
+    observer: { product: 'netanomaly', vendor: 'netanomaly', version: LIBRARY_VERSION },
+    netanomaly: { schema_version: ALERT_SCHEMA_VERSION, host: hostJson(h), input: { ...ctx.input } },
+  };
+}
+
+/** A Suricata-EVE-shaped host alert (no destination: it is about the host). */
+export function eveHostAlert(
+  h: HostAlertInfo,
+  ctx: HostAlertContext,
+  rule: RuleInfo,
+): Record<string, unknown> {
+  return {
+    timestamp: iso(h.windowStart),
+    event_type: 'alert',
+    src_ip: h.host,
+    alert: {
+      action: 'allowed',
+      gid: 1,
+      signature_id: 9_000_002,
+      rev: 1,
+      signature: HOST_RULE_NAME,
+      category: 'Anomalous host behaviour',
+      severity: 5 - severity(ctx.riskScore),
+      metadata: {
+        netanomaly: {
+          schema_version: ALERT_SCHEMA_VERSION,
+          event_id: h.eventId,
+          rule_version: rule.version,
+          risk_score: ctx.riskScore,
+          host: hostJson(h),
+          input: ctx.input,
+        },
+      },
+    },
+  };
 }
 
 export interface WatchCounters {
@@ -201,6 +304,12 @@ export interface WatchCounters {
   sink_failures: number;
   rotations: number;
   files_done: number;
+  /** Host windows (host-windows.ts): opened, alerted, closed by age or by the cap, late flows. */
+  host_windows: number;
+  host_alerts: number;
+  host_windows_closed: number;
+  host_windows_capped: number;
+  host_flows_late: number;
 }
 
 export function emptyCounters(): WatchCounters {
@@ -216,6 +325,11 @@ export function emptyCounters(): WatchCounters {
     sink_failures: 0,
     rotations: 0,
     files_done: 0,
+    host_windows: 0,
+    host_alerts: 0,
+    host_windows_closed: 0,
+    host_windows_capped: 0,
+    host_flows_late: 0,
   };
 }
 

@@ -4,7 +4,8 @@
  * - Zeek conn.log lines (TSV or JSON): `ZeekLineParser` keeps the header directives seen so far
  *   (`#separator`, `#fields`, …) and parses each micro-batch through `zeekFlows` (the batch reader)
  *   on a small temp file holding the current header and the batch, then maps each flow back to its
- *   line (bad rows come back as quarantined line numbers).
+ *   line (bad rows come back as quarantined line numbers). With a `ZeekAppIndex` (the tailed
+ *   dns.log / ssl.log / http.log beside conn.log) the flows get their application fields by uid.
  * - Canonical flows as JSON lines (the `netanomaly flows -o x.jsonl` shape): `parseFlowJson`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import {
   protocolNumber,
 } from '../ingest/traffic/schema.ts';
 import { zeekFlows } from '../ingest/traffic/zeek.ts';
+import type { ZeekAppIndex } from '../ingest/traffic/zeek-app.ts';
 
 export type ParsedLine<T> = { ok: true; flow: Flow; item: T } | { ok: false; reason: string; item: T };
 
@@ -52,7 +54,11 @@ export class ZeekLineParser {
   }
 
   /** Parse data lines (no header lines among them) into flows, in order; bad lines get a reason. */
-  async parse<T>(lines: readonly { text: string; item: T }[], file: string): Promise<ParsedLine<T>[]> {
+  async parse<T>(
+    lines: readonly { text: string; item: T }[],
+    file: string,
+    app: ZeekAppIndex | null = null,
+  ): Promise<ParsedLine<T>[]> {
     if (lines.length === 0) return [];
     const head = HEADER_ORDER.filter((k) => this.header.has(k)).map((k) => this.header.get(k)!);
     const json = lines[0]!.text.trimStart().startsWith('{');
@@ -61,7 +67,7 @@ export class ZeekLineParser {
     writeFileSync(path, `${[...pre, ...lines.map((l) => l.text)].join('\n')}\n`);
     const report = emptyTrafficReport(file, 'quarantine');
     const flows: Flow[] = [];
-    for await (const f of zeekFlows(path, report)) flows.push(f);
+    for await (const f of zeekFlows(path, report, app)) flows.push(f);
     const bad = new Map<number, string>();
     for (const q of report.quarantined) bad.set(q.line - pre.length - 1, q.reason);
     const out: ParsedLine<T>[] = [];

@@ -100,8 +100,9 @@ export class AlertSink {
     this.loaded = true;
   }
 
-  /** Was this id already written? */
+  /** Was this id already written? (Learns the file's tail first; SinkError when unreadable.) */
   has(id: string): boolean {
+    this.loadTail();
     return this.seen.has(id);
   }
 

@@ -31,10 +31,12 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { InputError } from '../errors.ts';
+import { emptyTrafficReport } from '../ingest/traffic/common.ts';
 import type { FlowMeterOptions } from '../ingest/traffic/flow-meter.ts';
 import { flowsToTable, readTraffic, sniffFormat } from '../ingest/traffic/index.ts';
 import { APP_CATEGORICALS, type Flow, NUMERIC_FEATURES } from '../ingest/traffic/schema.ts';
 import { type WindowOptions, WindowState } from '../ingest/traffic/windows.ts';
+import { type ZeekAppIndex, ZeekAppTail } from '../ingest/traffic/zeek-app.ts';
 import type { LoadedModel } from '../model/bundle.ts';
 import { type DriftReference, driftFromScores, parseDriftReference } from '../ops/drift.ts';
 import { clusterName } from '../pipeline/score.ts';
@@ -43,8 +45,10 @@ import {
   type AlertFormat,
   type CaptureStats,
   ecsAlert,
+  ecsHostAlert,
   emptyCounters,
   eveAlert,
+  eveHostAlert,
   type ScoredFlowInfo,
   type StatsInfo,
   sha256,
@@ -61,10 +65,11 @@ import {
   writeCheckpoint,
 } from './checkpoint.ts';
 import { HealthMeter } from './health.ts';
+import { type HostWindowOptions, HostWindows } from './host-windows.ts';
 import { LIVE_PREFIX, runLive } from './live.ts';
 import { NETFLOW_PREFIX, runNetflow } from './netflow.ts';
 import { parseFlowJson, ZeekLineParser } from './parse.ts';
-import { AlertSink, SinkError } from './sink.ts';
+import { AlertSink, recordId, SinkError } from './sink.ts';
 import { FileTailer, type TailLine } from './tailer.ts';
 
 export interface WatchOptions {
@@ -94,6 +99,11 @@ export interface WatchOptions {
   /** Live capture: flow meter timeouts and window options. */
   meter?: FlowMeterOptions;
   windows?: WindowOptions;
+  /**
+   * Host windows and host alerts (host-windows.ts; window, top-k and threshold from the model's
+   * host calibration): bounds, or false for none. Models without a host calibration have none.
+   */
+  hostWindows?: HostWindowOptions | false;
   signal?: AbortSignal;
   onLog?: (line: string) => void;
 }
@@ -166,6 +176,10 @@ export class Watcher {
   private driftRows = 0;
   private driftPos = 0;
   private driftReasons = '';
+  /** Host windows (null: off, or the model has no host calibration). */
+  private readonly hosts: HostWindows | null = null;
+  /** The host-window scope of records that are not from a capture of a directory. */
+  private readonly scope: string;
 
   constructor(private readonly opts: WatchOptions) {
     const batch = opts.batch ?? 256;
@@ -186,6 +200,12 @@ export class Watcher {
     this.windows = new WindowState(this.windowCounters);
     this.ruleVersion = opts.model.sha256.slice(0, 12);
     this.health = new HealthMeter(opts.alertBudgetPerHour ?? null);
+    this.scope = `source\0${opts.source}`;
+    const cal = opts.model.detector.training.host;
+    if (opts.hostWindows !== false && cal && Number.isFinite(cal.threshold))
+      this.hosts = new HostWindows(cal, opts.model.detector.threshold, opts.hostWindows || {});
+    else if (opts.hostWindows !== false)
+      this.log('the model has no host calibration (trained without flow identity): flow alerts only');
     const refPath = join(opts.model.dir, 'drift-reference.json');
     try {
       this.driftRef = parseDriftReference(JSON.parse(readFileSync(refPath, 'utf8')), refPath);
@@ -235,8 +255,11 @@ export class Watcher {
 
   // ---------------------------------------------------------------- scoring and delivery
 
-  /** Score flows and build the alert records (only records that alert). */
-  private async score(recs: PendingRecord[]): Promise<Record<string, unknown>[]> {
+  /**
+   * Score flows and build the alert records (only records that alert), each host alert right
+   * after the flow that took its window over the host threshold.
+   */
+  private async score(recs: PendingRecord[], scope = this.scope): Promise<Record<string, unknown>[]> {
     if (recs.length === 0) return [];
     const det = this.opts.model.detector;
     const { table } = flowsToTable(recs.map((r) => r.flow));
@@ -253,11 +276,33 @@ export class Watcher {
     }
     const min = this.opts.minScore;
     const alerting: number[] = [];
+    const hostAlerts = new Map<number, Record<string, unknown>>();
+    const links = new Map<number, NonNullable<ScoredFlowInfo['host']>>();
     for (let i = 0; i < recs.length; i++) {
       const sc = s.anomalyScore[i]!;
+      const r = recs[i]!;
+      if (this.hosts) {
+        const h = this.hosts.add(scope, {
+          srcIp: r.flow.src_ip,
+          startTime: r.flow.start_time,
+          communityId: r.flow.community_id,
+          eventId: r.eventId,
+          anomalyScore: sc,
+        });
+        if (h.link) links.set(i, h.link);
+        if (h.alert) {
+          const ctx = { riskScore: Math.min(100, det.riskScore(h.alert.hostScore)), input: r.input };
+          const rule = { version: this.ruleVersion };
+          hostAlerts.set(
+            i,
+            this.o.format === 'eve' ? eveHostAlert(h.alert, ctx, rule) : ecsHostAlert(h.alert, ctx, rule),
+          );
+        }
+      }
       if (min !== null && min !== undefined ? sc >= min : sc > det.threshold) alerting.push(i);
     }
-    if (alerting.length === 0) return [];
+    if (this.hosts) this.syncHostCounters();
+    if (alerting.length === 0) return [...hostAlerts.values()];
     const centers = det.primary.clusterCenters;
     const sub = {
       data: new Float32Array(alerting.length * X.cols),
@@ -273,7 +318,7 @@ export class Watcher {
       alerting.map((i) => s.cluster[i]!),
       5,
     );
-    const out: Record<string, unknown>[] = [];
+    const out: (Record<string, unknown> | undefined)[] = new Array(recs.length);
     for (const [j, i] of alerting.entries()) {
       const r = recs[i]!;
       const fl = r.flow;
@@ -298,14 +343,29 @@ export class Watcher {
         topFields: tops[j]!,
         input: r.input,
         ...(imputed.length ? { imputed } : {}),
+        ...(links.has(i) ? { host: links.get(i)! } : {}),
       };
-      out.push(
+      out[i] =
         this.o.format === 'eve'
           ? eveAlert(info, { version: this.ruleVersion })
-          : ecsAlert(info, { version: this.ruleVersion }),
-      );
+          : ecsAlert(info, { version: this.ruleVersion });
     }
-    return out;
+    // in record order: a flow's alert, then the host alert it raised
+    const ordered: Record<string, unknown>[] = [];
+    for (let i = 0; i < recs.length; i++) {
+      if (out[i]) ordered.push(out[i]!);
+      const h = hostAlerts.get(i);
+      if (h) ordered.push(h);
+    }
+    return ordered;
+  }
+
+  private syncHostCounters(): void {
+    const c = this.hosts!.counters;
+    this.counters.host_windows = c.host_windows;
+    this.counters.host_windows_closed = c.host_windows_closed;
+    this.counters.host_windows_capped = c.host_windows_capped;
+    this.counters.host_flows_late = c.host_flows_late;
   }
 
   /** Append with retry and backoff; false if stopped by the signal before it succeeded. */
@@ -315,9 +375,12 @@ export class Watcher {
     for (;;) {
       try {
         const before = this.sink.duplicatesSuppressed;
+        // host alerts not yet in the file (ids within one batch are distinct)
+        const freshHosts = records.filter((r) => isHostAlert(r) && !this.sink.has(recordId(r) ?? '')).length;
         const n = this.sink.append(records);
         const dups = this.sink.duplicatesSuppressed - before;
-        this.counters.alerts += n;
+        this.counters.alerts += n - freshHosts;
+        this.counters.host_alerts += freshHosts;
         this.health.onAlerts(n);
         this.counters.duplicates_suppressed += dups;
         this.counters.replays += dups;
@@ -527,6 +590,10 @@ export class Watcher {
     });
     tailer.start(cp?.file ? { file: cp.file, offset: cp.offset, line: cp.line } : null);
     const parser = new ZeekLineParser();
+    // dns.log / ssl.log / http.log beside the conn.log feed the application fields, as in training
+    const appReport = emptyTrafficReport(this.opts.source, 'quarantine');
+    const app = ZeekAppTail.forConn(this.opts.source, appReport);
+    if (app) this.log(`joining the Zeek application logs beside ${this.opts.source} by uid`);
     this.lag = () => {
       const pos = tailer.position();
       if (!pos) return undefined;
@@ -565,7 +632,8 @@ export class Watcher {
           if (!switched) await sleep(this.o.pollMs, this.opts.signal);
           continue;
         }
-        const ok = await this.processLines(lines, parser);
+        app?.catchUp();
+        const ok = await this.processLines(lines, parser, app?.index ?? null);
         if (!ok || !(await commit())) return this.finish('signal', false);
         this.counters.batches++;
         await this.tick();
@@ -605,13 +673,17 @@ export class Watcher {
     }
   }
 
-  private async processLines(lines: TailLine[], parser: ZeekLineParser): Promise<boolean> {
+  private async processLines(
+    lines: TailLine[],
+    parser: ZeekLineParser,
+    app: ZeekAppIndex | null = null,
+  ): Promise<boolean> {
     this.counters.read += lines.length;
     this.noteRecords(lines.length);
     const recs: PendingRecord[] = [];
     let data: { text: string; item: TailLine }[] = [];
     const flush = async () => {
-      const parsed = await parser.parse(data, this.opts.source);
+      const parsed = await parser.parse(data, this.opts.source, app);
       for (const p of parsed) {
         if (!p.ok) {
           if (p.reason !== 'empty line') this.quarantine(p.reason);
@@ -760,11 +832,14 @@ export class Watcher {
         eventId: sha256(`pcap\0${hash}\0${start + j}`),
         input: { format: 'pcap', file: path, offset: start + j },
       }));
-      const alerts = await this.score(recs);
+      const alerts = await this.score(recs, `pcap\0${hash}`);
       if (!(await this.deliver(alerts))) return false;
       this.counters.batches++;
       await this.tick();
     }
+    // a capture has its own clock: its host windows end with it
+    this.hosts?.endScope(`pcap\0${hash}`);
+    if (this.hosts) this.syncHostCounters();
     return true;
   }
 
@@ -831,6 +906,14 @@ export class Watcher {
       rl.close();
     }
   }
+}
+
+/** Is this output record a host alert (ECS dataset netanomaly.host, or EVE metadata with a host block)? */
+function isHostAlert(r: Record<string, unknown>): boolean {
+  const ev = r.event as { dataset?: unknown } | undefined;
+  if (ev) return ev.dataset === 'netanomaly.host';
+  const meta = (r.alert as { metadata?: { netanomaly?: { host?: { ip?: unknown } } } } | undefined)?.metadata;
+  return typeof meta?.netanomaly?.host?.ip === 'string';
 }
 
 /** Convenience: build and run a watcher. */

@@ -173,7 +173,8 @@ export async function tailAlerts(
     rows.push({
       timestamp: ts,
       id: str(get(r, 'event.id'), 80),
-      score: num(get(r, 'netanomaly.anomaly_score')),
+      // host alerts (watcher host windows) carry the host window's score
+      score: num(get(r, 'netanomaly.anomaly_score') ?? get(r, 'netanomaly.host.score')),
       risk: num(get(r, 'netanomaly.risk_score') ?? get(r, 'event.risk_score')),
       src: endpoint(r, 'source'),
       srcIp: str(get(r, 'source.ip'), 60),

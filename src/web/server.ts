@@ -26,7 +26,7 @@ import { readInput } from '../ingest/read-input.ts';
 import { loadModel, updateCard } from '../model/bundle.ts';
 import { addFeedback, type FeedbackMatch, loadFeedback, SCOPES, VERDICTS } from '../ops/feedback.ts';
 import { lastSelfTest, SELFTEST_FILE } from '../ops/selftest.ts';
-import { type ScoredRecord, scoreRecords } from '../pipeline/score.ts';
+import { type ScoredRecord, type ScoreSummary, scoreRecords } from '../pipeline/score.ts';
 import { tailAlerts } from './alerts.ts';
 import {
   bodyToFile,
@@ -504,6 +504,7 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
         display_fields: display,
         top: rows,
         per_cluster: perCluster,
+        hosts: hostsJson(scored.summary.hosts, st.model.detector.training.host?.windowSeconds ?? null),
       };
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -740,5 +741,30 @@ function modelInfo(st: ModelState) {
       ? { source: st.sample.source, rows: st.sample.scores.length, source_rows: st.sample.sourceRows }
       : null,
     figures: st.figures,
+  };
+}
+
+/**
+ * The host windows of a batch for the page: the flagged ones (or, without a host threshold in the
+ * model, the highest-scoring), with window, score against the threshold, flows and evidence.
+ */
+function hostsJson(hosts: ScoreSummary['hosts'], windowSeconds: number | null) {
+  if (!hosts) return null;
+  const iso = (t: number) => (Number.isFinite(t) ? new Date(t * 1000).toISOString() : null);
+  return {
+    windows: hosts.windows,
+    flagged: hosts.flagged,
+    threshold: hosts.threshold,
+    window_seconds: windowSeconds,
+    top: hosts.top.map((h) => ({
+      host: h.host,
+      window_start: iso(h.windowStart),
+      score: h.hostScore,
+      is_anomaly: h.isAnomaly,
+      flows: h.flows,
+      flagged_flows: h.flaggedFlows,
+      max_score: h.maxScore,
+      evidence: h.evidence,
+    })),
   };
 }

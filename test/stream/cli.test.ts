@@ -8,7 +8,18 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { alertSchemaPath, JsonSchema } from '../../src/stream/json-schema.ts';
-import { alertsOf, cli, type Json, ROOT, records, sleep, tmp, trainedModel, waitFor } from './helpers.ts';
+import {
+  alertsOf,
+  cli,
+  hostAlertsOf,
+  type Json,
+  ROOT,
+  records,
+  sleep,
+  tmp,
+  trainedModel,
+  waitFor,
+} from './helpers.ts';
 
 const DATA = process.env.NETANOMALY_DATA_DIR ?? '';
 const SCAN = join(DATA, 'pcaps', 'attack', 'synscan.pcap');
@@ -185,6 +196,8 @@ describe('watch: capture directory and stdin', () => {
     const again = runSync(['watch', '-', '--model', model, '--alerts', alerts, '--min-score', '0'], f.stdout);
     assert.equal(again.code, 0);
     assert.equal(alertsOf(alerts).length, scored.length);
-    assert.match(again.stderr, /duplicates suppressed 1994/);
+    // every flow alert and every host alert (host-windows.ts) of the first run
+    assert.match(again.stderr, new RegExp(`duplicates suppressed ${1994 + hostAlertsOf(alerts).length}\\b`));
+    assert.match(again.stderr, /alerts 0, .*host alerts 0$/m);
   });
 });

@@ -154,8 +154,14 @@ export function records(path: string): Json[] {
 /** Lines that were not valid JSON (torn by a kill -9 mid-write), over all `records` calls. */
 export let tornLines = 0;
 
+/** Flow alerts (not host alerts: event.dataset netanomaly.host). */
 export function alertsOf(path: string): Json[] {
-  return records(path).filter((r) => (r.event as { kind?: string } | undefined)?.kind === 'alert');
+  return records(path).filter((r) => r.event?.kind === 'alert' && r.event.dataset !== 'netanomaly.host');
+}
+
+/** Host alerts (one per host window over the host threshold). */
+export function hostAlertsOf(path: string): Json[] {
+  return records(path).filter((r) => r.event?.kind === 'alert' && r.event.dataset === 'netanomaly.host');
 }
 
 /** Alerts per record id (originator port − 1024) after de-duplication by event.id. */

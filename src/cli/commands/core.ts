@@ -14,7 +14,7 @@ import { runDemo } from '../../pipeline/demo.ts';
 import { type Evaluation, evaluateDataset, type Metrics, normalRows } from '../../pipeline/evaluate.ts';
 import { evaluateLab, type LabEvaluation } from '../../pipeline/evaluate-lab.ts';
 import { describePcapEvaluation, evaluatePcaps } from '../../pipeline/evaluate-pcaps.ts';
-import { describeFiles, scoreRecords } from '../../pipeline/score.ts';
+import { describeFiles, describeHosts, scoreRecords } from '../../pipeline/score.ts';
 import { trainFromFile } from '../../pipeline/train.ts';
 import { fprOption, intOption, kOption } from '../options.ts';
 import { bold, createProgress, formatNumber, formatTable } from '../progress.ts';
@@ -279,6 +279,9 @@ export function registerCoreCommands(program: Command): void {
         `${summary.rows} records scored, ${summary.anomalies} anomalies (${(100 * summary.anomalyShare).toFixed(2)}%), ${input.report.rowsSkipped} bad rows set aside`,
       );
       if (summary.files) for (const line of describeFiles(summary.files)) process.stderr.write(`${line}\n`);
+      if (summary.hosts)
+        for (const line of describeHosts(summary.hosts, model.detector.training.host?.windowSeconds ?? 300))
+          process.stderr.write(`${line}\n`);
       if (input.identity) {
         const failed = new Set(summary.files?.map((f) => f.error));
         for (const w of input.report.warnings.filter((x) => !failed.has(x)).slice(0, 10))

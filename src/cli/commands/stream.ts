@@ -146,6 +146,10 @@ export function registerStreamCommands(program: Command): void {
     )
     .option('--once', 'stop when the source has nothing new (files, directories) instead of following it')
     .option(
+      '--no-host-alerts',
+      "flow alerts only: no host windows (by default one host alert per host window over the model's host threshold)",
+    )
+    .option(
       '--alert-budget <n/h>',
       "alerts per hour the team can handle: the stats report the last hour's spend (set the threshold with `budget` and --min-score)",
       (v: string) => {
@@ -198,6 +202,7 @@ export function registerStreamCommands(program: Command): void {
         alertBudgetPerHour: o.alertBudget ?? null,
         pollMs: o.pollMs,
         once: Boolean(o.once),
+        ...(o.hostAlerts === false ? { hostWindows: false as const } : {}),
         meter: { idleTimeout: o.idleTimeout, activeTimeout: o.activeTimeout },
         ...(source === '-' ? { stdin: process.stdin } : {}),
         signal: ac.signal,
@@ -207,7 +212,7 @@ export function registerStreamCommands(program: Command): void {
       process.off('SIGTERM', onSignal);
       const c = result.counters;
       process.stderr.write(
-        `watch stopped (${result.stopped}${result.committed ? '' : ', last batch not committed: it will be replayed'}): read ${c.read}, parsed ${c.parsed}, scored ${c.scored}, alerts ${c.alerts}, duplicates suppressed ${c.duplicates_suppressed}, quarantined ${JSON.stringify(c.quarantined)}\n`,
+        `watch stopped (${result.stopped}${result.committed ? '' : ', last batch not committed: it will be replayed'}): read ${c.read}, parsed ${c.parsed}, scored ${c.scored}, alerts ${c.alerts}, duplicates suppressed ${c.duplicates_suppressed}, quarantined ${JSON.stringify(c.quarantined)}, host alerts ${c.host_alerts}\n`,
       );
       if (code) process.exit(code);
     });

@@ -21,6 +21,7 @@ import { readPacketBatches, sniffCapture } from './pcap.ts';
 import { CATEGORICAL_FEATURES, categoricalOf, type Flow, NUMERIC_FEATURES } from './schema.ts';
 import { applyWindows, type WindowOptions, WindowState } from './windows.ts';
 import { zeekFlows } from './zeek.ts';
+import { type ZeekAppLogs, zeekAppIndexFor } from './zeek-app.ts';
 
 export type { TrafficFormat, TrafficReport } from './common.ts';
 export type { Flow } from './schema.ts';
@@ -31,6 +32,11 @@ export interface TrafficOptions {
   onBadRow?: BadRowPolicy;
   meter?: FlowMeterOptions;
   windows?: WindowOptions;
+  /**
+   * Zeek conn.log: join dns.log / ssl.log / http.log by uid (zeek-app.ts). Default: the logs Zeek
+   * wrote beside it (same directory, `conn` → `dns`/`ssl`/`http` in the name); false: none.
+   */
+  zeekApp?: boolean | ZeekAppLogs;
   /** For iterateFlows: a report filled in place while flows are produced (live counters). */
   report?: TrafficReport;
 }
@@ -102,7 +108,8 @@ async function* pcapFlows(path: string, report: TrafficReport, meterOpts?: FlowM
 
 async function* rawFlows(path: string, format: TrafficFormat, report: TrafficReport, opts: TrafficOptions) {
   if (format === 'pcap') yield* pcapFlows(path, report, opts.meter);
-  else if (format === 'zeek') yield* zeekFlows(path, report);
+  else if (format === 'zeek')
+    yield* zeekFlows(path, report, await zeekAppIndexFor(path, opts.zeekApp, report));
   else if (format === 'netflow') yield* netflowFlows(path, report);
   else if (format === 'goflow2') yield* goflow2Flows(path, report);
   else yield* cicFlows(path, report);

@@ -2,7 +2,8 @@
  * Several traffic files read as one input: every file through `readTraffic` (its own flow meter
  * and its own window state, since separate captures do not share a clock), then the rows
  * concatenated in the order of `paths`. A directory stands for its regular files sorted by name.
- * The report sums the per-file counters; identity and labels are concatenated alongside.
+ * The report sums the per-file counters; identity and labels are concatenated alongside. Zeek
+ * application logs beside a listed conn.log are joined to it (zeek-app.ts), not read as inputs.
  *
  * A file that cannot be read (not a capture, a corrupt header, an unreadable log) never stops the
  * others: it is counted (`files_failed`), named in one warning line, and listed in `files` with
@@ -18,6 +19,7 @@ import type { AnyInput } from '../read-input.ts';
 import { type BadRowPolicy, concatTables } from '../table.ts';
 import { emptyTrafficReport, type TrafficReport } from './common.ts';
 import { type IdentityColumns, readTraffic, type TrafficOptions, type TrafficResult } from './index.ts';
+import { companionLogs } from './zeek-app.ts';
 
 /** Expand directories (their regular files, sorted by name, hidden files skipped) and keep files. */
 export async function expandInputs(paths: readonly string[]): Promise<string[]> {
@@ -77,7 +79,15 @@ export async function readTrafficMany(
   paths: readonly string[],
   opts: TrafficOptions = {},
 ): Promise<ManyResult> {
-  const files = await expandInputs(paths);
+  const all = await expandInputs(paths);
+  // dns.log / ssl.log / http.log beside a conn.log of the list are joined to it, not read alone
+  const joined = new Set<string>();
+  if (
+    opts.zeekApp !== false &&
+    (opts.format === undefined || opts.format === 'auto' || opts.format === 'zeek')
+  )
+    for (const p of all) for (const c of Object.values(await companionLogs(p))) if (c) joined.add(c);
+  const files = all.filter((p) => !joined.has(p));
   const results: TrafficResult[] = [];
   const ranges: FileRange[] = [];
   const failures: string[] = [];
@@ -104,6 +114,7 @@ export async function readTrafficMany(
   const report: TrafficReport = emptyTrafficReport(files.join(','), opts.onBadRow ?? 'quarantine');
   report.format = results[0]!.report.format;
   report.counters.files = files.length;
+  if (joined.size) report.counters.zeek_app_logs_joined = joined.size;
   if (failures.length) report.counters.files_failed = failures.length;
   // Failed files are always named (never dropped by the warning cap).
   report.warnings.push(...failures);

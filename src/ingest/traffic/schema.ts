@@ -11,6 +11,8 @@
  * an input not listed yields NaN (numeric) or "unknown" (categorical).
  */
 
+import { withZeekAppSources } from './zeek-app-sources.ts';
+
 export type FieldKind = 'numeric' | 'categorical' | 'identity';
 export type TrafficSource = 'pcap' | 'zeek' | 'cic';
 
@@ -100,7 +102,7 @@ function windowFields(prefix: 'src_t' | 'src_n', scope: string): FlowField[] {
   ].map((f) => ({ ...f, kind: 'numeric' as const, sources: WINDOW_SRC }));
 }
 
-export const FLOW_SCHEMA: readonly FlowField[] = [
+export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
   // identity
   {
     name: 'src_ip',
@@ -520,7 +522,7 @@ export const FLOW_SCHEMA: readonly FlowField[] = [
       sources: HOST_SRC(' and Dst IP'),
     }),
   ),
-];
+]);
 
 /**
  * Numeric fields that are NaN for a flow the field does not apply to (a DNS field of a TLS flow,

@@ -12,11 +12,15 @@
  * hashes other inputs than ours), HTTP header counts. A flow no given log mentions gets
  * `app_proto` "none" only when all three logs were given (else "unknown").
  *
- * Integration point: `ZeekAppIndex.load({dns, ssl, http})` once, then `index.apply(flow)` for each
- * conn.log flow before the window features are computed (readTraffic / iterateFlows for the Zeek
- * format, in index.ts / zeek.ts).
+ * Integration: `readTraffic` / `iterateFlows` of a conn.log load the companion logs beside it
+ * (`companionLogs`, or the logs given as `zeekApp`) and `zeekFlows` applies the index to every
+ * flow, by its uid, before the window features are computed. An unreadable application log is
+ * named in a warning and its fields stay unknown; conn.log is read all the same.
  */
 
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { nameStats, qtypeName, rcodeName, textEntropy } from './app-meta.ts';
 import { readLines, type TrafficReport, warnOnce } from './common.ts';
 import { communityId } from './community-id.ts';
@@ -32,59 +36,81 @@ export interface ZeekAppLogs {
 type Value = string | number | boolean | null | Value[];
 type Rec = Record<string, Value>;
 
-/** Records of one Zeek log, TSV (with its #fields header) or JSON lines. */
-async function* zeekRecords(path: string, report: TrafficReport): AsyncGenerator<Rec> {
-  let fields: string[] | null = null;
+/**
+ * One Zeek log's lines → records, TSV (with its #fields header; header lines may come again) or
+ * JSON lines. Bad lines are counted (`zeek_app_bad_lines`); a TSV record before any #fields
+ * header is refused (null, with `noHeader` set).
+ */
+export class ZeekLogLines {
+  private fields: string[] | null = null;
   /** Columns of a container type (set[...], vector[...]): only these split on the set separator. */
-  let containers: boolean[] = [];
-  let sep = '\t';
-  let setSep = ',';
-  let unset = '-';
-  let empty = '(empty)';
-  let line = 0;
-  for await (const raw of readLines(path)) {
-    line++;
-    if (raw === '') continue;
+  private containers: boolean[] = [];
+  private sep = '\t';
+  private setSep = ',';
+  private unset = '-';
+  private empty = '(empty)';
+  noHeader = false;
+
+  constructor(private readonly report: TrafficReport) {}
+
+  push(raw: string): Rec | null {
+    if (raw === '') return null;
     if (raw.startsWith('{')) {
       try {
         const o = JSON.parse(raw);
-        if (o && typeof o === 'object' && !Array.isArray(o)) yield o as Rec;
-        else bump(report.counters, 'zeek_app_bad_lines');
+        if (o && typeof o === 'object' && !Array.isArray(o)) return o as Rec;
       } catch {
-        bump(report.counters, 'zeek_app_bad_lines');
+        // counted below
       }
-      continue;
+      bump(this.report.counters, 'zeek_app_bad_lines');
+      return null;
     }
     if (raw.startsWith('#')) {
-      const [k, ...rest] = raw.split(raw.startsWith('#separator') ? ' ' : sep);
-      const v = rest.join(sep);
+      const [k, ...rest] = raw.split(raw.startsWith('#separator') ? ' ' : this.sep);
+      const v = rest.join(this.sep);
       if (k === '#separator')
-        sep = v.replace(/\\x([0-9a-f]{2})/gi, (_, h) => String.fromCharCode(parseInt(h, 16)));
-      else if (k === '#set_separator') setSep = v;
-      else if (k === '#unset_field') unset = v;
-      else if (k === '#empty_field') empty = v;
-      else if (k === '#fields') fields = rest;
-      else if (k === '#types') containers = rest.map((t) => /^(set|vector)\[/.test(t));
-      continue;
+        this.sep = v.replace(/\\x([0-9a-f]{2})/gi, (_, h) => String.fromCharCode(parseInt(h, 16)));
+      else if (k === '#set_separator') this.setSep = v;
+      else if (k === '#unset_field') this.unset = v;
+      else if (k === '#empty_field') this.empty = v;
+      else if (k === '#fields') this.fields = rest;
+      else if (k === '#types') this.containers = rest.map((t) => /^(set|vector)\[/.test(t));
+      return null;
     }
+    const fields = this.fields;
     if (!fields) {
-      warnOnce(report, `${path}:${line}: no #fields header before the first record; file skipped`);
-      return;
+      this.noHeader = true;
+      return null;
     }
-    const cols = raw.split(sep);
+    const cols = raw.split(this.sep);
     if (cols.length !== fields.length) {
-      bump(report.counters, 'zeek_app_bad_lines');
-      continue;
+      bump(this.report.counters, 'zeek_app_bad_lines');
+      return null;
     }
     const r: Rec = {};
     for (let i = 0; i < fields.length; i++) {
       const c = cols[i]!;
-      const many = containers[i] === true;
-      if (c === unset) r[fields[i]!] = null;
-      else if (c === empty) r[fields[i]!] = many ? [] : '';
-      else r[fields[i]!] = many ? c.split(setSep) : c;
+      const many = this.containers[i] === true;
+      if (c === this.unset) r[fields[i]!] = null;
+      else if (c === this.empty) r[fields[i]!] = many ? [] : '';
+      else r[fields[i]!] = many ? c.split(this.setSep) : c;
     }
-    yield r;
+    return r;
+  }
+}
+
+/** Records of one Zeek log file. */
+async function* zeekRecords(path: string, report: TrafficReport): AsyncGenerator<Rec> {
+  const lines = new ZeekLogLines(report);
+  let line = 0;
+  for await (const raw of readLines(path)) {
+    line++;
+    const r = lines.push(raw);
+    if (lines.noHeader) {
+      warnOnce(report, `${path}:${line}: no #fields header before the first record; file skipped`);
+      return;
+    }
+    if (r) yield r;
   }
 }
 
@@ -118,10 +144,18 @@ interface Joined {
 export class ZeekAppIndex {
   private readonly byUid = new Map<string, Joined[]>();
   private readonly byCid = new Map<string, Joined[]>();
+  /** uids in the order first indexed (for the streaming bound). */
+  private readonly order: string[] = [];
   private constructor(
-    private readonly given: ReadonlySet<string>,
+    private readonly given: Set<string>,
     private readonly report: TrafficReport,
+    private readonly maxUids: number | null = null,
   ) {}
+
+  /** An empty index for streaming (records added as their logs grow), at most `maxUids` uids. */
+  static streaming(kinds: Iterable<Joined['kind']>, report: TrafficReport, maxUids: number): ZeekAppIndex {
+    return new ZeekAppIndex(new Set(kinds), report, maxUids);
+  }
 
   /** Read the given logs (any subset of dns, ssl, http) into a join index. */
   static async load(logs: ZeekAppLogs, report: TrafficReport): Promise<ZeekAppIndex> {
@@ -134,23 +168,63 @@ export class ZeekAppIndex {
     for (const kind of ['dns', 'ssl', 'http'] as const) {
       const path = logs[kind];
       if (!path) continue;
-      for await (const rec of zeekRecords(path, report)) {
-        const ts = num(rec.ts);
-        const h = str(rec['id.orig_h']);
-        const r = str(rec['id.resp_h']);
-        const sp = num(rec['id.orig_p']);
-        const dp = num(rec['id.resp_p']);
-        const proto = protocolNumber(str(rec.proto) ?? (kind === 'dns' ? 'udp' : 'tcp'));
-        const j: Joined = { ts, kind, rec, used: false };
-        const uid = str(rec.uid);
-        if (uid) push(ix.byUid, uid, j);
-        if (h && r && Number.isFinite(sp) && Number.isFinite(dp) && Number.isFinite(proto))
-          push(ix.byCid, communityId(h, r, proto, sp, dp), j);
-        bump(report.counters, `zeek_${kind}_records`);
+      try {
+        await ix.loadOne(kind, path);
+      } catch (e) {
+        // an unreadable application log never stops conn.log: its fields stay unknown
+        given.delete(kind);
+        for (const m of [ix.byUid, ix.byCid])
+          for (const [k, v] of m) {
+            const kept = v.filter((j) => j.kind !== kind);
+            if (kept.length) m.set(k, kept);
+            else m.delete(k);
+          }
+        const msg = String((e as Error).message).split('\n')[0]!;
+        warnOnce(report, `${msg.startsWith(path) ? msg : `${path}: ${msg}`}; its fields stay unknown`);
+        bump(report.counters, 'zeek_app_logs_failed');
       }
     }
     for (const m of [ix.byUid, ix.byCid]) for (const v of m.values()) v.sort((a, b) => a.ts - b.ts);
     return ix;
+  }
+
+  /** Index the records of one application log. */
+  private async loadOne(kind: Joined['kind'], path: string): Promise<void> {
+    for await (const rec of zeekRecords(path, this.report)) this.addRecord(kind, rec, true);
+  }
+
+  /**
+   * Index one record (by uid; by Community ID too when `byTuple`). With a bound, the oldest uids
+   * are forgotten first (streaming: records wait for their conn.log line, within the bound).
+   */
+  addRecord(kind: Joined['kind'], rec: Rec, byTuple: boolean): void {
+    const ts = num(rec.ts);
+    const j: Joined = { ts, kind, rec, used: false };
+    const uid = str(rec.uid);
+    if (uid) {
+      if (!this.byUid.has(uid)) {
+        this.order.push(uid);
+        if (this.maxUids !== null && this.order.length > this.maxUids) {
+          this.byUid.delete(this.order.shift()!);
+          bump(this.report.counters, 'zeek_app_uids_forgotten');
+        }
+      }
+      push(this.byUid, uid, j);
+    }
+    if (byTuple) {
+      const h = str(rec['id.orig_h']);
+      const r = str(rec['id.resp_h']);
+      const sp = num(rec['id.orig_p']);
+      const dp = num(rec['id.resp_p']);
+      const proto = protocolNumber(str(rec.proto) ?? (kind === 'dns' ? 'udp' : 'tcp'));
+      if (h && r && Number.isFinite(sp) && Number.isFinite(dp) && Number.isFinite(proto))
+        push(this.byCid, communityId(h, r, proto, sp, dp), j);
+    }
+    bump(this.report.counters, `zeek_${kind}_records`);
+  }
+
+  reportOf(): TrafficReport {
+    return this.report;
   }
 
   /** Fill a conn.log flow's application fields from the logs; true when a record matched. */
@@ -239,6 +313,87 @@ export class ZeekAppIndex {
   }
 }
 
+/**
+ * The application logs beside a followed conn.log, tailed for the watcher: each `catchUp()` reads
+ * what the logs gained since the last call (whole lines; a log that shrank or was replaced by
+ * rotation is read again from its start) into a bounded streaming index. Zeek writes a DNS, TLS
+ * or HTTP record before the conn.log line of its connection (conn.log is written when the
+ * connection ends), so catching up before each batch of conn.log lines finds them. gzip'd logs
+ * are not followed.
+ */
+export class ZeekAppTail {
+  readonly index: ZeekAppIndex;
+  private readonly logs: {
+    kind: Joined['kind'];
+    path: string;
+    ino: number;
+    offset: number;
+    carry: string;
+    lines: ZeekLogLines;
+  }[];
+
+  private constructor(logs: ZeekAppLogs, report: TrafficReport, maxUids: number) {
+    const entries = (['dns', 'ssl', 'http'] as const).filter((k) => logs[k]);
+    this.index = ZeekAppIndex.streaming(entries, report, maxUids);
+    this.logs = entries.map((kind) => ({
+      kind,
+      path: logs[kind]!,
+      ino: -1,
+      offset: 0,
+      carry: '',
+      lines: new ZeekLogLines(report),
+    }));
+  }
+
+  /** The tail of the plain-text companion logs of `connPath`, or null when it has none. */
+  static forConn(connPath: string, report: TrafficReport, maxUids = 200_000): ZeekAppTail | null {
+    const name = basename(connPath);
+    if (!name.startsWith('conn') || name.endsWith('.gz')) return null;
+    const logs: ZeekAppLogs = {};
+    for (const kind of ['dns', 'ssl', 'http'] as const) {
+      const p = join(dirname(connPath), `${kind}${name.slice('conn'.length)}`);
+      try {
+        if (statSync(p).isFile()) logs[kind] = p;
+      } catch {
+        // not there
+      }
+    }
+    return logs.dns || logs.ssl || logs.http ? new ZeekAppTail(logs, report, maxUids) : null;
+  }
+
+  /** Read what each log gained (at most `maxBytes` per log per call). */
+  catchUp(maxBytes = 16 << 20): void {
+    for (const l of this.logs) {
+      let fd: number | null = null;
+      try {
+        fd = openSync(l.path, 'r');
+        const st = fstatSync(fd);
+        if (st.ino !== l.ino || st.size < l.offset) {
+          l.ino = st.ino;
+          l.offset = 0;
+          l.carry = '';
+          l.lines = new ZeekLogLines(this.index.reportOf());
+        }
+        const n = Math.min(maxBytes, st.size - l.offset);
+        if (n <= 0) continue;
+        const buf = Buffer.alloc(n);
+        const got = readSync(fd, buf, 0, n, l.offset);
+        l.offset += got;
+        const parts = (l.carry + buf.toString('utf8', 0, got)).split('\n');
+        l.carry = parts.pop() ?? '';
+        for (const raw of parts) {
+          const rec = l.lines.push(raw.replace(/\r$/, ''));
+          if (rec) this.index.addRecord(l.kind, rec, false);
+        }
+      } catch {
+        // a log gone between rotations: read again when it is back
+      } finally {
+        if (fd !== null) closeSync(fd);
+      }
+    }
+  }
+}
+
 function push<K>(m: Map<K, Joined[]>, k: K, j: Joined): void {
   const a = m.get(k);
   if (a) a.push(j);
@@ -251,4 +406,48 @@ export async function joinZeekApp(flows: Flow[], logs: ZeekAppLogs, report: Traf
   let n = 0;
   for (const f of [...flows].sort((a, b) => a.start_time - b.start_time)) if (ix.apply(f)) n++;
   return n;
+}
+
+/**
+ * The application logs Zeek writes beside a conn.log: the same directory and the same name with
+ * `conn` replaced by `dns`, `ssl`, `http` (conn.log → dns.log; a rotated
+ * conn.2026-12-01-10-00-00.log.gz → dns.2026-12-01-10-00-00.log.gz; with or without .gz). Names
+ * that do not start with `conn` have none.
+ */
+export async function companionLogs(connPath: string): Promise<ZeekAppLogs> {
+  const dir = dirname(connPath);
+  const name = basename(connPath);
+  if (!name.startsWith('conn')) return {};
+  const rest = name.slice('conn'.length);
+  const variants = rest.endsWith('.gz') ? [rest, rest.slice(0, -3)] : [rest, `${rest}.gz`];
+  const out: ZeekAppLogs = {};
+  for (const kind of ['dns', 'ssl', 'http'] as const) {
+    for (const v of variants) {
+      const p = join(dir, `${kind}${v}`);
+      try {
+        if ((await stat(p)).isFile()) {
+          out[kind] = p;
+          break;
+        }
+      } catch {
+        // not there
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The join index for a conn.log read: `false` = none, logs given = those, else (undefined / true)
+ * the companion logs found beside it. Null when there is nothing to join.
+ */
+export async function zeekAppIndexFor(
+  connPath: string,
+  choice: boolean | ZeekAppLogs | undefined,
+  report: TrafficReport,
+): Promise<ZeekAppIndex | null> {
+  if (choice === false) return null;
+  const logs = typeof choice === 'object' ? choice : await companionLogs(connPath);
+  if (!logs.dns && !logs.ssl && !logs.http) return null;
+  return ZeekAppIndex.load(logs, report);
 }

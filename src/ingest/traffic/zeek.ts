@@ -8,12 +8,16 @@
  * Unset numeric values become NaN and are counted (`unset_<field>`), never 0. A row whose field
  * count differs from `#fields`, invalid JSON, or a non-numeric value in a numeric field is a bad
  * row handled by the report's policy. `#path` other than conn is fatal.
+ *
+ * With a `ZeekAppIndex` (dns.log / ssl.log / http.log beside conn.log, zeek-app.ts) every flow's
+ * application fields are filled from the record with its uid.
  */
 import { ParseError } from '../../errors.ts';
 import { badRow, parseNumber, readLines, type TrafficReport, warnOnce } from './common.ts';
 import { communityId } from './community-id.ts';
 import { bump } from './pcap.ts';
 import { emptyFeatures, type Flow, portClass, protocolNumber } from './schema.ts';
+import type { ZeekAppIndex } from './zeek-app.ts';
 
 export const ZEEK_CONN_STATES: ReadonlySet<string> = new Set([
   'S0',
@@ -160,7 +164,11 @@ function flatten(obj: Record<string, unknown>, prefix: string, out: Map<string, 
 }
 
 /** Flows of a Zeek conn.log (TSV or JSON lines, plain or gzip'd), in file order. */
-export async function* zeekFlows(path: string, report: TrafficReport): AsyncGenerator<Flow, void, undefined> {
+export async function* zeekFlows(
+  path: string,
+  report: TrafficReport,
+  app: ZeekAppIndex | null = null,
+): AsyncGenerator<Flow, void, undefined> {
   let sep = '\t';
   let setSep = ',';
   let empty = '(empty)';
@@ -240,6 +248,10 @@ export async function* zeekFlows(path: string, report: TrafficReport): AsyncGene
     }
     const flow = toFlow(get, report, lineNo, line);
     if (!flow) continue;
+    if (app) {
+      const uid = get('uid');
+      app.apply(flow, typeof uid === 'string' && uid !== '' ? uid : undefined);
+    }
     report.rowsKept++;
     yield flow;
   }

@@ -581,7 +581,7 @@ function renderBatchTable() {
   for (const r of b.top) {
     if (only && !r.is_anomaly) continue;
     if (cl !== '' && String(r.cluster) !== cl) continue;
-    const values = [r.label, r.src_ip, r.dst_ip, ...Object.values(r.fields)].map((v) =>
+    const values = [r.label, r.src_ip, r.dst_ip, r.community_id, ...Object.values(r.fields)].map((v) =>
       String(v ?? '').toLowerCase(),
     );
     if (q && !values.some((v) => v.includes(q))) continue;
@@ -609,6 +609,68 @@ function renderBatchTable() {
   }
   $('bt-shown').textContent =
     `${shown} of the ${b.top.length} highest-scoring rows shown (of ${b.rows.toLocaleString('en-US')} scored); download the CSV for every row.`;
+}
+
+/** Host windows of a batch: host, window, score against the host threshold, flows, evidence. */
+function renderBatchHosts(h) {
+  const panel = $('bt-hosts-panel');
+  panel.classList.toggle('hidden', !h);
+  if (!h) return;
+  $('bt-hosts-note').textContent =
+    h.threshold === null
+      ? `${h.windows.toLocaleString('en-US')} host windows; this model has no host threshold, so the highest host scores are listed.`
+      : `${h.flagged.toLocaleString('en-US')} of ${h.windows.toLocaleString('en-US')} host windows${h.window_seconds ? ` (${h.window_seconds} s)` : ''} above the host threshold ${fmt(h.threshold)}. A host's score is the mean of its top flow scores in the window; click a Community ID to find the flow below.`;
+  const head = [
+    'host',
+    'window start (UTC)',
+    'host score',
+    'vs threshold',
+    'flows',
+    'flagged flows',
+    'evidence (Community IDs)',
+  ];
+  clear($('bt-hosts').tHead).append(
+    el(
+      'tr',
+      {},
+      head.map((x, i) => el('th', { class: i >= 2 && i <= 5 ? 'num' : null, text: x })),
+    ),
+  );
+  const tb = clear($('bt-hosts').tBodies[0]);
+  for (const r of h.top) {
+    const ids = el(
+      'td',
+      { class: 'evidence' },
+      r.evidence.map((cid) => {
+        const b = el('button', { type: 'button', class: 'link cid', text: cid, title: 'show this flow' });
+        b.addEventListener('click', () => {
+          $('bt-search').value = cid;
+          $('bt-only').checked = false;
+          renderBatchTable();
+        });
+        return b;
+      }),
+    );
+    tb.append(
+      el(
+        'tr',
+        {},
+        el('td', { text: r.host }),
+        el('td', { text: r.window_start ? r.window_start.slice(0, 19).replace('T', ' ') : '—' }),
+        el(
+          'td',
+          { class: 'num' },
+          el('span', { class: `pill ${r.is_anomaly ? 'bad' : 'ok'}`, text: fmt(r.score) }),
+        ),
+        el('td', { class: 'num', text: h.threshold === null ? '—' : `${fmt(r.score / h.threshold, 2)}×` }),
+        el('td', { class: 'num', text: r.flows.toLocaleString('en-US') }),
+        el('td', { class: 'num', text: r.flagged_flows.toLocaleString('en-US') }),
+        ids,
+      ),
+    );
+  }
+  if (h.top.length === 0)
+    tb.append(el('tr', {}, el('td', { colspan: '7', text: 'no host window above the host threshold' })));
 }
 
 function showBatchResult(b) {
@@ -647,6 +709,7 @@ function showBatchResult(b) {
       el('option', { value: String(c.cluster), text: `#${c.cluster}${c.name ? ` ${c.name}` : ''}` }),
     );
   $('bt-download').setAttribute('href', b.download);
+  renderBatchHosts(b.hosts);
   renderBatchTable();
   const head = ['cluster', 'name / tags', 'rows', 'anomalies', 'anomaly share'];
   clear($('bt-clusters').tHead).append(
