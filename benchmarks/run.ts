@@ -3,9 +3,15 @@
  *   1. K-Means fit on KDD Cup 99 10 % (494,021 rows): netanomaly vs scikit-learn (Debian
  *      python3-sklearn, same initial centres, same iteration budget) vs ml-kmeans (pure JS);
  *   2. end-to-end scoring (file → features → score) rows/s on KDD Cup 99 `corrected`;
- *   3. fast vs exhaustive elbow sweep on the 10 % set (time and recommended k) — with --elbow.
+ *   3. fast vs exhaustive elbow sweep on the 10 % set (time and recommended k) — with --elbow;
+ *      --elbow-seeds 0,1,2 repeats both sweeps per seed and prints both inertia curves;
+ *   4. with --scaling: fit time against scikit-learn at 1×, 2×, 4× the rows and at k = 8, 32, 128.
  *
- * Usage: npx tsx benchmarks/run.ts [--json] [--elbow] [--k 32] [--iters 30]
+ * The fit runs on the encoded rows (numeric block + category codes, distinct rows weighted:
+ * src/model/kmeans-encoded.ts), timed from the dense matrix (encoding included); the dense fit
+ * from the same centres is timed too (fit_dense_seconds) and the labels compared.
+ *
+ * Usage: npx tsx benchmarks/run.ts [--json] [--elbow] [--elbow-seeds 0,1,2] [--scaling] [--skip-score] [--k 32] [--iters 30]
  * Prints a human summary on stderr and, with --json, one JSON object on stdout.
  */
 import { execFileSync } from 'node:child_process';
@@ -14,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { kmeans as mlKmeans } from 'ml-kmeans';
+import { encodeDense } from '../src/features/encoded.ts';
 import { kddFieldSpecs } from '../src/features/kdd-fields.ts';
 import { Preprocessor } from '../src/features/preprocessor.ts';
 import { resolveDataset } from '../src/ingest/datasets.ts';
@@ -35,7 +42,11 @@ const K = num('--k', 32);
 const ITERS = num('--iters', 30);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-function sklearnFit(X: Matrix, init: Matrix): { seconds: number; inertia: number; iters: number } {
+function sklearnFit(
+  X: Matrix,
+  init: Matrix,
+  iters = ITERS,
+): { seconds: number; inertia: number; iters: number } {
   const dir = mkdtempSync(join(tmpdir(), 'netanomaly-bench-'));
   writeFileSync(join(dir, 'x.f32'), Buffer.from(X.data.buffer, X.data.byteOffset, X.data.byteLength));
   writeFileSync(
@@ -49,7 +60,7 @@ X = np.fromfile("${dir}/x.f32", dtype=np.float32).reshape(${X.rows}, ${X.cols})
 C = np.fromfile("${dir}/c.f32", dtype=np.float32).reshape(${init.rows}, ${X.cols})
 KMeans(n_clusters=${init.rows}, init=C, n_init=1, max_iter=2, tol=0, algorithm="lloyd").fit(X[:5000])  # warm-up
 t = time.perf_counter()
-km = KMeans(n_clusters=${init.rows}, init=C, n_init=1, max_iter=${ITERS}, tol=0, algorithm="lloyd").fit(X)
+km = KMeans(n_clusters=${init.rows}, init=C, n_init=1, max_iter=${iters}, tol=0, algorithm="lloyd").fit(X)
 print(json.dumps({"seconds": time.perf_counter() - t, "inertia": float(km.inertia_), "iters": int(km.n_iter_)}))`;
   return JSON.parse(
     execFileSync('/usr/bin/python3', ['-c', py], { encoding: 'utf8' }).trim().split('\n').pop()!,
@@ -62,6 +73,7 @@ async function main() {
   const train = await readKdd(trainPath);
   const pre = new Preprocessor(kddFieldSpecs()).fit(train.table);
   const { X } = pre.transform(train.table);
+  const layout = pre.encodedLayout();
   out.rows = X.rows;
   out.features = X.cols;
   log(`KDD Cup 99 10 %: ${X.rows} rows × ${X.cols} features, k=${K}, ${ITERS} Lloyd iterations at most`);
@@ -70,12 +82,19 @@ async function main() {
   // 1. fit time: same initial centres, same iteration budget, tol 0 (stops only on stable labels).
   await new KMeans({ k: K, engine: 'onnx', maxIter: 2, tol: 0 }, init).fit(takeMatrixRows(X, 5000)); // warm-up
   let t = performance.now();
-  const ours = await new KMeans({ k: K, engine: 'onnx', maxIter: ITERS, tol: 0 }, init).fit(X);
+  const dense = await new KMeans({ k: K, engine: 'onnx', maxIter: ITERS, tol: 0 }, init).fit(X);
+  out.fit_dense_seconds = (performance.now() - t) / 1000;
+  t = performance.now();
+  const ours = await new KMeans({ k: K, engine: 'onnx', maxIter: ITERS, tol: 0 }, init).fit(
+    encodeDense(X, layout) ?? X,
+  );
   out.fit_seconds = (performance.now() - t) / 1000;
   out.fit_iters = ours.nIter;
   out.fit_inertia = ours.inertia;
+  out.fit_dense_inertia = dense.inertia;
+  out.fit_labels_differ_from_dense = ours.labels.filter((l, i) => l !== dense.labels[i]).length;
   log(
-    `netanomaly (onnx engine): ${(out.fit_seconds as number).toFixed(2)} s, ${ours.nIter} iterations, inertia ${ours.inertia.toExponential(4)}`,
+    `netanomaly (onnx engine, encoded rows): ${(out.fit_seconds as number).toFixed(2)} s, ${ours.nIter} iterations, inertia ${ours.inertia.toExponential(4)}; dense fit ${(out.fit_dense_seconds as number).toFixed(2)} s, ${out.fit_labels_differ_from_dense} labels differ`,
   );
 
   const sk = sklearnFit(X, init);
@@ -109,7 +128,16 @@ async function main() {
   out.fit_ratio_vs_sklearn = (out.fit_seconds as number) / sk.seconds;
   out.speedup_vs_mlkmeans = (out.mlkmeans_fit_seconds as number) / (out.fit_seconds as number);
 
+  if (flag('--scaling')) await scaling(X, layout, out);
+
   // 2. end-to-end scoring on corrected: read the file, preprocess, score.
+  if (!flag('--skip-score')) await scoring(train, out);
+  await elbows(X, layout, out);
+  if (flag('--json')) process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+async function scoring(train: Awaited<ReturnType<typeof readKdd>>, out: Record<string, unknown>) {
+  let t: number;
   const normals = takeRows(
     train.table,
     train.families.flatMap((f, i) => (f === 'normal' ? [i] : [])),
@@ -151,18 +179,110 @@ async function main() {
       `end-to-end scoring of corrected (${what}): ${test.table.nRows} rows in ${seconds.toFixed(2)} s (read ${((read - t) / 1000).toFixed(2)} s) = ${Math.round(scored.anomalyScore.length / seconds)} rows/s`,
     );
   }
+}
 
-  // 3. fast vs exhaustive elbow sweep.
-  if (flag('--elbow')) {
+/**
+ * 3. fast vs exhaustive elbow sweep (k = 2…30, 3 inits per k) per seed, both curves, and how far
+ * the fast curve is from the exhaustive one (largest relative gap over k, and the largest gap of
+ * the min-max normalised curves the knee rule sees).
+ */
+async function elbows(
+  X: Matrix,
+  layout: ReturnType<Preprocessor['encodedLayout']>,
+  out: Record<string, unknown>,
+) {
+  if (!flag('--elbow')) return;
+  const i = args.indexOf('--elbow-seeds');
+  const seeds = i >= 0 ? args[i + 1]!.split(',').map(Number) : [0];
+  const curves: Record<string, unknown>[] = [];
+  for (const seed of seeds) {
+    const row: Record<string, unknown> = { seed };
+    const inertia: Record<string, number[]> = {};
     for (const mode of ['fast', 'exhaustive'] as const) {
-      t = performance.now();
-      const r = await elbowSweep(X, { mode, kMin: 2, kMax: 30, seed: 0, nInit: 3 });
-      out[`elbow_${mode}_seconds`] = (performance.now() - t) / 1000;
-      out[`elbow_${mode}_k`] = r.recommended;
-      log(`elbow ${mode}: k=${r.recommended} in ${(out[`elbow_${mode}_seconds`] as number).toFixed(1)} s`);
+      const t = performance.now();
+      const r = await elbowSweep(X, { mode, kMin: 2, kMax: 30, seed, nInit: 3, layout });
+      const seconds = (performance.now() - t) / 1000;
+      inertia[mode] = r.rows.map((x) => x.inertia);
+      row[`${mode}_seconds`] = seconds;
+      row[`${mode}_k`] = r.recommended;
+      row[`${mode}_inertia`] = inertia[mode];
+      if (seed === seeds[0]) {
+        out[`elbow_${mode}_seconds`] = seconds;
+        out[`elbow_${mode}_k`] = r.recommended;
+      }
+      log(`elbow ${mode}, seed ${seed}: k=${r.recommended} in ${seconds.toFixed(1)} s`);
+    }
+    const f = inertia.fast!;
+    const e = inertia.exhaustive!;
+    row.max_relative_gap = Math.max(...f.map((v, j) => Math.abs(v - e[j]!) / e[j]!));
+    const norm = (a: number[]) => a.map((v) => (v - Math.min(...a)) / (Math.max(...a) - Math.min(...a)));
+    const fn = norm(f);
+    const en = norm(e);
+    row.max_normalised_gap = Math.max(...fn.map((v, j) => Math.abs(v - en[j]!)));
+    curves.push(row);
+  }
+  out.elbow_seeds = curves;
+}
+
+/**
+ * 4. fit cost against scikit-learn (same centres, ITERS/3 iterations) as rows grow (1×, 2×, 4×
+ * the 10 % file: each extra copy has its numeric values scaled per row by 1 + 1e-3·u, u uniform
+ * in [−1, 1], so copies are new distinct rows, not duplicates) and as k grows (8, 32, 128 at 1×).
+ */
+async function scaling(
+  X: Matrix,
+  layout: ReturnType<Preprocessor['encodedLayout']>,
+  out: Record<string, unknown>,
+) {
+  const iters = Math.max(1, Math.round(ITERS / 3));
+  const engine = await getEngine('onnx');
+  const cases: [number, number][] = [
+    [1, 8],
+    [1, 32],
+    [1, 128],
+    [2, 32],
+    [4, 32],
+  ];
+  const results: Record<string, number>[] = [];
+  for (const [times, k] of cases) {
+    const M = times === 1 ? X : jitteredCopies(X, layout, times);
+    const init = await initialCenters(M, k, 'k-means++', engine, new Rng(0));
+    const t = performance.now();
+    const ours = await new KMeans({ k, engine: 'onnx', maxIter: iters, tol: 0 }, init).fit(
+      encodeDense(M, layout) ?? M,
+    );
+    const seconds = (performance.now() - t) / 1000;
+    const sk = sklearnFit(M, init, iters);
+    results.push({
+      rows: M.rows,
+      k,
+      iters,
+      seconds,
+      sklearn_seconds: sk.seconds,
+      ratio: seconds / sk.seconds,
+      inertia_ratio: ours.inertia / sk.inertia,
+    });
+    log(
+      `scaling: ${M.rows} rows, k=${k}: ${seconds.toFixed(2)} s vs scikit-learn ${sk.seconds.toFixed(2)} s`,
+    );
+  }
+  out.fit_scaling = results;
+}
+
+function jitteredCopies(X: Matrix, layout: ReturnType<Preprocessor['encodedLayout']>, times: number): Matrix {
+  const d = X.cols;
+  const data = new Float32Array(X.rows * times * d);
+  const rng = new Rng(99);
+  for (let c = 0; c < times; c++) {
+    data.set(X.data, c * X.rows * d);
+    if (c === 0) continue;
+    for (let i = 0; i < X.rows; i++) {
+      const f = 1 + 1e-3 * (2 * rng.next() - 1);
+      const o = (c * X.rows + i) * d;
+      for (const j of layout.numericColumns) data[o + j] = data[o + j]! * f;
     }
   }
-  if (flag('--json')) process.stdout.write(`${JSON.stringify(out)}\n`);
+  return { data, rows: X.rows * times, cols: d };
 }
 
 /** A temporary plain-text copy of a (gzip) KDD file keeping the first copy of each line. */

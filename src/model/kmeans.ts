@@ -7,13 +7,27 @@
  *
  * Centres are updated in float64; the distance step runs in float32 on the engine, and the
  * reported inertia is recomputed exactly (float64) for the final centres.
+ *
+ * `fit` also takes encoded rows (features/encoded.ts, e.g. `Preprocessor.transformEncoded` or
+ * `encodeDense`): Lloyd then runs on the distinct rows weighted by their counts, with the
+ * numeric-columns product and category lookups of the scoring path (kmeans-encoded.ts): the
+ * same algorithm and seeding on less data, for the dense matrix those rows stand for.
  */
 import { z } from 'zod';
 import { InputError, NotFittedError, optionError } from '../errors.ts';
+import { checkEncoded, type EncodedMatrix, expandEncoded } from '../features/encoded.ts';
 import { asMatrix, type MatrixInput } from '../ingest/dataframe.ts';
 import type { Matrix } from '../ingest/table.ts';
 import { parseOptions } from '../validation.ts';
 import { type DistanceEngine, type EngineName, getEngine, rowSlice, sumByLabel } from './engine.ts';
+import {
+  type EncodedEngine,
+  expandLabels,
+  initialCentersEncoded,
+  lloydEncoded,
+  meanVarianceEncoded,
+  weightedRows,
+} from './kmeans-encoded.ts';
 import { Rng } from './random.ts';
 
 export const KMeansOptionsSchema = z.object({
@@ -97,7 +111,8 @@ export class KMeans {
     return this.nIter_;
   }
 
-  async fit(input: MatrixInput): Promise<this> {
+  async fit(input: MatrixInput | EncodedMatrix): Promise<this> {
+    if (isEncodedMatrix(input)) return this.fitEncoded(input);
     const X = asMatrix(input);
     checkMatrix(X, 'KMeans.fit');
     const { k } = this.options;
@@ -119,6 +134,32 @@ export class KMeans {
     }
     this.centers_ = best!.centers;
     this.labels_ = best!.labels;
+    this.inertia_ = best!.inertia;
+    this.nIter_ = best!.nIter;
+    return this;
+  }
+
+  /** fit on encoded rows: the distinct rows, weighted (see the module comment). */
+  private async fitEncoded(E: EncodedMatrix): Promise<this> {
+    checkEncoded(E, 'KMeans.fit');
+    const { k } = this.options;
+    if (E.rows < k) throw new InputError(`n_samples=${E.rows} should be >= k=${k}`);
+    const engine = await this.engine();
+    if (!engine.nearestEncoded || this.options.algorithm === 'minibatch') return this.fit(expandEncoded(E));
+    const W = weightedRows(E);
+    if (W.U.rows < k) throw new InputError(`need at least k=${k} distinct rows to fit, found ${W.U.rows}`);
+    const tolAbs = this.options.tol * meanVarianceEncoded(W);
+    const seeds = new Rng(this.options.seed);
+    let best: Awaited<ReturnType<typeof lloydEncoded>> | null = null;
+    const nInit = this.initCenters ? 1 : this.options.nInit;
+    for (let run = 0; run < nInit; run++) {
+      const rng = new Rng(seeds.int(2 ** 31));
+      const start = this.initCenters ?? (await initialCentersEncoded(W, k, this.options.init, engine, rng));
+      const result = await lloydEncoded(W, start, engine as EncodedEngine, this.options.maxIter, tolAbs);
+      if (!best || result.inertia < best.inertia) best = result;
+    }
+    this.centers_ = best!.centers;
+    this.labels_ = expandLabels(W, best!.labels);
     this.inertia_ = best!.inertia;
     this.nIter_ = best!.nIter;
     return this;
@@ -415,6 +456,10 @@ export function takeRows(X: Matrix, index: ArrayLike<number>): Matrix {
   const out = new Float32Array(index.length * d);
   for (let i = 0; i < index.length; i++) out.set(X.data.subarray(index[i]! * d, (index[i]! + 1) * d), i * d);
   return { data: out, rows: index.length, cols: d };
+}
+
+function isEncodedMatrix(input: MatrixInput | EncodedMatrix): input is EncodedMatrix {
+  return 'codes' in input && 'layout' in input;
 }
 
 /** Matrices already scanned for non-finite values (an ensemble scores one matrix with every run). */

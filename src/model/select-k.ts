@@ -3,12 +3,16 @@
  * (Kneedle), plus silhouette (sampled), Calinski-Harabasz and Davies-Bouldin per k, and a
  * recommendation with its reasons. The fast mode fits on a seeded subsample (inertia rescaled to
  * the full row count); the exhaustive mode fits every k on all rows.
+ *
+ * The silhouette sample is the same rows for every k (same seed), so its pairwise distances are
+ * computed once per sweep and each k only regroups them (cluster-quality.ts silhouettePairs).
  */
 import { z } from 'zod';
 import { InputError, optionError } from '../errors.ts';
+import { type EncodedLayout, encodeDense } from '../features/encoded.ts';
 import type { Matrix } from '../ingest/table.ts';
 import { parseOptions } from '../validation.ts';
-import { calinskiHarabasz, daviesBouldin, silhouetteScore } from './cluster-quality.ts';
+import { calinskiHarabasz, daviesBouldin, silhouetteFromPairs, silhouettePairs } from './cluster-quality.ts';
 import { KMeans, takeRows } from './kmeans.ts';
 import { findKnee } from './knee.ts';
 import { Rng } from './random.ts';
@@ -23,6 +27,14 @@ export const ElbowOptionsSchema = z.object({
   seed: z.number().int().default(0),
   nInit: z.number().int().min(1).default(1),
   engine: z.enum(['auto', 'onnx', 'tfjs', 'js']).default('auto'),
+  /**
+   * The preprocessing layout of X (`Preprocessor.encodedLayout()`): K-Means then fits the
+   * encoded rows (numeric columns + category codes, distinct rows weighted: kmeans-encoded.ts),
+   * the same fits for less work. Rows that are not one-hot as the layout says fit dense.
+   */
+  layout: z
+    .custom<EncodedLayout>((v) => typeof v === 'object' && v !== null && 'numericColumns' in v)
+    .optional(),
 });
 export type ElbowOptions = z.input<typeof ElbowOptionsSchema>;
 
@@ -60,20 +72,20 @@ export async function elbowSweep(
   const scaleUp = X.rows / data.rows;
   const rows: ElbowRow[] = [];
   const ks = Array.from({ length: o.kMax - o.kMin + 1 }, (_, i) => o.kMin + i);
+  const fitOn = (o.layout && encodeDense(data, o.layout)) || data;
+  let pairs: ReturnType<typeof silhouettePairs> | null = null;
   for (const [i, k] of ks.entries()) {
     const t0 = performance.now();
-    const km = await new KMeans({ k, seed: o.seed, nInit: o.nInit, engine: o.engine }).fit(data);
+    const km = await new KMeans({ k, seed: o.seed, nInit: o.nInit, engine: o.engine }).fit(fitOn);
     const labels = km.labels;
     const single = k === 1;
+    if (!single && !pairs) {
+      pairs = silhouettePairs(data, { sampleSize: Math.min(o.silhouetteSample, data.rows), seed: o.seed });
+    }
     rows.push({
       k,
       inertia: km.inertia * scaleUp,
-      silhouette: single
-        ? Number.NaN
-        : silhouetteScore(data, labels, {
-            sampleSize: Math.min(o.silhouetteSample, data.rows),
-            seed: o.seed,
-          }),
+      silhouette: single ? Number.NaN : silhouetteFromPairs(pairs!, labels),
       calinskiHarabasz: single ? Number.NaN : calinskiHarabasz(data, labels),
       daviesBouldin: single ? Number.NaN : daviesBouldin(data, labels),
       seconds: (performance.now() - t0) / 1000,

@@ -62,7 +62,13 @@ export async function trainFromFile(path: string, opts: TrainOptions): Promise<T
     const kMax = Math.min(opts.kMax ?? 30, Math.max(3, Math.floor(X.rows / 2)));
     elbow = await elbowSweep(
       X,
-      { kMin: opts.kMin ?? 2, kMax, mode: 'fast', seed: opts.detector?.seed ?? 0 },
+      {
+        kMin: opts.kMin ?? 2,
+        kMax,
+        mode: 'fast',
+        seed: opts.detector?.seed ?? 0,
+        ...(pre.encodable ? { layout: pre.encodedLayout() } : {}),
+      },
       (done, total, kk) => progress(`elbow sweep ${done}/${total} (k=${kk})`),
     );
     k = elbow.recommended;

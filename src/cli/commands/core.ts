@@ -153,7 +153,13 @@ export function registerCoreCommands(program: Command): void {
       const { X } = pre.transform(table);
       const result = await elbowSweep(
         X,
-        { kMin: o.kMin, kMax: o.kMax, mode: o.mode, seed: o.seed },
+        {
+          kMin: o.kMin,
+          kMax: o.kMax,
+          mode: o.mode,
+          seed: o.seed,
+          ...(pre.encodable ? { layout: pre.encodedLayout() } : {}),
+        },
         (d, t, k) => progress.step(`k=${k} (${d}/${t})`),
       );
       progress.done('sweep done');
