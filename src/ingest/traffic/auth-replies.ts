@@ -3,7 +3,8 @@
  *
  * - a reply line `530 ` (FTP: not logged in) or `535 ` (SMTP AUTH: credentials invalid); only
  *   the last line of a multi-line reply (`530-` continues) counts;
- * - POP3 `-ERR` answering the client's `PASS`, `APOP` or `AUTH`;
+ * - POP3 `-ERR` answering the client's `PASS`, `APOP` or `AUTH <mechanism>` (a bare `AUTH` only
+ *   lists mechanisms);
  * - IMAP `<tag> NO` / `<tag> BAD` answering the client's `<tag> LOGIN` / `<tag> AUTHENTICATE`;
  * - an HTTP status line `HTTP/1.x 401` or `407` answering a request that carried credentials
  *   (`Authorization` / `Proxy-Authorization`), except the NTLM and Negotiate schemes, whose first
@@ -76,7 +77,8 @@ function clientLine(a: AuthReplies, d: Uint8Array, o: number, end: number): void
     a.lastVerb = second;
     a.imapTag = first.word;
   } else {
-    a.lastVerb = first.word;
+    // a bare POP3 "AUTH" lists the mechanisms (answered -ERR when there are none): no login
+    a.lastVerb = first.word === 'AUTH' && second === '' ? 'AUTH-LIST' : first.word;
     a.imapTag = '';
   }
 }

@@ -535,7 +535,7 @@ export const FLOW_SCHEMA: readonly FlowField[] = [
     kind: 'numeric',
     unit: 'replies',
     description:
-      'server replies meaning a failed login: FTP 530, SMTP 535, POP3 -ERR after PASS/APOP/AUTH, IMAP NO/BAD to LOGIN/AUTHENTICATE, HTTP 401/407 to a request with Basic/Digest-like credentials (not the NTLM/Negotiate first leg); over the first 16 payload packets / 8 KiB of a TCP flow; 0 for other flows',
+      'server replies meaning a failed login: FTP 530, SMTP 535, POP3 -ERR after PASS, APOP or AUTH with a mechanism, IMAP NO/BAD to LOGIN/AUTHENTICATE, HTTP 401/407 to a request with Basic/Digest-like credentials (not the NTLM/Negotiate first leg); over the first 16 payload packets / 8 KiB of a TCP flow; 0 for other flows',
     sources: { pcap: 'plaintext reply lines (auth-replies.ts)' },
   },
   // host behaviour over longer windows (host-behaviour.ts)

@@ -297,6 +297,8 @@ describe('failed logins', () => {
     assert.equal(
       session([
         [false, '+OK POP3 ready\r\n'],
+        [true, 'AUTH\r\n'],
+        [false, '-ERR Unrecognized command.\r\n'], // a mechanism listing, not a login
         [true, 'USER bob\r\n'],
         [false, '-ERR no such mailbox\r\n'], // after USER: not a password failure
         [true, 'PASS x\r\n'],
