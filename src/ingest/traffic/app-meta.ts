@@ -14,6 +14,7 @@
  * The flow meter calls `observePayload` while a packet's bytes are still valid (the reader reuses
  * its buffer) and `appFeatures` when the flow ends.
  */
+import { escapedRatio, uriMetaChars, userAgentMetaChars } from './http-text.ts';
 import { bump, type Counters } from './pcap.ts';
 import type { AppCategorical, FlowAppInfo } from './schema.ts';
 
@@ -77,6 +78,11 @@ export class AppMeta {
   httpUaLen = Number.NaN;
   httpHeaders = Number.NaN;
   httpStatus = -1;
+  // HTTP text statistics (http-text.ts)
+  httpUriMeta = Number.NaN;
+  httpUriEscaped = Number.NaN;
+  httpUa: string | null = null;
+  httpUaMeta = Number.NaN;
 
   /** Nothing more to learn: both sides parsed, or the look budget spent. */
   get done(): boolean {
@@ -112,9 +118,9 @@ function entropy(d: Uint8Array, o: number, n: number, skip: number): number {
   return h;
 }
 
-function latin1(d: Uint8Array, o: number, n: number): string {
+function latin1(d: Uint8Array, o: number, n: number, max = MAX_TEXT): string {
   let s = '';
-  const m = Math.min(n, MAX_TEXT);
+  const m = Math.min(n, max);
   for (let i = o; i < o + m; i++) s += String.fromCharCode(d[i]!);
   return s;
 }
@@ -545,7 +551,11 @@ function parseHttpRequest(m: AppMeta, d: Uint8Array, o: number, end: number): nu
   m.httpMethod = known ? method : 'other';
   m.httpUriLen = uriEnd - uriStart;
   m.httpUriEntropy = entropy(d, uriStart, uriEnd - uriStart, -1);
-  m.httpUri = latin1(d, uriStart, uriEnd - uriStart);
+  const uri = latin1(d, uriStart, uriEnd - uriStart, APP_MAX_BYTES);
+  m.httpUri = uri.slice(0, MAX_TEXT);
+  m.httpUriMeta = uriMetaChars(uri);
+  m.httpUriEscaped = escapedRatio(uri);
+  let uaText = '';
   // headers: "Name: value" lines until an empty line or the end of the bytes we have
   let headers = 0;
   let host = 0;
@@ -567,12 +577,17 @@ function parseHttpRequest(m: AppMeta, d: Uint8Array, o: number, end: number): nu
     if (nameLen === 4 && lowerIs(d, p, 'host')) {
       host = 1;
       m.httpHost = latin1(d, v, lineEnd - v).toLowerCase();
-    } else if (nameLen === 10 && lowerIs(d, p, 'user-agent')) ua = Math.max(lineEnd - v, 0);
+    } else if (nameLen === 10 && lowerIs(d, p, 'user-agent')) {
+      ua = Math.max(lineEnd - v, 0);
+      uaText = latin1(d, v, ua, APP_MAX_BYTES);
+    }
     p = e + 1;
   }
   m.httpHeaders = headers;
   m.httpHostPresent = host;
   m.httpUaLen = ua;
+  m.httpUaMeta = userAgentMetaChars(uaText);
+  if (ua > 0) m.httpUa = uaText.slice(0, MAX_TEXT);
   return 1;
 }
 
@@ -671,8 +686,12 @@ export function appFeatures(
       v.http_host_present = m.httpHostPresent;
       v.http_ua_len = m.httpUaLen;
       v.http_header_count = m.httpHeaders;
+      v.http_uri_meta_chars = m.httpUriMeta;
+      v.http_uri_escaped_ratio = m.httpUriEscaped;
+      v.http_ua_meta_chars = m.httpUaMeta;
       c.http_method = m.httpMethod;
       info.http_uri = m.httpUri;
+      if (m.httpUa !== null) info.http_user_agent = m.httpUa;
       if (m.httpHost) info.http_host = m.httpHost;
     }
     c.http_status = m.httpStatus < 0 ? 'noreply' : `${m.httpStatus}xx`;

@@ -379,6 +379,7 @@ function decodeTransport(
     pkt.sport = d[p]!;
     pkt.dport = d[p + 1]!;
     pkt.payloadLen = Math.max(l4Len - 8, 0);
+    pkt.payloadOffset = p + 8; // after type, code, checksum and the 4-byte rest of header
   } else {
     return skip(counters, proto === 50 ? 'ipsec_esp' : 'unsupported_ip_protocol');
   }

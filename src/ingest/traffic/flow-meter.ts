@@ -12,8 +12,10 @@
  * seen: backwards timestamps are counted (`backwards_timestamps`) and never move the clock back.
  */
 import { AppMeta, appFeatures, FIRST_DATA_PACKETS, finishApp, observePayload } from './app-meta.ts';
+import { AuthReplies, observeAuth } from './auth-replies.ts';
 import { communityId, icmpPorts } from './community-id.ts';
 import type { DecodedPacket } from './decode.ts';
+import { observeBytes, PayloadSample, payloadStatsFeatures } from './payload-stats.ts';
 import { bump, type Counters } from './pcap.ts';
 import { emptyFeatures, type Flow, type FlowAppInfo, portClass, protocolName } from './schema.ts';
 
@@ -103,6 +105,10 @@ export interface FlowState {
   app: AppMeta | null;
   /** No more payload to look at (budget spent or nothing more to learn). */
   appDone: boolean;
+  /** Payload byte statistics (payload-stats.ts), made at the first captured payload. */
+  sample: PayloadSample | null;
+  /** Failed-login replies (auth-replies.ts), TCP only. */
+  auth: AuthReplies | null;
 }
 
 /** Zeek-style conn_state from what the meter saw (orig = fwd). */
@@ -343,6 +349,8 @@ export class FlowMeter {
       firstResp: Number.NaN,
       app: null,
       appDone: false,
+      sample: null,
+      auth: null,
     };
   }
 
@@ -370,6 +378,7 @@ export class FlowMeter {
         );
         f.appDone = f.app.done;
       }
+      if (p.data !== undefined && (p.payloadCaptured ?? 0) > 0) this.content(f, fwd, p);
     }
     if (fwd) {
       if (f.fwdPkts > 0) f.fwdIat.add(ts - f.lastFwd);
@@ -411,6 +420,15 @@ export class FlowMeter {
     if (fl & ECE) f.ece++;
     if (fl & CWR) f.cwr++;
     if (f.fwdRst || f.bwdRst || (f.fwdFin && f.bwdFin)) f.closed = true;
+  }
+
+  /** Payload content: byte statistics and, for TCP, failed-login replies (bounded samples). */
+  private content(f: FlowState, fwd: boolean, p: DecodedPacket): void {
+    if (f.sample === null) f.sample = new PayloadSample();
+    if (!f.sample.full) observeBytes(f.sample, fwd, p.data!, p.payloadOffset!, p.payloadCaptured!);
+    if (f.proto !== 6) return;
+    if (f.auth === null) f.auth = new AuthReplies();
+    if (!f.auth.done) observeAuth(f.auth, fwd, p.data!, p.payloadOffset!, p.payloadCaptured!);
   }
 
   private finish(s: FlowState, counter: string | null): Flow {
@@ -459,6 +477,8 @@ export class FlowMeter {
     v.cwr_count = s.cwr;
     for (let i = 0; i < FIRST_DATA_PACKETS; i++) v[`first_data_${i + 1}`] = s.firstData[i] ?? 0;
     v.resp_delay = Number.isNaN(s.firstResp) ? Number.NaN : s.firstResp - s.start;
+    payloadStatsFeatures(s.sample, v);
+    v.auth_failures = s.auth ? s.auth.failures : 0;
     if (s.app) finishApp(s.app, this.counters);
     const info: FlowAppInfo = {};
     const app = appFeatures(s.app, v, info);

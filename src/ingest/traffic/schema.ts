@@ -443,6 +443,29 @@ export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
       sources: APP_SRC('HTTP/1.x request line and headers of the first request segment'),
     }),
   ),
+  ...(
+    [
+      [
+        'http_uri_meta_chars',
+        'characters',
+        'meta characters \' " < > ( ) ; $ { } | ` \\ and ../ or ..\\ sequences in the request-target after percent-decoding twice (http-text.ts)',
+      ],
+      ['http_uri_escaped_ratio', 'ratio 0..1', 'share of the raw request-target written as %XX escapes'],
+      [
+        'http_ua_meta_chars',
+        'characters',
+        'meta characters of the User-Agent (decoded; without the ( ) ; of its grammar) plus each ://; 0 without one',
+      ],
+    ] as const
+  ).map(
+    ([name, unit, description]): FlowField => ({
+      name,
+      kind: 'numeric',
+      unit,
+      description: `${description}; NaN unless an HTTP request was seen`,
+      sources: APP_SRC('HTTP/1.x request line and User-Agent of the first request (http-text.ts)'),
+    }),
+  ),
   {
     name: 'http_method',
     kind: 'categorical',
@@ -475,6 +498,47 @@ export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
     unit: 's',
     description: "time from the flow's first packet to the responder's first packet; NaN without a reply",
     sources: { pcap: 'packet timestamps' },
+  },
+  // payload content (payload-stats.ts, auth-replies.ts)
+  ...(
+    [
+      [
+        'fwd_payload_entropy',
+        'bits/byte',
+        "Shannon entropy of the originator's first ≤ 1 KiB of payload (0..8)",
+      ],
+      [
+        'bwd_payload_entropy',
+        'bits/byte',
+        "Shannon entropy of the responder's first ≤ 1 KiB of payload (0..8)",
+      ],
+      [
+        'fwd_printable_ratio',
+        'ratio 0..1',
+        "share of printable ASCII (0x20-0x7e, tab, CR, LF) in the originator's first ≤ 1 KiB of payload",
+      ],
+      [
+        'bwd_printable_ratio',
+        'ratio 0..1',
+        "share of printable ASCII in the responder's first ≤ 1 KiB of payload",
+      ],
+    ] as const
+  ).map(
+    ([name, unit, description]): FlowField => ({
+      name,
+      kind: 'numeric',
+      unit,
+      description: `${description}; NaN when that direction carried no captured payload`,
+      sources: { pcap: 'TCP/UDP payload, ICMP after its 8-byte header (payload-stats.ts)' },
+    }),
+  ),
+  {
+    name: 'auth_failures',
+    kind: 'numeric',
+    unit: 'replies',
+    description:
+      'server replies meaning a failed login: FTP 530, SMTP 535, POP3 -ERR after PASS, APOP or AUTH with a mechanism, IMAP NO/BAD to LOGIN/AUTHENTICATE, HTTP 401/407 to a request with Basic/Digest-like credentials (not the NTLM/Negotiate first leg); over the first 16 payload packets / 8 KiB of a TCP flow; 0 for other flows',
+    sources: { pcap: 'plaintext reply lines (auth-replies.ts)' },
   },
   // host behaviour over longer windows (host-behaviour.ts)
   ...hostFields('src_60s', 'the last 60 s'),
@@ -526,11 +590,16 @@ export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
 
 /**
  * Numeric fields that are NaN for a flow the field does not apply to (a DNS field of a TLS flow,
- * the reply delay of an unanswered flow), even from a source that supplies them.
+ * the reply delay of an unanswered flow, the payload statistics of a direction without payload),
+ * even from a source that supplies them.
  */
 export const NAN_WHEN_NOT_APPLICABLE: ReadonlySet<string> = new Set(
   FLOW_SCHEMA.filter(
-    (f) => f.kind === 'numeric' && (/^(dns|tls|http)_/.test(f.name) || f.name === 'resp_delay'),
+    (f) =>
+      f.kind === 'numeric' &&
+      (/^(dns|tls|http)_/.test(f.name) ||
+        f.name === 'resp_delay' ||
+        /^(fwd|bwd)_(payload_entropy|printable_ratio)$/.test(f.name)),
   ).map((f) => f.name),
 );
 
@@ -566,6 +635,8 @@ export interface FlowAppInfo {
   tls_fingerprint?: string;
   http_host?: string;
   http_uri?: string;
+  /** User-Agent of the first request, up to 256 characters. */
+  http_user_agent?: string;
 }
 
 /** One flow in canonical form. `f` holds every numeric feature by name (NaN = missing). */
