@@ -44,7 +44,11 @@ export async function scoreIntoTable(
   opts: ScoreInDatabaseOptions,
 ): Promise<{ rows: number; anomalies: number }> {
   const keep = opts.keep ?? [];
-  await checkSourceColumns({ client: opts.client, table: opts.table }, state.preprocessor.fields, [...keep]);
+  await checkSourceColumns(
+    { client: opts.client, table: opts.table, ...(opts.columns ? { columns: opts.columns } : {}) },
+    state.preprocessor.fields,
+    [...keep],
+  );
   const types = new Map((await opts.client.columns(opts.table)).map((c) => [c.name, c.type]));
   const defs = [
     ...keep.map((k) => `${quoteIdent(k)} ${types.get(k)!}`),
@@ -85,7 +89,11 @@ export async function scoreRows(
   opts: ScoreInDatabaseOptions & { orderBy?: string },
 ): Promise<ScoredDbRow[]> {
   const keep = opts.keep ?? [];
-  await checkSourceColumns({ client: opts.client, table: opts.table }, state.preprocessor.fields, [...keep]);
+  await checkSourceColumns(
+    { client: opts.client, table: opts.table, ...(opts.columns ? { columns: opts.columns } : {}) },
+    state.preprocessor.fields,
+    [...keep],
+  );
   const sql = query(state, opts, true) + (opts.orderBy ? ` ORDER BY ${opts.orderBy}` : '');
   const rows = await opts.client.rows(sql, SCORING_SETTINGS);
   const n = keep.length;
