@@ -16,14 +16,20 @@
  *   √(nearest d²) / scale_r; `cluster` = nearest centre of the first run (0-based);
  *   `is_anomaly` = anomaly_score > threshold.
  *
- * Every expression sits in one SELECT level over the source table (aliases), so on a
- * `Distributed` table each shard computes its rows' scores (and, for training, its partial sums).
- * The SQL keeps to what ClickHouse 18.16 has (no log1p, no sign). Its lambdas capture no column:
- * 18.16 loses a captured column when the outer query does not select the captured alias (or when
- * the function also takes a column-derived array), so the feature vector goes in as an argument
- * replicated k times (`arrayResize([x], k, x)`). Scalar expressions per centre instead of arrays
- * were tried: 18.16 expands every alias where it is used and the query then grows past millions
- * of AST nodes (14× slower at k = 56).
+ * The per-row work sits in one SELECT level over the source table, so on a `Distributed` table
+ * each shard computes its rows' scores (and, for training, its partial sums). The SQL keeps to
+ * what ClickHouse 18.16 has (no log1p, no sign) and runs unchanged on current releases (chdb
+ * 26.7, test/clickhouse/chdb.test.ts). Its lambdas capture no column: 18.16 loses a captured
+ * column when the outer query does not select the captured alias (or when the function also
+ * takes a column-derived array), so the feature vector goes in as an argument replicated k times
+ * (`arrayResize([x], k, x)`).
+ *
+ * What made 18.16 slow, and how the SQL avoids it (docs/clickhouse.md has the figures): the
+ * server pastes an alias's expression wherever the alias is used and analyses every copy, and it
+ * names a literal array of up to 100 elements by its whole text, rebuilt at every enclosing node.
+ * So the scoring query writes every heavy part once (scoreTupleExpr: lambda parameters stand for
+ * reused values), pads short constant arrays past 100 elements (constArray), and looks the
+ * categorical terms up with one `arrayElement` per field rather than k `transform`s.
  */
 import { InputError } from '../errors.ts';
 import type { EncodedLayout } from '../features/encoded.ts';
