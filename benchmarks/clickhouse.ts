@@ -11,8 +11,7 @@
  * Rows: a strided subset of KDD Cup 99 10 % (default 10,000). Not part of `make test`.
  */
 import { ClickHouseClient } from '../src/clickhouse/client.ts';
-import { scoreQuery, sqlModel } from '../src/clickhouse/model-sql.ts';
-import { SCORING_SETTINGS } from '../src/clickhouse/score-in-db.ts';
+import { modelBlockSettings, scoreQuery, sqlModel } from '../src/clickhouse/model-sql.ts';
 import { clusterSums, type DbSource } from '../src/clickhouse/train-in-db.ts';
 import { kddFieldSpecs } from '../src/features/kdd-fields.ts';
 import { readKdd } from '../src/ingest/kdd.ts';
@@ -50,6 +49,7 @@ const normal = takeRows(
 );
 const det = await new AnomalyDetector(kddFieldSpecs(), { k: 8, ensembleK: [16, 32] }).fit(normal);
 const model = sqlModel(det.toState());
+const SCORING_SETTINGS = modelBlockSettings(model);
 const X = det.preprocessor.transform(one).X;
 const init = await initialCenters(X, 8, 'k-means++', await getEngine('js'), new Rng(1));
 const ITER = 3;

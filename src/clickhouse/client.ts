@@ -234,7 +234,7 @@ export class RowBinaryWriter {
     this.at += 8;
   }
 
-  uint64(v: number): void {
+  uint64(v: number | bigint): void {
     this.ensure(8);
     this.buf.writeBigUInt64LE(BigInt(v), this.at);
     this.at += 8;

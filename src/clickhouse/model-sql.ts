@@ -16,14 +16,20 @@
  *   √(nearest d²) / scale_r; `cluster` = nearest centre of the first run (0-based);
  *   `is_anomaly` = anomaly_score > threshold.
  *
- * Every expression sits in one SELECT level over the source table (aliases), so on a
- * `Distributed` table each shard computes its rows' scores (and, for training, its partial sums).
- * The SQL keeps to what ClickHouse 18.16 has (no log1p, no sign). Its lambdas capture no column:
- * 18.16 loses a captured column when the outer query does not select the captured alias (or when
- * the function also takes a column-derived array), so the feature vector goes in as an argument
- * replicated k times (`arrayResize([x], k, x)`). Scalar expressions per centre instead of arrays
- * were tried: 18.16 expands every alias where it is used and the query then grows past millions
- * of AST nodes (14× slower at k = 56).
+ * The per-row work sits in one SELECT level over the source table, so on a `Distributed` table
+ * each shard computes its rows' scores (and, for training, its partial sums). The SQL keeps to
+ * what ClickHouse 18.16 has (no log1p, no sign) and runs unchanged on current releases (chdb
+ * 26.7, test/clickhouse/chdb.test.ts). Its lambdas capture no column: 18.16 loses a captured
+ * column when the outer query does not select the captured alias (or when the function also
+ * takes a column-derived array), so the feature vector goes in as an argument replicated k times
+ * (`arrayResize([x], k, x)`).
+ *
+ * What made 18.16 slow, and how the SQL avoids it (docs/clickhouse.md has the figures): the
+ * server pastes an alias's expression wherever the alias is used and analyses every copy, and it
+ * names a literal array of up to 100 elements by its whole text, rebuilt at every enclosing node.
+ * So the scoring query writes every heavy part once (scoreTupleExpr: lambda parameters stand for
+ * reused values), pads short constant arrays past 100 elements (constArray), and looks the
+ * categorical terms up with one `arrayElement` per field rather than k `transform`s.
  */
 import { InputError } from '../errors.ts';
 import type { EncodedLayout } from '../features/encoded.ts';
@@ -50,6 +56,18 @@ export function floatLiteral(v: number): string {
   if (!Number.isFinite(v)) throw new InputError(`model holds a non-finite number (${v}); cannot write SQL`);
   const s = String(v);
   return /[.eE]/.test(s) ? s : `${s}.0`;
+}
+
+/**
+ * A constant array of `items` (SQL texts of one type) that analyses fast on 18.16: the server
+ * names a literal array of up to 100 elements by its whole text, rebuilt at every enclosing
+ * expression, and a longer one by a hash; shorter arrays are padded past 100 with `pad` and cut
+ * back by `arrayResize` (folded once, at analysis).
+ */
+function constArray(items: readonly string[], pad: string): string {
+  if (items.length > 100) return `[${items.join(',')}]`;
+  const padded = [...items, ...new Array<string>(101 - items.length).fill(pad)];
+  return `arrayResize([${padded.join(',')}], ${items.length})`;
 }
 
 function floatArray(values: ArrayLike<number>): string {
@@ -127,46 +145,81 @@ export function featureItems(pre: PreprocessorState, columns: ColumnMap = {}): s
  * `greatest(catBase + term_0[code_0] + …, 0)` of the encoded scorer.
  */
 export function distanceItems(r: number, P: EncodedCenters): string[] {
+  const codes = P.layout.categorical.map((_, f) => SQL_NAMES.code(f));
+  const d = SQL_NAMES.dist2(r);
+  const m = SQL_NAMES.min(r);
+  return [
+    `${distanceExpr(P, SQL_NAMES.features, codes)} AS ${d}`,
+    `arrayReduce('min', ${d}) AS ${m}`,
+    `toInt32(indexOf(${d}, ${m}) - 1) AS ${SQL_NAMES.label(r)}`,
+  ];
+}
+
+/**
+ * The array of squared distances from the feature vector `x` (an Array(Float64) expression) with
+ * categorical codes `codes` (UInt expressions) to the k centres of P. Each of `x` and `codes`
+ * appears once per centre set in the text (`codes` inside k lookups: pass short names).
+ */
+export function distanceExpr(P: EncodedCenters, x: string, codes: readonly string[]): string {
   const k = P.k;
   const dn = P.layout.numericColumns.length;
   const nc = P.layout.categorical.length;
   const rows: string[] = [];
   for (let c = 0; c < k; c++) rows.push(floatArray(P.numeric.subarray(c * dn, (c + 1) * dn)));
   const ts = Array.from({ length: nc }, (_, f) => `t${f}`);
-  // Per field, k scalar lookups `transform(code, [1..width], [term of each code], 0)`: a hash
-  // lookup per row, where indexing a constant array of arrays would copy it into every row.
+  // Per field, the k terms of the row's code: `arrayElement` of a constant array (one array of k
+  // terms per code) at the code, a lookup per row (18.16 keeps the constant as it is; k scalar
+  // `transform`s per field instead made the query 20× slower to analyse and to run).
   const lookups = P.layout.categorical.map((b, f) => {
     const terms = P.catTerms[f]!;
-    const codes = `[${Array.from({ length: b.width }, (_, j) => j + 1).join(',')}]`;
-    const perCentre: string[] = [];
-    for (let c = 0; c < k; c++) {
-      const col = Array.from({ length: b.width }, (_, j) => terms[j * k + c]!);
-      perCentre.push(`transform(${SQL_NAMES.code(f)}, ${codes}, ${floatArray(col)}, 0.0)`);
-    }
-    return `[${perCentre.join(', ')}]`;
+    const perCode: string[] = [];
+    for (let j = 0; j < b.width; j++) perCode.push(floatArray(terms.subarray(j * k, (j + 1) * k)));
+    return `arrayElement(${constArray(perCode, '[0.0]')}, ${codes[f]})`;
   });
-  const x = SQL_NAMES.features;
-  const d = SQL_NAMES.dist2(r);
-  const m = SQL_NAMES.min(r);
-  return [
+  return (
     `arrayMap((${['cn', 'cb', ...ts, 'xx'].join(', ')}) -> arraySum(arrayMap((a, b) -> (a - b) * (a - b), xx, cn)) + greatest(${['cb', ...ts].join(' + ')}, 0.0), ` +
-      `[${rows.join(',')}], ${floatArray(P.catBase)}, ${[...lookups, ''].join(', ')}arrayResize([${x}], ${k}, ${x})) AS ${d}`,
-    `arrayReduce('min', ${d}) AS ${m}`,
-    `toInt32(indexOf(${d}, ${m}) - 1) AS ${SQL_NAMES.label(r)}`,
-  ];
+    `${constArray(rows, '[0.0]')}, ${constArray(Array.from(P.catBase, floatLiteral), '0.0')}, ${[...lookups, ''].join(', ')}arrayResize([${x}], ${k}, ${x}))`
+  );
 }
 
-/** Select items of the whole model: features, every run's distances, then the three outputs. */
-export function scoreItems(model: SqlModel, columns: ColumnMap = {}): string[] {
-  const items = featureItems(model.pre, columns);
-  model.runs.forEach((run, r) => {
-    items.push(...distanceItems(r, run.encoded));
-  });
-  const terms = model.runs.map((run, r) => `sqrt(${SQL_NAMES.min(r)}) / ${floatLiteral(run.scale)}`);
-  items.push(`(${terms.join(' + ')}) / ${floatLiteral(model.runs.length)} AS anomaly_score`);
-  items.push(`${SQL_NAMES.label(0)} AS cluster`);
-  items.push(`toUInt8(anomaly_score > ${floatLiteral(model.threshold)}) AS is_anomaly`);
-  return items;
+/**
+ * One expression per row for the whole model: the tuple (anomaly_score, cluster, squared
+ * distance to the cluster's centre). 18.16 pastes an alias's whole expression wherever the alias
+ * is used and analyses every copy, so here every heavy part is written once: the feature vector
+ * and the codes enter as arguments of an outer lambda (`na_px`, `na_pc{f}`), each run's
+ * distance array as the argument of a lambda taking its minimum and that minimum's index, and the
+ * runs' (minimum, index) tuples as the arguments of the lambda forming the result. No lambda
+ * captures a column (see the module comment).
+ */
+export function scoreTupleExpr(model: SqlModel, columns: ColumnMap = {}): string {
+  const items = featureItems(model.pre, columns).map((it) => it.replace(/ AS na_(x|c\d+)$/, ''));
+  const nc = model.layout.categorical.length;
+  const codes = Array.from({ length: nc }, (_, f) => `na_pc${f}`);
+  const perRun = model.runs.map(
+    (run) =>
+      `[arrayMap(dd -> tuple(arrayReduce('min', dd), toInt32(indexOf(dd, arrayReduce('min', dd)) - 1)), [${distanceExpr(run.encoded, 'na_px', codes)}])[1]]`,
+  );
+  const ts = model.runs.map((_, r) => `na_t${r}`);
+  const score = model.runs
+    .map((run, r) => `sqrt(tupleElement(na_t${r}, 1)) / ${floatLiteral(run.scale)}`)
+    .join(' + ');
+  const result = `arrayMap((${ts.join(', ')}) -> tuple((${score}) / ${floatLiteral(model.runs.length)}, tupleElement(na_t0, 2), tupleElement(na_t0, 1)), ${perRun.join(', ')})[1]`;
+  return `arrayMap((${['na_px', ...codes].join(', ')}) -> ${result}, ${items.map((it) => `[${it}]`).join(', ')})[1]`;
+}
+
+/**
+ * Rows per block for a query holding `centres` centres of `cols` numeric columns: 18.16
+ * materialises every constant centre array in each row of a block, so a block holds about 2 M
+ * numbers per array (1,024 rows at 56 centres of KDD's 38 columns, 110 rows at 500 centres).
+ */
+export function blockRows(centres: number, cols: number): number {
+  return Math.max(64, Math.min(65_536, Math.floor((1 << 21) / Math.max(1, centres * cols))));
+}
+
+/** `max_block_size` for scoring with a model (all its centres in one query). */
+export function modelBlockSettings(model: SqlModel): { max_block_size: number } {
+  const centres = model.runs.reduce((a, r) => a + r.centers.rows, 0);
+  return { max_block_size: blockRows(centres, model.layout.numericColumns.length) };
 }
 
 export interface ScoreQueryOptions {
@@ -184,21 +237,23 @@ export interface ScoreQueryOptions {
 /**
  * The scoring query: `keep…, anomaly_score, cluster, is_anomaly` per row of `source` (a table,
  * possibly Distributed, or a parenthesised subquery). The inner level does the work (on the
- * shards for a Distributed table); the outer one only picks the columns.
+ * shards for a Distributed table: one tuple per row, scoreTupleExpr); the outer one only takes
+ * the tuple apart and compares with the threshold.
  */
 export function scoreQuery(model: SqlModel, source: string, opts: ScoreQueryOptions = {}): string {
   const keep = (opts.keep ?? []).map(quoteIdent);
-  const inner = [...keep, ...scoreItems(model, opts.columns)];
-  const outputs = [...keep, 'anomaly_score', 'cluster', 'is_anomaly'];
-  if (opts.withDistance) {
-    inner.push(`sqrt(${SQL_NAMES.min(0)}) AS distance`);
-    outputs.push('distance');
-  }
-  const where = [opts.where, opts.onlyAnomalies ? 'is_anomaly = 1' : undefined].filter(Boolean);
+  const s = 'na_s';
+  const outputs = [
+    ...keep,
+    `tupleElement(${s}, 1) AS anomaly_score`,
+    `tupleElement(${s}, 2) AS cluster`,
+    `toUInt8(anomaly_score > ${floatLiteral(model.threshold)}) AS is_anomaly`,
+  ];
+  if (opts.withDistance) outputs.push(`sqrt(tupleElement(${s}, 3)) AS distance`);
   return (
-    `SELECT ${outputs.join(', ')}\nFROM (\n  SELECT\n    ${inner.join(',\n    ')}\n  FROM ${source}` +
-    (where.length ? `\n  WHERE ${where.map((w) => `(${w})`).join(' AND ')}` : '') +
-    '\n)'
+    `SELECT ${outputs.join(', ')}\nFROM (\n  SELECT ${[...keep, `${scoreTupleExpr(model, opts.columns)} AS ${s}`].join(', ')}\n  FROM ${source}` +
+    (opts.where ? `\n  WHERE ${opts.where}` : '') +
+    `\n)${opts.onlyAnomalies ? '\nWHERE is_anomaly = 1' : ''}`
   );
 }
 

@@ -6,7 +6,7 @@
 import { InputError } from '../errors.ts';
 import type { DetectorState } from '../model/detector.ts';
 import { type ClickHouseClient, quoteIdent } from './client.ts';
-import { type ColumnMap, scoreQuery, sqlModel } from './model-sql.ts';
+import { type ColumnMap, modelBlockSettings, scoreQuery, sqlModel } from './model-sql.ts';
 import { checkSourceColumns } from './train-in-db.ts';
 
 export interface ScoreInDatabaseOptions {
@@ -22,7 +22,9 @@ export interface ScoreInDatabaseOptions {
 }
 
 /** Settings of scoring queries: small blocks (18.16 materialises every centre per row of a block). */
-export const SCORING_SETTINGS = { max_block_size: 1024 } as const;
+function scoringSettings(state: DetectorState): { max_block_size: number } {
+  return modelBlockSettings(sqlModel(state));
+}
 
 function query(state: DetectorState, opts: ScoreInDatabaseOptions, withDistance = false): string {
   return scoreQuery(sqlModel(state), opts.table, {
@@ -44,7 +46,11 @@ export async function scoreIntoTable(
   opts: ScoreInDatabaseOptions,
 ): Promise<{ rows: number; anomalies: number }> {
   const keep = opts.keep ?? [];
-  await checkSourceColumns({ client: opts.client, table: opts.table }, state.preprocessor.fields, [...keep]);
+  await checkSourceColumns(
+    { client: opts.client, table: opts.table, ...(opts.columns ? { columns: opts.columns } : {}) },
+    state.preprocessor.fields,
+    [...keep],
+  );
   const types = new Map((await opts.client.columns(opts.table)).map((c) => [c.name, c.type]));
   const defs = [
     ...keep.map((k) => `${quoteIdent(k)} ${types.get(k)!}`),
@@ -66,7 +72,7 @@ export async function scoreIntoTable(
   };
   const before = await count();
   const cols = [...keep, 'anomaly_score', 'cluster', 'is_anomaly'].map(quoteIdent).join(', ');
-  await opts.client.exec(`INSERT INTO ${into} (${cols}) ${query(state, opts)}`, SCORING_SETTINGS);
+  await opts.client.exec(`INSERT INTO ${into} (${cols}) ${query(state, opts)}`, scoringSettings(state));
   const now = await count();
   return { rows: now.rows - before.rows, anomalies: now.anomalies - before.anomalies };
 }
@@ -85,9 +91,13 @@ export async function scoreRows(
   opts: ScoreInDatabaseOptions & { orderBy?: string },
 ): Promise<ScoredDbRow[]> {
   const keep = opts.keep ?? [];
-  await checkSourceColumns({ client: opts.client, table: opts.table }, state.preprocessor.fields, [...keep]);
+  await checkSourceColumns(
+    { client: opts.client, table: opts.table, ...(opts.columns ? { columns: opts.columns } : {}) },
+    state.preprocessor.fields,
+    [...keep],
+  );
   const sql = query(state, opts, true) + (opts.orderBy ? ` ORDER BY ${opts.orderBy}` : '');
-  const rows = await opts.client.rows(sql, SCORING_SETTINGS);
+  const rows = await opts.client.rows(sql, scoringSettings(state));
   const n = keep.length;
   return rows.map((r) => ({
     keep: r.slice(0, n),

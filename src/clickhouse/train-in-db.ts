@@ -39,6 +39,7 @@ import { Rng } from '../model/random.ts';
 import { type ElbowResult, elbowSweep } from '../model/select-k.ts';
 import { type ClickHouseClient, isNumericType, isTextType, quoteIdent, quoteString } from './client.ts';
 import {
+  blockRows,
   type ColumnMap,
   columnSql,
   distanceItems,
@@ -237,6 +238,12 @@ function withCenters(src: DbSource, pre: PreprocessorState, centers: Matrix, r =
   return `WITH ${[...featureItems(pre, src.columns), ...distanceItems(r, encodedCenters(centers, layout))].join(',\n  ')}`;
 }
 
+/** `max_block_size` for a query over `centres` centres (see blockRows). */
+function blocks(pre: PreprocessorState, centres: number): { max_block_size: number } {
+  const numeric = pre.fields.filter((f) => f.kind === 'numeric').length;
+  return { max_block_size: blockRows(centres, numeric) };
+}
+
 /** Per categorical field, `sumMap` of its codes: how many rows of the group hold each code. */
 function codeCountItems(pre: PreprocessorState): string[] {
   return pre.fields
@@ -279,6 +286,7 @@ export async function clusterSums(
   ];
   const rows = await src.client.rows(
     `${withCenters(src, pre, centers)}\nSELECT ${select.join(', ')} FROM ${src.table} ${whereSql(src)} GROUP BY ${SQL_NAMES.label(0)}`,
+    blocks(pre, k),
   );
   const counts = new Float64Array(k);
   const sums = new Float64Array(k * d);
@@ -315,6 +323,7 @@ async function farthestRows(
   const codes = layout.categorical.map((_, f) => SQL_NAMES.code(f));
   const rows = await src.client.rows(
     `${withCenters(src, pre, centers)}\nSELECT ${[SQL_NAMES.features, ...codes].join(', ')} FROM ${src.table} ${whereSql(src)} ORDER BY ${SQL_NAMES.min(0)} DESC LIMIT ${m}`,
+    blocks(pre, centers.rows),
   );
   return rows.map((row) => {
     const x = new Array<number>(layout.cols).fill(0);
@@ -434,6 +443,7 @@ async function finalPass(
   const m = SQL_NAMES.min(0);
   const [row] = await src.client.rows(
     `${withCenters(src, pre, centers)}\nSELECT sumMap([toUInt32(${SQL_NAMES.label(0)})], [toUInt64(1)]), sum(${m}), quantilesExact(${levels.join(', ')})(${m}) FROM ${src.table} ${whereSql(src)}`,
+    blocks(pre, centers.rows),
   );
   const counts = new Float64Array(centers.rows);
   for (const [c, count] of parseSumMap(row![0]!)) counts[c] = count;
@@ -449,10 +459,12 @@ async function orderStatistics(
   expr: string,
   n: number,
   ranks: number[],
+  settings: { max_block_size: number },
 ): Promise<number[]> {
   const levels = ranks.map((r) => floatLiteral(Math.min(1, (r + 0.5) / n)));
   const [row] = await src.client.rows(
     `${withClause}\nSELECT quantilesExact(${levels.join(', ')})(${expr}) FROM ${src.table} ${whereSql(src)}`,
+    settings,
   );
   return parseArray(row![0]!);
 }
@@ -591,7 +603,11 @@ export async function trainInDatabase(opts: TrainInDatabaseOptions): Promise<Tra
     pct.push({ lo, frac: pos - lo });
     ranks.push(lo, Math.min(rows - 1, lo + 1));
   }
-  const stats = await orderStatistics(src, withLoo, 'na_loo', rows, ranks);
+  const allCentres = blocks(
+    pre,
+    runs.reduce((a, r) => a + r.state.kmeans.k, 0),
+  );
+  const stats = await orderStatistics(src, withLoo, 'na_loo', rows, ranks, allCentres);
   const threshold = stats[0]! + (stats[1]! - stats[0]!) * (tPos - tLo);
   const scorePercentiles = pct.map((p, i) => {
     const a = stats[2 + 2 * i]!;
@@ -600,6 +616,7 @@ export async function trainInDatabase(opts: TrainInDatabaseOptions): Promise<Tra
   });
   const [above] = await src.client.rows(
     `${withLoo}\nSELECT countIf(na_loo > ${floatLiteral(threshold)}) FROM ${src.table} ${whereSql(src)}`,
+    allCentres,
   );
   const state: DetectorState = {
     options,

@@ -219,3 +219,39 @@ export async function loadRows(
   }
   for (let s = 0; s < n; s++) if (writers[s]!.bytes > 0) await flush(s);
 }
+
+/** A typed column for loadColumns. */
+export type TypedColumn =
+  | { name: string; type: 'UInt64'; values: ArrayLike<number | bigint> }
+  | { name: string; type: 'Float64'; values: ArrayLike<number> }
+  | { name: string; type: 'String'; values: readonly string[] };
+
+/**
+ * Creates `<name>_local` + `<name>` (as createShardedTable, `id UInt64` first) with these
+ * columns and loads their n rows, row i (id i) on shard i mod N.
+ */
+export async function loadColumns(
+  cluster: LocalCluster,
+  name: string,
+  columns: TypedColumn[],
+): Promise<void> {
+  await createShardedTable(cluster, name, [
+    ['id', 'UInt64'],
+    ...columns.map((c) => [c.name, c.type] as [string, string]),
+  ]);
+  const n = columns[0]!.values.length;
+  const writers = cluster.shards.map(() => new RowBinaryWriter());
+  for (let i = 0; i < n; i++) {
+    const w = writers[i % writers.length]!;
+    w.uint64(i);
+    for (const c of columns) {
+      if (c.type === 'UInt64') w.uint64(c.values[i]!);
+      else if (c.type === 'Float64') w.float64(c.values[i]!);
+      else w.string(c.values[i]!);
+    }
+  }
+  const names = ['id', ...columns.map((c) => c.name)];
+  await Promise.all(
+    cluster.shards.map((s, i) => s.client.insertRowBinary(`${name}_local`, names, writers[i]!.take())),
+  );
+}

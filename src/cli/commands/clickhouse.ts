@@ -5,6 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option } from 'commander';
 import { ClickHouseClient, parseClickHouseUrl } from '../../clickhouse/client.ts';
+import { goflow2ColumnMap } from '../../clickhouse/goflow2.ts';
 import type { ColumnMap } from '../../clickhouse/model-sql.ts';
 import { exportClickHouseSql } from '../../clickhouse/model-sql.ts';
 import { scoreIntoTable, scoreRows } from '../../clickhouse/score-in-db.ts';
@@ -13,11 +14,21 @@ import { normalLabelCondition, trainInDatabase } from '../../clickhouse/train-in
 import { InputError } from '../../errors.ts';
 import { flowFieldSpecs } from '../../features/flow-fields.ts';
 import { kddFieldSpecs } from '../../features/kdd-fields.ts';
+import type { FieldSpec } from '../../features/preprocessor.ts';
 import { type LoadedModel, saveModel } from '../../model/bundle.ts';
 import { formatNumber } from '../progress.ts';
 
+/** Key of the `--columns goflow2` preset in a parsed map (resolved against the model's fields). */
+const PRESET = '@preset';
+
 function parseColumnMap(value: string): ColumnMap {
   const map: Record<string, string> = {};
+  const preset = /^\s*goflow2\s*(?:,|$)/.exec(value);
+  if (preset) {
+    map[PRESET] = 'goflow2';
+    value = value.slice(preset[0].length);
+    if (value.trim() === '') return map;
+  }
   // A new pair starts at `,NAME=`: expressions may hold commas (multiIf(Proto = 6, 'tcp', …)).
   for (const part of value.split(/,(?=\s*[A-Za-z_][A-Za-z0-9_]*=)/)) {
     const eq = part.indexOf('=');
@@ -25,6 +36,13 @@ function parseColumnMap(value: string): ColumnMap {
     map[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
   }
   return map;
+}
+
+/** The map with `goflow2` expanded for these fields (explicit pairs win). */
+function resolveColumns(map: unknown, fields: readonly FieldSpec[]): ColumnMap | undefined {
+  if (!map) return undefined;
+  const { [PRESET]: preset, ...rest } = map as Record<string, string>;
+  return preset === 'goflow2' ? { ...goflow2ColumnMap(fields), ...rest } : rest;
 }
 
 function parseList(value: string): string[] {
@@ -52,7 +70,7 @@ export const clickhouseOptions = {
   columns: () =>
     new Option(
       '--columns <map>',
-      'ClickHouse: model field → table column or SQL expression, FIELD=COLUMN,… (default: the field names)',
+      'ClickHouse: model field → table column or SQL expression, FIELD=COLUMN,… (default: the field names); goflow2[,FIELD=…] maps a GoFlow2 table',
     ).argParser(parseColumnMap),
   keep: () =>
     new Option(
@@ -105,7 +123,7 @@ export async function trainFromClickHouse(o: Record<string, unknown>, progress: 
       client,
       table,
       ...(trainOn === 'normal' ? { where: normalLabelCondition(o.labelColumn as string) } : {}),
-      ...(o.columns ? { columns: o.columns as ColumnMap } : {}),
+      ...(o.columns ? { columns: resolveColumns(o.columns, fields)! } : {}),
     },
     fields,
     sourceName: display,
@@ -152,7 +170,7 @@ export async function scoreFromClickHouse(
   const common = {
     client,
     table,
-    ...(o.columns ? { columns: o.columns as ColumnMap } : {}),
+    ...(o.columns ? { columns: resolveColumns(o.columns, model.file.detector.preprocessor.fields)! } : {}),
     keep: (o.keep as string[] | undefined) ?? [],
     onlyAnomalies: Boolean(o.onlyAnomalies),
   };
@@ -184,7 +202,7 @@ export async function scoreFromClickHouse(
 export async function clickhouseExport(model: LoadedModel, o: Record<string, unknown>): Promise<void> {
   const sql = exportClickHouseSql(model.file.detector, {
     source: o.table as string,
-    ...(o.columns ? { columns: o.columns as ColumnMap } : {}),
+    ...(o.columns ? { columns: resolveColumns(o.columns, model.file.detector.preprocessor.fields)! } : {}),
     keep: (o.keep as string[] | undefined) ?? [],
     origin: `${model.dir}, model.json sha256 ${model.sha256.slice(0, 12)}`,
   });
@@ -210,7 +228,7 @@ export async function watchClickHouse(
     pollMs: o.pollMs as number,
     once: Boolean(o.once),
     signal,
-    ...(o.columns ? { columns: o.columns as ColumnMap } : {}),
+    ...(o.columns ? { columns: resolveColumns(o.columns, model.file.detector.preprocessor.fields)! } : {}),
     onLog: (s) => process.stderr.write(`${s}\n`),
   });
 }
