@@ -24,6 +24,7 @@ import { basename, dirname, join } from 'node:path';
 import { nameStats, qtypeName, rcodeName, textEntropy } from './app-meta.ts';
 import { readLines, type TrafficReport, warnOnce } from './common.ts';
 import { communityId } from './community-id.ts';
+import { escapedRatio, uriMetaChars, userAgentMetaChars } from './http-text.ts';
 import { bump } from './pcap.ts';
 import { type AppCategorical, type Flow, protocolNumber } from './schema.ts';
 
@@ -295,6 +296,8 @@ export class ZeekAppIndex {
       if (uri !== null) {
         v.http_uri_len = uri.length;
         v.http_uri_entropy = textEntropy(uri);
+        v.http_uri_meta_chars = uriMetaChars(uri);
+        v.http_uri_escaped_ratio = escapedRatio(uri);
         flow.info.http_uri = uri.slice(0, 256);
       }
       const host = str(http.rec.host);
@@ -302,6 +305,7 @@ export class ZeekAppIndex {
       if (host) flow.info.http_host = host.toLowerCase();
       const ua = str(http.rec.user_agent);
       v.http_ua_len = ua ? ua.length : 0;
+      v.http_ua_meta_chars = ua ? userAgentMetaChars(ua) : 0;
       const status = num(http.rec.status_code);
       app.http_status =
         Number.isFinite(status) && status >= 100 && status < 600
