@@ -148,9 +148,10 @@ async function fuzzTarget(name: string): Promise<Result> {
       break;
     }
     // The input left in currentPath is the one that hung or killed the child.
-    const current = existsSync(currentPath) ? readFileSync(currentPath) : Buffer.alloc(8);
-    const at = current.length >= 8 ? current.readDoubleLE(0) : counts.tried;
-    const input = current.subarray(8);
+    // [index f64][length u32][input]: written by the child before each input runs.
+    const current = existsSync(currentPath) ? readFileSync(currentPath) : Buffer.alloc(0);
+    const at = current.length >= 12 ? current.readDoubleLE(0) : counts.tried;
+    const input = current.length >= 12 ? current.subarray(12, 12 + current.readUInt32LE(8)) : current;
     const what =
       ended === 'hang' ? `hang: no progress within ${watchdogMs} ms` : 'the process died on this input';
     const path = await saveFinding(name, input, what);

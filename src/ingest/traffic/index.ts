@@ -33,6 +33,8 @@ export interface TrafficOptions {
   windows?: WindowOptions;
   /** For iterateFlows: a report filled in place while flows are produced (live counters). */
   report?: TrafficReport;
+  /** The content in memory instead of read from `path` (which then only names it in messages). */
+  bytes?: Uint8Array;
 }
 
 export interface IdentityColumns {
@@ -54,8 +56,8 @@ export interface TrafficResult {
 }
 
 /** Guess the format from the content: capture magic, Zeek headers/JSON, CIC CSV header. */
-export async function sniffFormat(path: string): Promise<TrafficFormat> {
-  const { head, raw } = await readHead(path, 8192);
+export async function sniffFormat(path: string, bytes?: Uint8Array): Promise<TrafficFormat> {
+  const { head, raw } = await readHead(path, 8192, bytes);
   if (sniffCapture(raw) !== null) return 'pcap';
   const text = head.toString('utf8').replace(/^\uFEFF/, '');
   const firstLine = text.split(/\r?\n/).find((l) => l.trim() !== '') ?? '';
@@ -72,10 +74,15 @@ export async function sniffFormat(path: string): Promise<TrafficFormat> {
   throw new ParseError(`${path}: unknown file format (magic 0x${magic})`);
 }
 
-async function* pcapFlows(path: string, report: TrafficReport, meterOpts?: FlowMeterOptions) {
+async function* pcapFlows(
+  path: string,
+  report: TrafficReport,
+  meterOpts?: FlowMeterOptions,
+  bytes?: Uint8Array,
+) {
   const c = report.counters;
   const meter = new FlowMeter(c, meterOpts);
-  for await (const p of readPackets(path, c, report.warnings)) {
+  for await (const p of readPackets(path, c, report.warnings, { bytes })) {
     report.rowsRead++;
     const d = decodePacket(p.linktype, p.data, p.ts, c);
     if (!d) {
@@ -90,25 +97,28 @@ async function* pcapFlows(path: string, report: TrafficReport, meterOpts?: FlowM
 }
 
 async function* rawFlows(path: string, format: TrafficFormat, report: TrafficReport, opts: TrafficOptions) {
-  if (format === 'pcap') yield* pcapFlows(path, report, opts.meter);
-  else if (format === 'zeek') yield* zeekFlows(path, report);
-  else if (format === 'netflow') yield* netflowFlows(path, report);
-  else if (format === 'goflow2') yield* goflow2Flows(path, report);
-  else yield* cicFlows(path, report);
+  const bytes = opts.bytes;
+  if (format === 'pcap') yield* pcapFlows(path, report, opts.meter, bytes);
+  else if (format === 'zeek') yield* zeekFlows(path, report, bytes);
+  else if (format === 'netflow') yield* netflowFlows(path, report, { bytes });
+  else if (format === 'goflow2') yield* goflow2Flows(path, report, { bytes });
+  else yield* cicFlows(path, report, bytes);
 }
 
 async function resolve(
   path: string,
   opts: TrafficOptions,
 ): Promise<{ format: TrafficFormat; report: TrafficReport }> {
-  let st: Awaited<ReturnType<typeof stat>>;
-  try {
-    st = await stat(path);
-  } catch {
-    throw new InputError(`${path}: no such file`);
+  if (!opts.bytes) {
+    let st: Awaited<ReturnType<typeof stat>>;
+    try {
+      st = await stat(path);
+    } catch {
+      throw new InputError(`${path}: no such file`);
+    }
+    if (!st.isFile()) throw new InputError(`${path}: not a regular file`);
   }
-  if (!st.isFile()) throw new InputError(`${path}: not a regular file`);
-  const format = !opts.format || opts.format === 'auto' ? await sniffFormat(path) : opts.format;
+  const format = !opts.format || opts.format === 'auto' ? await sniffFormat(path, opts.bytes) : opts.format;
   const report = opts.report ?? emptyTrafficReport(path, opts.onBadRow ?? 'quarantine');
   report.format = format;
   return { format, report };

@@ -160,7 +160,11 @@ function flatten(obj: Record<string, unknown>, prefix: string, out: Map<string, 
 }
 
 /** Flows of a Zeek conn.log (TSV or JSON lines, plain or gzip'd), in file order. */
-export async function* zeekFlows(path: string, report: TrafficReport): AsyncGenerator<Flow, void, undefined> {
+export async function* zeekFlows(
+  path: string,
+  report: TrafficReport,
+  bytes?: Uint8Array,
+): AsyncGenerator<Flow, void, undefined> {
   let sep = '\t';
   let setSep = ',';
   let empty = '(empty)';
@@ -169,7 +173,7 @@ export async function* zeekFlows(path: string, report: TrafficReport): AsyncGene
   let index = new Map<string, number>();
   let lineNo = 0;
   let mode: 'tsv' | 'json' | null = null;
-  for await (const line of readLines(path)) {
+  for await (const line of readLines(path, bytes)) {
     lineNo++;
     if (line === '' || line.trim() === '') continue;
     if (mode === null) mode = line.trimStart().startsWith('{') ? 'json' : 'tsv';
