@@ -1,10 +1,10 @@
 /**
  * One fuzz target in a child process of scripts/fuzz.ts: generates inputs (seeded fast-check
  * samples, in batches), runs each through the target and reports counts over IPC. Each input is
- * written to `currentPath` (after its index, 8 bytes) before it runs, so the parent can save it when this process hangs or
+ * written to `currentPath` (after its index, 8 bytes, and length, 4; one open descriptor) before it runs, so the parent can save it when this process hangs or
  * dies (a native abort, out of memory) - things no in-process handler survives.
  */
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import fc from 'fast-check';
 import { runOne, saveFinding } from '../test/fuzz/engine.ts';
@@ -37,15 +37,19 @@ const heapSample = () => {
 };
 heapSample();
 let lastSample = Date.now();
+// One descriptor for the whole run: each input costs two positioned writes, not a file rewrite.
+const current = openSync(job.currentPath, 'w');
+const index = Buffer.alloc(12);
 let i = job.start;
 let batch = Math.floor(i / BATCH);
 while (i < job.count && Date.now() < job.deadline) {
   const inputs = fc.sample(arb, { seed: job.seed + batch, numRuns: BATCH });
   for (let j = i - batch * BATCH; j < inputs.length && i < job.count; j++, i++) {
     const input = inputs[j]!;
-    const index = Buffer.alloc(8);
-    index.writeDoubleLE(i);
-    writeFileSync(job.currentPath, Buffer.concat([index, input]));
+    index.writeDoubleLE(i, 0);
+    index.writeUInt32LE(input.length, 8);
+    writeSync(current, input, 0, input.length, 12);
+    writeSync(current, index, 0, 12, 0);
     busySince = Date.now();
     const out = await runOne(t, ctx, input, job.limitMs);
     busySince = null;
@@ -71,6 +75,7 @@ while (i < job.count && Date.now() < job.deadline) {
 }
 heapSample();
 clearInterval(progress);
+closeSync(current);
 await t.teardown?.(ctx);
 await rm(dir, { recursive: true, force: true });
 send({ type: 'done', counts });

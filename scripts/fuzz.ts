@@ -6,7 +6,8 @@
  * an uncaught rejection) is a finding too, with the input it died on.
  *
  *   node --expose-gc --import tsx scripts/fuzz.ts [--count 1000000] [--targets a,b] [--jobs 2]
- *        [--seed 42] [--limit-ms 5000] [--minutes M per target] [--out results.json]
+ *        [--seed 42] [--limit-ms 5000] [--minutes M per target] [--deadline-minutes M for the run]
+ *        [--out results.json]
  *
  * Prints per target: inputs tried, parsed, refused (project errors), findings (unexpected
  * exceptions, 5xx, hangs, deaths), heap after GC at the start and the end, rate.
@@ -26,11 +27,20 @@ function arg(name: string, dflt: string): string {
 }
 
 const count = Number(arg('count', '1000000'));
-const names = arg('targets', TARGETS.map((t) => t.name).join(',')).split(',');
+/**
+ * Cheapest targets first: with --deadline-minutes, time a target leaves unused (it reached
+ * --count early) goes to the ones after it, so the dear ones (files, HTTP) come last.
+ */
+const CHEAP_FIRST = ['decode', 'app-meta', 'sflow', 'pcap', 'pcapng', 'ipfix', 'netflow-v5', 'netflow-v9'];
+const byCost = [...CHEAP_FIRST, ...TARGETS.map((t) => t.name).filter((n) => !CHEAP_FIRST.includes(n))];
+const names = arg('targets', byCost.join(',')).split(',');
 const jobs = Number(arg('jobs', '2'));
 const seed = Number(arg('seed', '42'));
 const limitMs = Number(arg('limit-ms', '5000'));
 const minutes = Number(arg('minutes', '0'));
+/** A deadline for the whole run: each target gets an equal share of the time still left. */
+const deadlineMinutes = Number(arg('deadline-minutes', '0'));
+const runDeadline = deadlineMinutes > 0 ? Date.now() + deadlineMinutes * 60_000 : Number.POSITIVE_INFINITY;
 const out = arg('out', '');
 /** A child stuck on one input this long (wall clock) is stopped as hung (synchronous loops). */
 const watchdogMs = Math.max(120_000, limitMs * 24);
@@ -61,9 +71,12 @@ interface Result {
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? 0;
 const mb = (b: number) => Math.round((b / 1024 / 1024) * 10) / 10;
 
-async function fuzzTarget(name: string): Promise<Result> {
+async function fuzzTarget(name: string, share: number): Promise<Result> {
   const t0 = Date.now();
-  const deadline = minutes > 0 ? t0 + minutes * 60_000 : Number.POSITIVE_INFINITY;
+  const deadline = Math.min(
+    minutes > 0 ? t0 + minutes * 60_000 : Number.POSITIVE_INFINITY,
+    Number.isFinite(runDeadline) ? t0 + share : Number.POSITIVE_INFINITY,
+  );
   const scratch = await mkdtemp(
     join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `netanomaly-fuzz-run-${name}-`),
   );
@@ -148,9 +161,10 @@ async function fuzzTarget(name: string): Promise<Result> {
       break;
     }
     // The input left in currentPath is the one that hung or killed the child.
-    const current = existsSync(currentPath) ? readFileSync(currentPath) : Buffer.alloc(8);
-    const at = current.length >= 8 ? current.readDoubleLE(0) : counts.tried;
-    const input = current.subarray(8);
+    // [index f64][length u32][input]: written by the child before each input runs.
+    const current = existsSync(currentPath) ? readFileSync(currentPath) : Buffer.alloc(0);
+    const at = current.length >= 12 ? current.readDoubleLE(0) : counts.tried;
+    const input = current.length >= 12 ? current.subarray(12, 12 + current.readUInt32LE(8)) : current;
     const what =
       ended === 'hang' ? `hang: no progress within ${watchdogMs} ms` : 'the process died on this input';
     const path = await saveFinding(name, input, what);
@@ -191,7 +205,9 @@ const results: Result[] = [];
 await Promise.all(
   Array.from({ length: Math.min(jobs, queue.length) }, async () => {
     for (let name = queue.shift(); name; name = queue.shift()) {
-      const r = await fuzzTarget(name);
+      // This target and those still queued share the time left, `jobs` at a time.
+      const share = (runDeadline - Date.now()) / Math.ceil((queue.length + 1) / jobs);
+      const r = await fuzzTarget(name, share);
       results.push(r);
       console.log(line(r));
       for (const e of r.errors.slice(0, 5)) console.log(`    ${e}`);

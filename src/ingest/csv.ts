@@ -32,7 +32,12 @@ export function isGzipMagic(head: Uint8Array): boolean {
  * never by the file extension. Missing files and directories are InputErrors; corrupt or truncated
  * gzip data is a ParseError naming the file.
  */
-export async function* openByteSource(path: string): AsyncGenerator<Buffer> {
+export async function* openByteSource(path: string, bytes?: Uint8Array): AsyncGenerator<Buffer> {
+  if (bytes) {
+    // Content in memory (`path` only names it): read once like a pipe, by the same code.
+    yield* pipeChunks(path, Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)]));
+    return;
+  }
   const src = await openSource(path);
   if (src.kind === 'other') yield* pipeChunks(path);
   else yield* sourceChunks(path, src, CHUNK);
@@ -42,8 +47,10 @@ export async function* openByteSource(path: string): AsyncGenerator<Buffer> {
  * A pipe or device (e.g. `<(zcat file)`, /dev/stdin), read once: it cannot be peeked at, so gzip
  * is recognised from the first chunk, which is then decompressed with the rest.
  */
-async function* pipeChunks(path: string): AsyncGenerator<Buffer> {
-  const raw = createReadStream(path, { highWaterMark: CHUNK });
+async function* pipeChunks(
+  path: string,
+  raw: Readable = createReadStream(path, { highWaterMark: CHUNK }),
+): AsyncGenerator<Buffer> {
   let gunzip: ReturnType<typeof createGunzip> | null = null;
   try {
     const chunks = raw[Symbol.asyncIterator]();
@@ -273,6 +280,8 @@ export interface CsvOptions {
   delimiter?: string;
   /** Stop after this many kept rows. */
   maxRows?: number;
+  /** The content in memory instead of read from `path` (which then only names it in messages). */
+  bytes?: Uint8Array;
 }
 
 export interface CsvData {
@@ -596,7 +605,7 @@ export async function readCsv(path: string, schema: CsvSchema, opts: CsvOptions 
   };
 
   let sniffed = false;
-  for await (const chunk of openByteSource(path)) {
+  for await (const chunk of openByteSource(path, opts.bytes)) {
     if (!sniffed) {
       sniffed = true;
       if (looksBinary(chunk)) throw new ParseError(`${path}: binary data, not a delimited text file`);

@@ -30,6 +30,8 @@ export interface ReadInputOptions {
   format: TabularFormat;
   onBadRow?: BadRowPolicy;
   maxRows?: number;
+  /** The content in memory instead of read from `path` (which then only names it in messages). */
+  bytes?: Uint8Array;
 }
 
 const LABEL_NAMES = ['label', 'attack', 'class', 'attack_cat'];
@@ -38,7 +40,7 @@ const IGNORED_NAMES = ['difficulty', 'difficulty_level', 'lastflag'];
 export async function readTabular(path: string, opts: ReadInputOptions): Promise<InputData> {
   const policy = opts.onBadRow ?? 'fail';
   if (opts.format === 'nsl-kdd' || opts.format === 'kdd99') {
-    const kdd = await readKdd(path, { onBadRow: policy, maxRows: opts.maxRows });
+    const kdd = await readKdd(path, { onBadRow: policy, maxRows: opts.maxRows, bytes: opts.bytes });
     return {
       table: kdd.table,
       labels: kdd.labels,
@@ -49,7 +51,7 @@ export async function readTabular(path: string, opts: ReadInputOptions): Promise
     };
   }
   if (opts.format !== 'csv') throw new UnsupportedFormatError(`${path}: unsupported format '${opts.format}'`);
-  return readGenericCsv(path, policy, opts.maxRows);
+  return readGenericCsv(path, policy, opts.maxRows, opts.bytes);
 }
 
 /**
@@ -57,8 +59,13 @@ export async function readTabular(path: string, opts: ReadInputOptions): Promise
  * is numeric when every non-empty value in the first 1,000 rows parses as a number, else
  * categorical. Label-like columns (label, attack, class) are labels; difficulty is ignored.
  */
-async function readGenericCsv(path: string, policy: BadRowPolicy, maxRows?: number): Promise<InputData> {
-  const probe = await readCsv(path, { columns: [] }, { onBadRow: 'skip', maxRows: 1 }).catch((err) => {
+async function readGenericCsv(
+  path: string,
+  policy: BadRowPolicy,
+  maxRows?: number,
+  bytes?: Uint8Array,
+): Promise<InputData> {
+  const probe = await readCsv(path, { columns: [] }, { onBadRow: 'skip', maxRows: 1, bytes }).catch((err) => {
     throw err instanceof InputError ? err : new InputError(`${path}: ${(err as Error).message}`);
   });
   const header = probe.header.map((h) => h.trim());
@@ -72,7 +79,7 @@ async function readGenericCsv(path: string, policy: BadRowPolicy, maxRows?: numb
     const sample = await readCsv(
       path,
       { columns: header.map((name) => ({ name, kind: 'categorical' as const })) },
-      { onBadRow: 'skip', maxRows: 1000 },
+      { onBadRow: 'skip', maxRows: 1000, bytes },
     );
     columns = header.map((name) => {
       const l = name.toLowerCase();
@@ -89,7 +96,7 @@ async function readGenericCsv(path: string, policy: BadRowPolicy, maxRows?: numb
   );
   const feature = columns.filter((c) => c.kind === 'numeric' || c.kind === 'categorical');
   if (feature.length === 0) throw new InputError(`${path}: no feature columns found in the header`);
-  const data = await readCsv(path, { columns }, { onBadRow: policy, maxRows });
+  const data = await readCsv(path, { columns }, { onBadRow: policy, maxRows, bytes });
   const labels = data.labels ? data.labels.map((l) => l.replace(/\.$/, '')) : null;
   return {
     table: data.table,

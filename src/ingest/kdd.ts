@@ -8,7 +8,15 @@
  * out: on a 2-core machine it was no faster (see readKdd).
  */
 import { InputError, ParseError } from '../errors.ts';
-import { looksBinary, openByteSource, openSource, QUARANTINE_CAP, showValue, sourceChunks } from './csv.ts';
+import {
+  looksBinary,
+  type OpenedSource,
+  openByteSource,
+  openSource,
+  QUARANTINE_CAP,
+  showValue,
+  sourceChunks,
+} from './csv.ts';
 import {
   estimateRows,
   KDD_BINARY_NAMES,
@@ -117,6 +125,8 @@ export interface ReadKddOptions {
   onBadRow?: BadRowPolicy;
   /** Stop after this many kept rows. */
   maxRows?: number;
+  /** The content in memory instead of read from `path` (which then only names it in messages). */
+  bytes?: Uint8Array;
 }
 
 /** Read / decompression chunk: read ahead on libuv's thread pool while a chunk is parsed. */
@@ -209,8 +219,9 @@ class Sniffer {
 export async function readKdd(path: string, opts: ReadKddOptions = {}): Promise<KddData> {
   const policy = opts.onBadRow ?? 'fail';
   const maxRows = opts.maxRows ?? Number.POSITIVE_INFINITY;
-  const src = await openSource(path);
-  const chunks = src.kind === 'other' ? openByteSource(path) : sourceChunks(path, src, CHUNK_BYTES);
+  const src: OpenedSource = opts.bytes ? { kind: 'other' } : await openSource(path);
+  const chunks =
+    src.kind === 'other' ? openByteSource(path, opts.bytes) : sourceChunks(path, src, CHUNK_BYTES);
   const sniffer = new Sniffer(path);
   let sniffed: Sniffed | null = null;
   let parser: KddParser | null = null;

@@ -177,20 +177,20 @@ export function applyOp(input: Uint8Array, op: Op, seeds: readonly Uint8Array[])
   switch (op.k) {
     case 'flip': {
       if (len === 0) return input;
-      const b = input.slice();
+      const b = new Uint8Array(input); // a copy (Buffer#slice would be a view of the seed)
       b[pos(op.at)]! ^= 1 << op.bit;
       return b;
     }
     case 'set': {
       if (len === 0) return input;
-      const b = input.slice();
+      const b = new Uint8Array(input); // a copy (Buffer#slice would be a view of the seed)
       b[pos(op.at)] = op.v;
       return b;
     }
     case 'u32':
     case 'u16': {
       if (len === 0) return input;
-      const b = input.slice();
+      const b = new Uint8Array(input); // a copy (Buffer#slice would be a view of the seed)
       writeInt(b, pos(op.at), op.v, op.k === 'u32' ? 4 : 2, op.le);
       return b;
     }
@@ -260,8 +260,11 @@ export interface InputOptions {
 }
 
 /** Inputs for one target: mostly mutated seeds, some verbatim prefixes, some generated. */
-export function inputArbitrary(seeds: readonly Uint8Array[], opts: InputOptions): fc.Arbitrary<Uint8Array> {
-  if (seeds.length === 0) throw new Error('a fuzz target needs at least one seed');
+export function inputArbitrary(given: readonly Uint8Array[], opts: InputOptions): fc.Arbitrary<Uint8Array> {
+  if (given.length === 0) throw new Error('a fuzz target needs at least one seed');
+  // Own copies as plain Uint8Arrays: the seeds are often Buffers (readFile), and no mutation may
+  // ever write into them (they would drift a little with every input).
+  const seeds: Uint8Array[] = given.map((b) => new Uint8Array(b));
   const ops = fc.array(opArbitrary(opts.text, opts.tokens ?? TEXT_TOKENS), { minLength: 1, maxLength: 6 });
   const mutated = fc
     .record({ seed: fc.nat(seeds.length - 1), ops })

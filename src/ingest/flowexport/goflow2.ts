@@ -78,11 +78,11 @@ export function goflow2Record(o: Record<string, unknown>): ExportRecord | string
 export async function* goflow2Flows(
   path: string,
   report: TrafficReport,
-  opts: { stitch?: StitchOptions } = {},
+  opts: { stitch?: StitchOptions; bytes?: Uint8Array } = {},
 ): AsyncGenerator<ExportFlow, void, undefined> {
   const st = new Stitcher(report.counters, opts.stitch);
   let line = 0;
-  for await (const text of readLines(path)) {
+  for await (const text of readLines(path, opts.bytes)) {
     line++;
     if (text.trim() === '') continue;
     report.rowsRead++;

@@ -196,11 +196,11 @@ export function healthWarnings(report: TrafficReport, snap: ExportHealthSnapshot
 export async function* netflowFlows(
   path: string,
   report: TrafficReport,
-  opts: FlowExportOptions = {},
+  opts: FlowExportOptions & { bytes?: Uint8Array } = {},
 ): AsyncGenerator<ExportFlow, void, undefined> {
   const c = report.counters;
   const src = new ExportFlowSource(c, opts);
-  for await (const p of readPackets(path, c, report.warnings)) {
+  for await (const p of readPackets(path, c, report.warnings, { bytes: opts.bytes })) {
     report.rowsRead++;
     const u = udpPayload(p.linktype, p.data, c);
     if (!u) {

@@ -154,12 +154,16 @@ export function approxConnState(protocol: string, f: Record<string, number>): st
 }
 
 /** Flows of a CICFlowMeter CSV (plain or gzip'd), in file order. */
-export async function* cicFlows(path: string, report: TrafficReport): AsyncGenerator<Flow, void, undefined> {
+export async function* cicFlows(
+  path: string,
+  report: TrafficReport,
+  bytes?: Uint8Array,
+): AsyncGenerator<Flow, void, undefined> {
   let header: string | null = null;
   let width = 0;
   const col = new Map<string, number>();
   let lineNo = 0;
-  for await (const line of readLines(path)) {
+  for await (const line of readLines(path, bytes)) {
     lineNo++;
     if (line.trim() === '') continue;
     if (header === null) {

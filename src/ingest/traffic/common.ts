@@ -2,7 +2,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ParseError } from '../../errors.ts';
 import { type BadRowPolicy, emptyReport, type IngestReport } from '../table.ts';
@@ -38,25 +38,34 @@ export function warnOnce(report: TrafficReport, text: string): void {
   if (report.warnings.length < 100 && !report.warnings.includes(text)) report.warnings.push(text);
 }
 
-/** First bytes of a file, gunzipped when the file is gzip'd. */
+/** A Readable over content in memory (the `bytes` option of the readers: fuzzing, tests). */
+export function memoryStream(bytes: Uint8Array): Readable {
+  return Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)]);
+}
+
+/** First bytes of a file (or of `bytes`, the content in memory), gunzipped when it is gzip'd. */
 export async function readHead(
   path: string,
   n = 8192,
+  bytes?: Uint8Array,
 ): Promise<{ head: Buffer; gzip: boolean; raw: Buffer }> {
-  const fh = await open(path, 'r');
   let raw: Buffer;
-  try {
-    const buf = Buffer.alloc(n);
-    const { bytesRead } = await fh.read(buf, 0, n, 0);
-    raw = buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
+  if (bytes) raw = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(n, bytes.length));
+  else {
+    const fh = await open(path, 'r');
+    try {
+      const buf = Buffer.alloc(n);
+      const { bytesRead } = await fh.read(buf, 0, n, 0);
+      raw = buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
   }
   const gzip = raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b;
   if (!gzip) return { head: raw, gzip, raw };
   const chunks: Buffer[] = [];
   let total = 0;
-  const stream = createReadStream(path).pipe(createGunzip());
+  const stream = (bytes ? memoryStream(bytes) : createReadStream(path)).pipe(createGunzip());
   try {
     for await (const c of stream as AsyncIterable<Buffer>) {
       chunks.push(c);
@@ -71,10 +80,13 @@ export async function readHead(
   return { head: Buffer.concat(chunks).subarray(0, n), gzip, raw };
 }
 
-/** Lines of a text file (gzip sniffed by magic), CRLF tolerated, last line without newline kept. */
-export async function* readLines(path: string): AsyncGenerator<string, void, undefined> {
-  const { gzip } = await readHead(path, 2);
-  let input: Readable = createReadStream(path);
+/**
+ * Lines of a text file (gzip sniffed by magic), CRLF tolerated, last line without newline kept.
+ * `bytes`: the content in memory instead of read from `path` (which then only names it).
+ */
+export async function* readLines(path: string, bytes?: Uint8Array): AsyncGenerator<string, void, undefined> {
+  const { gzip } = await readHead(path, 2, bytes);
+  let input: Readable = bytes ? memoryStream(bytes) : createReadStream(path);
   if (gzip) input = input.pipe(createGunzip());
   const rl = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   try {

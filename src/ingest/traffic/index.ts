@@ -39,6 +39,8 @@ export interface TrafficOptions {
   zeekApp?: boolean | ZeekAppLogs;
   /** For iterateFlows: a report filled in place while flows are produced (live counters). */
   report?: TrafficReport;
+  /** The content in memory instead of read from `path` (which then only names it in messages). */
+  bytes?: Uint8Array;
 }
 
 export interface IdentityColumns {
@@ -60,8 +62,8 @@ export interface TrafficResult {
 }
 
 /** Guess the format from the content: capture magic, Zeek headers/JSON, CIC CSV header. */
-export async function sniffFormat(path: string): Promise<TrafficFormat> {
-  const { head, raw } = await readHead(path, 8192);
+export async function sniffFormat(path: string, bytes?: Uint8Array): Promise<TrafficFormat> {
+  const { head, raw } = await readHead(path, 8192, bytes);
   if (sniffCapture(raw) !== null) return 'pcap';
   const text = head.toString('utf8').replace(/^\uFEFF/, '');
   const firstLine = text.split(/\r?\n/).find((l) => l.trim() !== '') ?? '';
@@ -78,17 +80,22 @@ export async function sniffFormat(path: string): Promise<TrafficFormat> {
   throw new ParseError(`${path}: unknown file format (magic 0x${magic})`);
 }
 
-async function* pcapFlows(path: string, report: TrafficReport, meterOpts?: FlowMeterOptions) {
+async function* pcapFlows(
+  path: string,
+  report: TrafficReport,
+  meterOpts?: FlowMeterOptions,
+  bytes?: Uint8Array,
+) {
   const c = report.counters;
   const meter = new FlowMeter(c, meterOpts);
   // By batches of packets, decoded into one reused object: no per-packet promise or object.
   const d = newDecodedPacket();
   const ended: Flow[] = [];
-  for await (const b of readPacketBatches(path, c, report.warnings)) {
-    const bytes = b.buf;
+  for await (const b of readPacketBatches(path, c, report.warnings, { bytes })) {
+    const buf = b.buf;
     for (let i = 0; i < b.count; i++) {
       report.rowsRead++;
-      const data = new Uint8Array(bytes.buffer, bytes.byteOffset + b.start[i]!, b.caplen[i]!);
+      const data = new Uint8Array(buf.buffer, buf.byteOffset + b.start[i]!, b.caplen[i]!);
       if (!decodeInto(b.linktype[i]!, data, b.ts[i]!, c, d)) {
         report.rowsSkipped++;
         continue;
@@ -107,26 +114,29 @@ async function* pcapFlows(path: string, report: TrafficReport, meterOpts?: FlowM
 }
 
 async function* rawFlows(path: string, format: TrafficFormat, report: TrafficReport, opts: TrafficOptions) {
-  if (format === 'pcap') yield* pcapFlows(path, report, opts.meter);
+  const bytes = opts.bytes;
+  if (format === 'pcap') yield* pcapFlows(path, report, opts.meter, bytes);
   else if (format === 'zeek')
-    yield* zeekFlows(path, report, await zeekAppIndexFor(path, opts.zeekApp, report));
-  else if (format === 'netflow') yield* netflowFlows(path, report);
-  else if (format === 'goflow2') yield* goflow2Flows(path, report);
-  else yield* cicFlows(path, report);
+    yield* zeekFlows(path, report, bytes ? null : await zeekAppIndexFor(path, opts.zeekApp, report), bytes);
+  else if (format === 'netflow') yield* netflowFlows(path, report, { bytes });
+  else if (format === 'goflow2') yield* goflow2Flows(path, report, { bytes });
+  else yield* cicFlows(path, report, bytes);
 }
 
 async function resolve(
   path: string,
   opts: TrafficOptions,
 ): Promise<{ format: TrafficFormat; report: TrafficReport }> {
-  let st: Awaited<ReturnType<typeof stat>>;
-  try {
-    st = await stat(path);
-  } catch {
-    throw new InputError(`${path}: no such file`);
+  if (!opts.bytes) {
+    let st: Awaited<ReturnType<typeof stat>>;
+    try {
+      st = await stat(path);
+    } catch {
+      throw new InputError(`${path}: no such file`);
+    }
+    if (!st.isFile()) throw new InputError(`${path}: not a regular file`);
   }
-  if (!st.isFile()) throw new InputError(`${path}: not a regular file`);
-  const format = !opts.format || opts.format === 'auto' ? await sniffFormat(path) : opts.format;
+  const format = !opts.format || opts.format === 'auto' ? await sniffFormat(path, opts.bytes) : opts.format;
   const report = opts.report ?? emptyTrafficReport(path, opts.onBadRow ?? 'quarantine');
   report.format = format;
   return { format, report };

@@ -137,6 +137,8 @@ interface PcapngInterface {
 export interface ReadOptions {
   /** Bytes per read (default 1 MiB); tests use small sizes to put boundaries everywhere. */
   chunkSize?: number;
+  /** The capture in memory instead of read from `path` (which then only names it in messages). */
+  bytes?: Uint8Array;
 }
 
 /**
@@ -211,6 +213,18 @@ export async function* readPacketBatches(
   warnings: string[],
   opts: ReadOptions = {},
 ): AsyncGenerator<PacketBatch, void, undefined> {
+  if (opts.bytes) {
+    const b = opts.bytes;
+    let at = 0;
+    const source: ByteSource = async (buf, off, len) => {
+      const n = Math.min(len, b.length - at);
+      buf.set(b.subarray(at, at + n), off);
+      at += n;
+      return n;
+    };
+    yield* readCapture(path, new ChunkReader(source, opts.chunkSize), counters, warnings);
+    return;
+  }
   const fh = await open(path, 'r');
   try {
     const source: ByteSource = async (buf, off, len) => (await fh.read(buf, off, len, null)).bytesRead;

@@ -168,6 +168,7 @@ export async function* zeekFlows(
   path: string,
   report: TrafficReport,
   app: ZeekAppIndex | null = null,
+  bytes?: Uint8Array,
 ): AsyncGenerator<Flow, void, undefined> {
   let sep = '\t';
   let setSep = ',';
@@ -177,7 +178,7 @@ export async function* zeekFlows(
   let index = new Map<string, number>();
   let lineNo = 0;
   let mode: 'tsv' | 'json' | null = null;
-  for await (const line of readLines(path)) {
+  for await (const line of readLines(path, bytes)) {
     lineNo++;
     if (line === '' || line.trim() === '') continue;
     if (mode === null) mode = line.trimStart().startsWith('{') ? 'json' : 'tsv';
