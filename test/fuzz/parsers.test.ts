@@ -49,7 +49,14 @@ describe('fuzz: seeded subset of every target', () => {
       await t.setup?.(ctx, data);
       const counts = { parsed: 0, refused: 0 };
       try {
-        const arb = inputArbitrary(await t.seeds(data), { ...t.input, generated: t.input.generated?.() });
+        const seeds = await t.seeds(data);
+        // The seeds themselves first: each must parse or be refused, never a finding.
+        for (const seed of seeds) {
+          const out = await runOne(t, ctx, seed, LIMIT_MS);
+          if (out.kind === 'finding') throw new Error(out.error);
+          counts[out.kind]++;
+        }
+        const arb = inputArbitrary(seeds, { ...t.input, generated: t.input.generated?.() });
         await fc.assert(
           fc.asyncProperty(arb, async (input) => {
             const out = await runOne(t, ctx, input, LIMIT_MS);
@@ -61,7 +68,7 @@ describe('fuzz: seeded subset of every target', () => {
       } finally {
         await t.teardown?.(ctx);
       }
-      // Both outcomes occur: the inputs reach past the first validity check, and some are refused.
+      // Both outcomes occur (seeds and mutations): inputs reach past the first validity check, and some are refused.
       assert.ok(counts.parsed > 0, `no input of ${t.name} parsed`);
       assert.ok(counts.refused > 0 || NEVER_REFUSED.has(t.name), `no input of ${t.name} refused`);
     });

@@ -60,7 +60,8 @@ describe('readers: content in memory equals the file', () => {
       [join(DATA, 'pcaps/attack/log4j-webapp-exploit.pcap'), 'pcap'],
       [join(DATA, 'pcaps/attack/mining.pcapng'), 'auto'],
     ] as const) {
-      const r = await both(path, (p, bytes) => readTraffic(p, { format, bytes }));
+      // Bytes in memory carry only themselves: the file read leaves out the app logs beside conn.log too.
+      const r = await both(path, (p, bytes) => readTraffic(p, { format, bytes, zeekApp: false }));
       assert.ok(r.memory.table.nRows > 0, path);
       assert.equal(json(r.memory.table), json(r.file.table), path);
       assert.equal(json(r.memory.identity), json(r.file.identity), path);
