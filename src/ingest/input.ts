@@ -89,8 +89,14 @@ async function readGenericCsv(
       return { name, kind: numeric ? ('numeric' as const) : ('categorical' as const) };
     });
   }
+  // The first label-like column is the label, never a feature (it was read as text above).
   const labelIndex = lower.findIndex((h) => LABEL_NAMES.includes(h));
-  if (labelIndex >= 0) columns.push({ name: header[labelIndex]!, kind: 'label' });
+  if (labelIndex >= 0) {
+    const name = header[labelIndex]!;
+    const at = columns.findIndex((c) => c.name.toLowerCase() === name.toLowerCase());
+    if (at >= 0) columns[at] = { name, kind: 'label' };
+    else columns.push({ name, kind: 'label' });
+  }
   columns = columns.filter(
     (c, i, all) => all.findIndex((o) => o.name.toLowerCase() === c.name.toLowerCase()) === i,
   );
