@@ -193,6 +193,39 @@ const TILE = 64;
  */
 export function silhouetteScore(X: Matrix, labels: Int32Array, opts: SilhouetteOptions = {}): number {
   checkInput('silhouetteScore', X, labels);
+  const { rows, P, s, d } = silhouetteSample(X, opts);
+  const sampleLabels = new Int32Array(s);
+  for (let a = 0; a < s; a++) sampleLabels[a] = labels[rows[a]!]!;
+  const enc = encode(sampleLabels);
+  const k = enc.k;
+  checkLabelCount('silhouetteScore', k, s);
+  const codes = enc.codes;
+  // sums[a * k + c] = sum of distances from sample row a to the rows of cluster c.
+  const sums = new Float64Array(s * k);
+  // Pairs are visited in square tiles of TILE rows so both tiles stay in cache.
+  for (let a0 = 0; a0 < s; a0 += TILE) {
+    const a1 = Math.min(s, a0 + TILE);
+    for (let b0 = a0; b0 < s; b0 += TILE) {
+      const b1 = Math.min(s, b0 + TILE);
+      for (let a = a0; a < a1; a++) {
+        const ca = codes[a]!;
+        const ra = a * k;
+        for (let b = b0 === a0 ? a + 1 : b0; b < b1; b++) {
+          const dist = pairDistance(P, a * d, b * d, d);
+          sums[ra + codes[b]!]! += dist;
+          sums[b * k + ca]! += dist;
+        }
+      }
+    }
+  }
+  return meanSilhouette(sums, codes, enc.counts, k, s);
+}
+
+/** The sampled rows (ascending) of a silhouette of X and their values gathered into one block. */
+function silhouetteSample(
+  X: Matrix,
+  opts: SilhouetteOptions,
+): { rows: Int32Array; P: Float64Array; s: number; d: number } {
   const n = X.rows;
   const d = X.cols;
   const requested = opts.sampleSize ?? Math.min(n, DEFAULT_SILHOUETTE_SAMPLE);
@@ -209,68 +242,57 @@ export function silhouetteScore(X: Matrix, labels: Int32Array, opts: SilhouetteO
   }
   // Gather the sample into a contiguous float64 block.
   const P = new Float64Array(s * d);
-  const sampleLabels = new Int32Array(s);
   for (let a = 0; a < s; a++) {
-    const r = rows[a]!;
-    sampleLabels[a] = labels[r]!;
-    const src = r * d;
+    const src = rows[a]! * d;
     const dst = a * d;
     for (let j = 0; j < d; j++) P[dst + j] = X.data[src + j]!;
   }
-  const enc = encode(sampleLabels);
-  const k = enc.k;
-  checkLabelCount('silhouetteScore', k, s);
-  const codes = enc.codes;
-  // sums[a * k + c] = sum of distances from sample row a to the rows of cluster c.
-  const sums = new Float64Array(s * k);
-  // Pairs are visited in square tiles of TILE rows so both tiles stay in cache.
+  return { rows, P, s, d };
+}
+
+/** Euclidean distance of the rows starting at `oa` and `ob` of P (d values each; 4 partial sums). */
+function pairDistance(P: Float64Array, oa: number, ob: number, d: number): number {
   const d4 = d - (d % 4);
-  for (let a0 = 0; a0 < s; a0 += TILE) {
-    const a1 = Math.min(s, a0 + TILE);
-    for (let b0 = a0; b0 < s; b0 += TILE) {
-      const b1 = Math.min(s, b0 + TILE);
-      for (let a = a0; a < a1; a++) {
-        const oa = a * d;
-        const ca = codes[a]!;
-        const ra = a * k;
-        for (let b = b0 === a0 ? a + 1 : b0; b < b1; b++) {
-          const ob = b * d;
-          let s0 = 0;
-          let s1 = 0;
-          let s2 = 0;
-          let s3 = 0;
-          let j = 0;
-          for (; j < d4; j += 4) {
-            const t0 = P[oa + j]! - P[ob + j]!;
-            const t1 = P[oa + j + 1]! - P[ob + j + 1]!;
-            const t2 = P[oa + j + 2]! - P[ob + j + 2]!;
-            const t3 = P[oa + j + 3]! - P[ob + j + 3]!;
-            s0 += t0 * t0;
-            s1 += t1 * t1;
-            s2 += t2 * t2;
-            s3 += t3 * t3;
-          }
-          for (; j < d; j++) {
-            const t = P[oa + j]! - P[ob + j]!;
-            s0 += t * t;
-          }
-          const dist = Math.sqrt(s0 + s1 + s2 + s3);
-          sums[ra + codes[b]!]! += dist;
-          sums[b * k + ca]! += dist;
-        }
-      }
-    }
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let j = 0;
+  for (; j < d4; j += 4) {
+    const t0 = P[oa + j]! - P[ob + j]!;
+    const t1 = P[oa + j + 1]! - P[ob + j + 1]!;
+    const t2 = P[oa + j + 2]! - P[ob + j + 2]!;
+    const t3 = P[oa + j + 3]! - P[ob + j + 3]!;
+    s0 += t0 * t0;
+    s1 += t1 * t1;
+    s2 += t2 * t2;
+    s3 += t3 * t3;
   }
+  for (; j < d; j++) {
+    const t = P[oa + j]! - P[ob + j]!;
+    s0 += t * t;
+  }
+  return Math.sqrt(s0 + s1 + s2 + s3);
+}
+
+/** Mean silhouette over the sample from its per-cluster distance sums (singletons count 0). */
+function meanSilhouette(
+  sums: Float64Array,
+  codes: Int32Array,
+  counts: ArrayLike<number>,
+  k: number,
+  s: number,
+): number {
   let total = 0;
   for (let a = 0; a < s; a++) {
     const ca = codes[a]!;
-    const size = enc.counts[ca]!;
+    const size = counts[ca]!;
     if (size <= 1) continue; // singleton: s = 0
     const intra = sums[a * k + ca]! / (size - 1);
     let inter = Number.POSITIVE_INFINITY;
     for (let c = 0; c < k; c++) {
       if (c === ca) continue;
-      const v = sums[a * k + c]! / enc.counts[c]!;
+      const v = sums[a * k + c]! / counts[c]!;
       if (v < inter) inter = v;
     }
     const denom = Math.max(intra, inter);
@@ -301,64 +323,20 @@ export function silhouettePairs(X: Matrix, opts: SilhouetteOptions = {}): Silhou
       `silhouetteScore: matrix data has ${X.data.length} values, expected rows × cols = ${X.rows * X.cols}`,
     );
   }
-  const n = X.rows;
-  const d = X.cols;
-  const requested = opts.sampleSize ?? Math.min(n, DEFAULT_SILHOUETTE_SAMPLE);
-  if (!Number.isInteger(requested) || requested < 1) {
-    throw optionError('silhouetteScore', 'sampleSize', 'an integer >= 1', opts.sampleSize);
-  }
-  const s = Math.min(requested, n);
-  let rows: Int32Array;
-  if (s === n) {
-    rows = new Int32Array(n);
-    for (let i = 0; i < n; i++) rows[i] = i;
-  } else {
-    rows = new Rng(opts.seed ?? 0).sample(n, s).sort(); // sorted: same mean, friendlier memory access
-  }
-  // Gather the sample into a contiguous float64 block.
-  const P = new Float64Array(s * d);
-  for (let a = 0; a < s; a++) {
-    const src = rows[a]! * d;
-    const dst = a * d;
-    for (let j = 0; j < d; j++) P[dst + j] = X.data[src + j]!;
-  }
+  const { rows, P, s, d } = silhouetteSample(X, opts);
   const dist = new Float64Array((s * (s - 1)) / 2);
   let at = 0;
-  // Pairs are visited in square tiles of TILE rows so both tiles stay in cache.
-  const d4 = d - (d % 4);
+  // The same tile order as silhouetteScore, so silhouetteFromPairs adds in the same order.
   for (let a0 = 0; a0 < s; a0 += TILE) {
     const a1 = Math.min(s, a0 + TILE);
     for (let b0 = a0; b0 < s; b0 += TILE) {
       const b1 = Math.min(s, b0 + TILE);
       for (let a = a0; a < a1; a++) {
-        const oa = a * d;
-        for (let b = b0 === a0 ? a + 1 : b0; b < b1; b++) {
-          const ob = b * d;
-          let s0 = 0;
-          let s1 = 0;
-          let s2 = 0;
-          let s3 = 0;
-          let j = 0;
-          for (; j < d4; j += 4) {
-            const t0 = P[oa + j]! - P[ob + j]!;
-            const t1 = P[oa + j + 1]! - P[ob + j + 1]!;
-            const t2 = P[oa + j + 2]! - P[ob + j + 2]!;
-            const t3 = P[oa + j + 3]! - P[ob + j + 3]!;
-            s0 += t0 * t0;
-            s1 += t1 * t1;
-            s2 += t2 * t2;
-            s3 += t3 * t3;
-          }
-          for (; j < d; j++) {
-            const t = P[oa + j]! - P[ob + j]!;
-            s0 += t * t;
-          }
-          dist[at++] = Math.sqrt(s0 + s1 + s2 + s3);
-        }
+        for (let b = b0 === a0 ? a + 1 : b0; b < b1; b++) dist[at++] = pairDistance(P, a * d, b * d, d);
       }
     }
   }
-  return { n, rows, dist };
+  return { n: X.rows, rows, dist };
 }
 
 /** The mean silhouette of `labels` (one per row of the sampled matrix) from precomputed pairs. */
@@ -392,20 +370,5 @@ export function silhouetteFromPairs(pairs: SilhouettePairs, labels: Int32Array):
       }
     }
   }
-  let total = 0;
-  for (let a = 0; a < s; a++) {
-    const ca = codes[a]!;
-    const size = enc.counts[ca]!;
-    if (size <= 1) continue; // singleton: s = 0
-    const intra = sums[a * k + ca]! / (size - 1);
-    let inter = Number.POSITIVE_INFINITY;
-    for (let c = 0; c < k; c++) {
-      if (c === ca) continue;
-      const v = sums[a * k + c]! / enc.counts[c]!;
-      if (v < inter) inter = v;
-    }
-    const denom = Math.max(intra, inter);
-    if (denom > 0) total += (inter - intra) / denom;
-  }
-  return total / s;
+  return meanSilhouette(sums, codes, enc.counts, k, s);
 }
