@@ -276,13 +276,15 @@ class ClusterSums {
   }
 }
 
-function topIndices(values: Float32Array, m: number): number[] {
+/** Indices of the m largest values (for re-seeding empty clusters; dense and encoded Lloyd). */
+export function topIndices(values: Float32Array, m: number): number[] {
   const idx = Array.from(values.keys());
   idx.sort((a, b) => values[b]! - values[a]!);
   return idx.slice(0, m);
 }
 
-function centerShift(a: Matrix, b: Matrix): number {
+/** Squared Frobenius distance between two centre matrices (the convergence test). */
+export function centerShift(a: Matrix, b: Matrix): number {
   let s = 0;
   for (let i = 0; i < a.data.length; i++) {
     const t = a.data[i]! - b.data[i]!;

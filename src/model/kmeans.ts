@@ -21,11 +21,13 @@ import type { Matrix } from '../ingest/table.ts';
 import { parseOptions } from '../validation.ts';
 import { type DistanceEngine, type EngineName, getEngine, rowSlice, sumByLabel } from './engine.ts';
 import {
+  centerShift,
   type EncodedEngine,
   expandLabels,
   initialCentersEncoded,
   lloydEncoded,
   meanVarianceEncoded,
+  topIndices,
   weightedRows,
 } from './kmeans-encoded.ts';
 import { Rng } from './random.ts';
@@ -380,21 +382,6 @@ function moveRows(
     }
   }
   return moved;
-}
-
-function topIndices(values: Float32Array, m: number): number[] {
-  const idx = Array.from(values.keys());
-  idx.sort((a, b) => values[b]! - values[a]!);
-  return idx.slice(0, m);
-}
-
-function centerShift(a: Matrix, b: Matrix): number {
-  let s = 0;
-  for (let i = 0; i < a.data.length; i++) {
-    const t = a.data[i]! - b.data[i]!;
-    s += t * t;
-  }
-  return s;
 }
 
 function sum(v: ArrayLike<number>): number {
