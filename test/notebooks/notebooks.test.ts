@@ -13,7 +13,8 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.ts';
 import { dataDir } from '../helpers/data.ts';
 
 interface RunLine {
@@ -260,10 +261,7 @@ describe('notebooks', () => {
     checkPcapNotebook();
     checkDetectorsNotebook();
     mkdirSync(SHOTS, { recursive: true });
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const browser = await launchChromium();
     try {
       for (const l of lines) {
         const name = l.notebook.replace(/\.ipynb$/, '');

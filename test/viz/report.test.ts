@@ -8,7 +8,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import { kddFieldSpecs } from '../../src/features/kdd-fields.ts';
 import { Preprocessor } from '../../src/features/preprocessor.ts';
 import { takeRows } from '../../src/ingest/table.ts';
@@ -17,6 +16,7 @@ import { AnomalyDetector } from '../../src/model/detector.ts';
 import { elbowSweep } from '../../src/model/select-k.ts';
 import { escapeHtml, jsonForScript, renderReport } from '../../src/viz/report.ts';
 import { buildReportInput } from '../../src/viz/report-data.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { kdd } from '../helpers/data.ts';
 
 const OUT = resolve('test-output');
@@ -70,10 +70,7 @@ describe('report.html', () => {
     const file = join(OUT, 'report.html');
     writeFileSync(file, html);
 
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
       const requests: string[] = [];

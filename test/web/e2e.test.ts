@@ -9,9 +9,10 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { resolveDataset } from '../../src/ingest/datasets.ts';
 import { type AppServer, startApp } from '../../src/web/server.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { dataDir, testLines, trainTestModel } from './helpers.ts';
 
 const SHOTS = 'test-output/screenshots';
@@ -59,10 +60,7 @@ before(async () => {
   );
   await writeFile(alerts, `${lines.join('\n')}\n`);
   app = await startApp({ modelDir, port: 0, alertsFile: alerts, log: () => {} });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   await mkdir(SHOTS, { recursive: true });
 });
 after(async () => {

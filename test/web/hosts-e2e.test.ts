@@ -8,11 +8,12 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { readInput } from '../../src/ingest/read-input.ts';
 import { loadModel } from '../../src/model/bundle.ts';
 import { scoreRecords } from '../../src/pipeline/score.ts';
 import { type AppServer, startApp } from '../../src/web/server.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { trainedModel } from '../stream/helpers.ts';
 
 const SHOTS = 'test-output/screenshots';
@@ -27,10 +28,7 @@ before(async () => {
   assert.ok(DATA, 'NETANOMALY_DATA_DIR must point at the shared datasets');
   modelDir = await trainedModel();
   app = await startApp({ modelDir, port: 0, log: () => {} });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   await mkdir(SHOTS, { recursive: true });
 });
 after(async () => {

@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { type AppServer, startApp } from '../../src/web/server.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { cli } from '../helpers/cli.ts';
 import { dataFile } from '../helpers/data.ts';
 import { alertsOf, killAll, run, tmp, trainedModel } from '../stream/helpers.ts';
@@ -90,10 +91,7 @@ before(async () => {
   ]);
   assert.equal(fb.code, 0, fb.stderr);
   app = await startApp({ modelDir: model, port: 0, alertsFile: alerts, log: () => {} });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   await mkdir(SHOTS, { recursive: true });
 });
 after(async () => {
