@@ -24,3 +24,25 @@ export function cli(
 export function errorLines(stderr: string): string[] {
   return stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('['));
 }
+
+/** An analyst's verdict on a host, through the CLI (`feedback add --scope host`). */
+export function hostVerdict(
+  model: string,
+  host: string,
+  verdict: 'benign' | 'known-bad',
+  who = 'analyst',
+): Promise<CliResult> {
+  return cli([
+    'feedback',
+    'add',
+    model,
+    '--scope',
+    'host',
+    '--host',
+    host,
+    '--verdict',
+    verdict,
+    '--who',
+    who,
+  ]);
+}

@@ -19,7 +19,7 @@ import {
   removeFeedback,
 } from '../../src/ops/feedback.ts';
 import { type AppServer, startApp } from '../../src/web/server.ts';
-import { cli } from '../helpers/cli.ts';
+import { cli, hostVerdict } from '../helpers/cli.ts';
 import { dataFile } from '../helpers/data.ts';
 import { alertsOf, killAll, records, run, tmp, trainedModel } from '../stream/helpers.ts';
 
@@ -40,22 +40,6 @@ const UNSEEN_APPS = [
   'tls_2_reasms.pcapng',
   'ultrasurf.pcap',
 ];
-
-/** An analyst's verdict on a host, through the CLI. */
-const hostVerdict = (model: string, host: string, verdict: 'benign' | 'known-bad') =>
-  cli([
-    'feedback',
-    'add',
-    model,
-    '--scope',
-    'host',
-    '--host',
-    host,
-    '--verdict',
-    verdict,
-    '--who',
-    'analyst',
-  ]);
 
 /** The watcher scores every capture in `captures` once, appending its alerts to `alerts`. */
 const scoreCaptures = (captures: string, model: string, alerts: string) =>

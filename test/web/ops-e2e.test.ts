@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { type AppServer, startApp } from '../../src/web/server.ts';
 import { launchChromium } from '../helpers/browser.ts';
-import { cli } from '../helpers/cli.ts';
+import { cli, hostVerdict } from '../helpers/cli.ts';
 import { dataFile } from '../helpers/data.ts';
 import { alertsOf, killAll, run, tmp, trainedModel } from '../stream/helpers.ts';
 
@@ -76,19 +76,7 @@ before(async () => {
   const perHost = new Map<string, number>();
   for (const a of alertsOf(alerts)) perHost.set(a.source.ip, (perHost.get(a.source.ip) ?? 0) + 1);
   const [host] = [...perHost.entries()].sort((x, y) => y[1] - x[1])[0]!;
-  const fb = await cli([
-    'feedback',
-    'add',
-    model,
-    '--scope',
-    'host',
-    '--host',
-    host,
-    '--verdict',
-    'benign',
-    '--who',
-    'e2e',
-  ]);
+  const fb = await hostVerdict(model, host, 'benign', 'e2e');
   assert.equal(fb.code, 0, fb.stderr);
   app = await startApp({ modelDir: model, port: 0, alertsFile: alerts, log: () => {} });
   browser = await launchChromium();
