@@ -194,11 +194,8 @@ const TILE = 64;
 export function silhouetteScore(X: Matrix, labels: Int32Array, opts: SilhouetteOptions = {}): number {
   checkInput('silhouetteScore', X, labels);
   const { rows, P, s, d } = silhouetteSample(X, opts);
-  const sampleLabels = new Int32Array(s);
-  for (let a = 0; a < s; a++) sampleLabels[a] = labels[rows[a]!]!;
-  const enc = encode(sampleLabels);
+  const enc = sampleCodes(labels, rows);
   const k = enc.k;
-  checkLabelCount('silhouetteScore', k, s);
   const codes = enc.codes;
   // sums[a * k + c] = sum of distances from sample row a to the rows of cluster c.
   const sums = new Float64Array(s * k);
@@ -248,6 +245,16 @@ function silhouetteSample(
     for (let j = 0; j < d; j++) P[dst + j] = X.data[src + j]!;
   }
   return { rows, P, s, d };
+}
+
+/** The labels of the sampled rows as cluster codes (2 to s − 1 clusters, else an InputError). */
+function sampleCodes(labels: Int32Array, rows: Int32Array): Encoded {
+  const s = rows.length;
+  const sampleLabels = new Int32Array(s);
+  for (let a = 0; a < s; a++) sampleLabels[a] = labels[rows[a]!]!;
+  const enc = encode(sampleLabels);
+  checkLabelCount('silhouetteScore', enc.k, s);
+  return enc;
 }
 
 /** Euclidean distance of the rows starting at `oa` and `ob` of P (d values each; 4 partial sums). */
@@ -346,11 +353,8 @@ export function silhouetteFromPairs(pairs: SilhouettePairs, labels: Int32Array):
   }
   const { rows, dist } = pairs;
   const s = rows.length;
-  const sampleLabels = new Int32Array(s);
-  for (let a = 0; a < s; a++) sampleLabels[a] = labels[rows[a]!]!;
-  const enc = encode(sampleLabels);
+  const enc = sampleCodes(labels, rows);
   const k = enc.k;
-  checkLabelCount('silhouetteScore', k, s);
   const codes = enc.codes;
   // sums[a * k + c] = sum of distances from sample row a to the rows of cluster c.
   const sums = new Float64Array(s * k);

@@ -165,7 +165,8 @@ async function rowDistances(
   }
 }
 
-function searchSorted(cumulative: Float64Array, value: number): number {
+/** First index whose cumulative weight reaches `value` (k-means++ draws; dense and encoded). */
+export function searchSorted(cumulative: Float64Array, value: number): number {
   let lo = 0;
   let hi = cumulative.length - 1;
   while (lo < hi) {

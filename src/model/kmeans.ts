@@ -27,6 +27,7 @@ import {
   initialCentersEncoded,
   lloydEncoded,
   meanVarianceEncoded,
+  searchSorted,
   topIndices,
   weightedRows,
 } from './kmeans-encoded.ts';
@@ -322,17 +323,6 @@ export async function initialCenters(
     centers.set(cand.data.subarray(bestT * d, (bestT + 1) * d), c * d);
   }
   return { data: centers, rows: k, cols: d };
-}
-
-function searchSorted(cumulative: Float64Array, value: number): number {
-  let lo = 0;
-  let hi = cumulative.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (cumulative[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Mean of each cluster's rows; empty clusters take the rows farthest from their centre. */
