@@ -50,6 +50,25 @@ export function registerCoreCommands(program: Command): void {
         .default('auto'),
     )
     .addOption(badRowOption('fail'))
+    .addOption(
+      new Option(
+        '--calibration-groups <by>',
+        'how one capture or log is cut for the held-out threshold (a directory uses its files)',
+      )
+        .choices(['time', 'source', 'none'])
+        .default('time'),
+    )
+    .addOption(
+      new Option('--host-aggregate <how>', "host score: mean of the top flows, or a count-aware 'tail'")
+        .choices(['mean', 'tail'])
+        .default('mean'),
+    )
+    .option('--host-top-k <n>', 'flows averaged into a host score (mean)', intOption(1), 3)
+    .addOption(
+      new Option('--host-scope <scope>', 'score source hosts or source → destination pairs')
+        .choices(['host', 'pair'])
+        .default('host'),
+    )
     .requiredOption('-o, --out <dir>', 'model bundle directory to write')
     .option('--json', 'print the training summary as JSON')
     .addOption(clickhouseOptions.from('train in the database: clickhouse://HOST:PORT/DB?table=T'))
@@ -83,7 +102,15 @@ export function registerCoreCommands(program: Command): void {
         trainOn: o.trainOn,
         k: o.k,
         onBadRow: o.onBadRow,
-        detector: { targetFpr: o.targetFpr, seed: o.seed, engine: o.engine },
+        detector: {
+          targetFpr: o.targetFpr,
+          seed: o.seed,
+          engine: o.engine,
+          calibrationGroups: o.calibrationGroups,
+          hostAggregate: o.hostAggregate,
+          hostTopK: o.hostTopK,
+          hostScope: o.hostScope,
+        },
         reader,
         onProgress: (s) => progress.step(s),
       });
@@ -115,6 +142,9 @@ export function registerCoreCommands(program: Command): void {
           ? { expected_fpr: result.detector.training.expectedFpr }
           : {}),
         ...(result.detector.training.host ? { host: result.detector.training.host } : {}),
+        ...(result.detector.training.derivedGroups
+          ? { derived_groups: result.detector.training.derivedGroups }
+          : {}),
       };
       if (o.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       else {

@@ -1,0 +1,72 @@
+/**
+ * The calibration and host-verdict options of `train` reach the model: a single real capture,
+ * cut by source host instead of time, host scores per pair with the count-aware tail.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { cli, errorLines } from '../helpers/cli.ts';
+import { dataFile, tempDir } from '../helpers/data.ts';
+
+describe('netanomaly train: calibration and host options', { timeout: 300_000 }, () => {
+  const dir = tempDir();
+  const capture = dataFile('pcaps/normal/1kxun.pcap');
+
+  test('--calibration-groups source --host-aggregate tail --host-scope pair are kept in the model', async () => {
+    const model = join(dir, 'm');
+    const r = await cli([
+      'train',
+      capture,
+      '--format',
+      'pcap',
+      '--train-on',
+      'all',
+      '--k',
+      '4',
+      '--calibration-groups',
+      'source',
+      '--host-aggregate',
+      'tail',
+      '--host-scope',
+      'pair',
+      '-o',
+      model,
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.derived_groups?.by, 'source');
+    assert.ok(s.derived_groups.groups >= 2, JSON.stringify(s.derived_groups));
+    assert.equal(s.host?.aggregate, 'tail');
+    assert.equal(s.host?.scope, 'pair');
+    assert.ok(s.host.tail, 'the tail model is saved with the host calibration');
+
+    const defaults = join(dir, 'd');
+    const d = await cli([
+      'train',
+      capture,
+      '--format',
+      'pcap',
+      '--train-on',
+      'all',
+      '--k',
+      '4',
+      '-o',
+      defaults,
+      '--json',
+    ]);
+    assert.equal(d.code, 0, d.stderr);
+    const ds = JSON.parse(d.stdout);
+    assert.equal(ds.derived_groups?.by, 'time');
+    assert.equal(ds.host?.aggregate ?? 'mean', 'mean');
+    assert.equal(ds.host?.topK, 3);
+  });
+
+  test('a bad choice is a usage error naming the option', async () => {
+    const r = await cli(['train', capture, '--host-aggregate', 'median', '-o', join(dir, 'x')]);
+    assert.equal(r.code, 2);
+    const lines = errorLines(r.stderr).filter((l) => !l.startsWith('(run with'));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /host-aggregate.*Allowed choices/);
+  });
+});
