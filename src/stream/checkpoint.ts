@@ -8,6 +8,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, write
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { InputError, NetanomalyError } from '../errors.ts';
+import { HostWindowStateSchema } from './host-windows.ts';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -34,6 +35,8 @@ export const CheckpointSchema = z.object({
   line: z.number().int().min(0),
   /** kind 'dir': captures already processed, keyed by `${path}|${size}|${sha256}` (bounded). */
   done: z.array(z.string()),
+  /** The open host windows at this position (absent in checkpoints from before it existed). */
+  host_windows: HostWindowStateSchema.optional(),
   updated: z.string(),
 });
 export type Checkpoint = z.infer<typeof CheckpointSchema>;

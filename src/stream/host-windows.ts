@@ -13,12 +13,15 @@
  *   alert's id), and the alert lists the top flows at the crossing with their Community IDs.
  * - The host alert's id is sha256("host\0" + scope + "\0" + host + "\0" + window start): a replay
  *   after a crash, or a restart that rebuilds the window, writes the same id and the alert sink
- *   drops it. The window state itself is not checkpointed: after a restart a window restarts
- *   from the flows read after the checkpoint.
+ *   drops it. The open windows are saved with the watcher's checkpoint (`snapshot` / `restore`),
+ *   so after a crash or restart a window goes on from the flows it held at the last commit, and
+ *   the records replayed after that commit are added once. (The flows' own traffic-window
+ *   features, windows.ts, are not kept: flows just after a restart see a shorter history.)
  * - Bounded: windows older than `retainWindows` window lengths behind the newest window of their
  *   scope are closed (flows for them are counted late, not aggregated); at most `maxWindows` open
  *   windows, the least recently updated closed first (counted).
  */
+import { z } from 'zod';
 import type { HostCalibration } from '../model/host-score.ts';
 import { sha256 } from './alerts.ts';
 
@@ -70,16 +73,30 @@ export interface HostWindowCounters {
   host_flows_late: number;
 }
 
-interface Window {
-  scope: string;
-  host: string;
-  start: number;
-  flows: number;
-  flagged: number;
+const EvidenceSchema = z.object({ communityId: z.string(), anomalyScore: z.number(), eventId: z.string() });
+
+const WindowSchema = z.object({
+  scope: z.string(),
+  host: z.string(),
+  start: z.number(),
+  flows: z.number().int().min(0),
+  flagged: z.number().int().min(0),
   /** Highest flows first, at most max(topK, evidence). */
-  top: HostEvidence[];
-  link: HostLink | null;
-}
+  top: z.array(EvidenceSchema),
+  link: z
+    .object({ eventId: z.string(), hostScore: z.number(), threshold: z.number(), windowStart: z.number() })
+    .nullable(),
+});
+type Window = z.infer<typeof WindowSchema>;
+
+/** The open windows as the checkpoint keeps them (least recently updated first). */
+export const HostWindowStateSchema = z.object({
+  windowSeconds: z.number().positive(),
+  windows: z.array(WindowSchema),
+  /** Newest window start per scope. */
+  newest: z.array(z.tuple([z.string(), z.number()])),
+});
+export type HostWindowState = z.infer<typeof HostWindowStateSchema>;
 
 export interface HostFlow {
   srcIp: string;
@@ -182,6 +199,36 @@ export class HostWindows {
       },
       link: win.link,
     };
+  }
+
+  /** The open windows, for the checkpoint (copies: later flows do not change a snapshot). */
+  snapshot(): HostWindowState {
+    return {
+      windowSeconds: this.cal.windowSeconds,
+      windows: [...this.open.values()].map((w) => ({
+        ...w,
+        top: w.top.map((e) => ({ ...e })),
+        link: w.link ? { ...w.link } : null,
+      })),
+      newest: [...this.newest],
+    };
+  }
+
+  /**
+   * Go on from a checkpoint's windows (replacing any open ones). False, and nothing restored, when
+   * they were kept with another window length.
+   */
+  restore(state: HostWindowState): boolean {
+    if (state.windowSeconds !== this.cal.windowSeconds) return false;
+    this.open.clear();
+    this.newest.clear();
+    for (const w of state.windows.slice(-this.maxWindows))
+      this.open.set(`${w.scope}\0${w.host}\0${w.start}`, {
+        ...w,
+        top: w.top.slice(0, this.keep),
+      });
+    for (const [scope, start] of state.newest) this.newest.set(scope, start);
+    return true;
   }
 
   /** Close every window of a scope (a capture that has been read to its end). */

@@ -547,6 +547,7 @@ export class Watcher {
       offset: 0,
       line: 0,
       done: [],
+      ...(this.hosts ? { host_windows: this.hosts.snapshot() } : {}),
       updated: new Date().toISOString(),
     };
   }
@@ -564,6 +565,9 @@ export class Watcher {
       this.log(
         `checkpoint was written with model ${cp.model_sha256.slice(0, 12)}; continuing from its position with model ${this.ruleVersion}`,
       );
+      if (cp.host_windows?.windows.length) this.log('host windows start afresh (another model wrote them)');
+    } else if (this.hosts && cp.host_windows && !this.hosts.restore(cp.host_windows)) {
+      this.log('host windows start afresh (the checkpoint kept another window length)');
     }
     return cp;
   }
