@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { explainRows } from '../../src/explain/explain-flow.ts';
 import type { EncodedMatrix } from '../../src/features/encoded.ts';
 import type { FieldSpec } from '../../src/features/preprocessor.ts';
 import type { Table } from '../../src/ingest/table.ts';
@@ -178,6 +179,12 @@ describe('AnomalyDetector with the field tail', () => {
     }
     assert.equal(flaggedOn, 20, 'every row with auth failures is flagged with the tail');
     assert.ok(flaggedOff < 20, `without the tail ${flaggedOff} of 20 (the distance drowns one field)`);
+    // the explanation names the rare field when it set the verdict
+    const [e] = await explainRows(on, test, [10]);
+    assert.equal(e!.rare_field?.field, 'auth_failures');
+    assert.equal(e!.rare_field?.value, 6);
+    assert.equal(e!.rare_field?.drives_score, true);
+    assert.ok(e!.is_anomaly && e!.rare_field!.tail_p < 0.05);
     const again = AnomalyDetector.fromState(JSON.parse(JSON.stringify(on.toState())) as DetectorState);
     assert.deepEqual([...(await again.anomalyScore(test))], [...sOn.anomalyScore]);
     // an older model file (no fieldTail in its state) scores with the K-Means distance alone
