@@ -22,7 +22,7 @@ const { values: a } = parseArgs({
     pcaps: { type: 'string' },
     folds: { type: 'string', default: '5' },
     'field-tail': { type: 'string', default: 'auto' },
-    tails: { type: 'string', default: 'upper' },
+    tails: { type: 'string', default: 'both' },
   },
 });
 const detector = {

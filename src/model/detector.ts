@@ -108,7 +108,7 @@ export const DetectorOptionsSchema = z.object({
    */
   fieldTail: z.enum(['auto', 'on', 'off']).default('auto'),
   /** Which tails of a numeric field are rare: high values only, or high and low. */
-  fieldTailTails: z.enum(['upper', 'both']).default('upper'),
+  fieldTailTails: z.enum(['upper', 'both']).default('both'),
   /** With calibration 'holdout': share of the training rows held out for the threshold. */
   calibrationShare: z.number().gt(0).lt(0.9).default(0.2),
   seed: z.number().int().default(0),

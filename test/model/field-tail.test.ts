@@ -166,7 +166,7 @@ describe('AnomalyDetector with the field tail', () => {
     assert.ok(on.fieldTail, "'auto' with flow identity uses the tail");
     assert.equal(off.fieldTail, null);
     assert.equal(noIdentity.fieldTail, null, "'auto' without identity (NSL-KDD, CSV) does not");
-    assert.deepEqual(on.training.fieldTail, { fields: 4, tails: 'upper' });
+    assert.deepEqual(on.training.fieldTail, { fields: 4, tails: 'both' });
     const test = table(200, 4, (i) => i % 10 === 0);
     const sOn = await on.evaluateRows(test);
     const sOff = await off.evaluateRows(test);
