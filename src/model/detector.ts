@@ -25,6 +25,10 @@
  * identity (one capture, one log) is cut into groups by `calibrationGroups` (default: blocks of
  * start time; or its source hosts), so that even one capture calibrates on periods (or hosts) the
  * model has not seen. Without identity (NSL-KDD, KDD Cup 99) nothing changes.
+ *
+ * With flow identity the score also carries a per-field rarity part (field-tail.ts, option
+ * `fieldTail`): anomalyScore = max(K-Means score, the rarity read on the K-Means scale), both put on
+ * one tail-probability scale with the same calibration rows before the threshold is set from them.
  */
 import { z } from 'zod';
 import { InputError, NotFittedError } from '../errors.ts';
@@ -107,7 +111,10 @@ export const DetectorOptionsSchema = z.object({
    * CSV; 'on' always, 'off' never. Needs the default (encodable) preprocessing.
    */
   fieldTail: z.enum(['auto', 'on', 'off']).default('auto'),
-  /** Which tails of a numeric field are rare: high values only, or high and low. */
+  /**
+   * Which tails of a numeric field are rare: high values only, or high and low ('both', chosen on
+   * the lab's development runs and a development half of the benign captures, docs/detection.md).
+   */
   fieldTailTails: z.enum(['upper', 'both']).default('both'),
   /** With calibration 'holdout': share of the training rows held out for the threshold. */
   calibrationShare: z.number().gt(0).lt(0.9).default(0.2),
