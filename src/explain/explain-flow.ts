@@ -15,6 +15,9 @@
  * row's own cluster: then the row is an outlier of normal-looking traffic and the changes say
  * what pulls it away from that centre); if no cluster is tagged normal, the nearest other
  * cluster. Its `changes` are the fields that contribute most to the squared distance to it.
+ *
+ * With a per-field rarity part (model/field-tail.ts), `rare_field` names the row's rarest field,
+ * its value, its tail probability and whether the rarity (not the distance) set the score.
  */
 import { InputError } from '../errors.ts';
 import { UNKNOWN } from '../features/preprocessor.ts';
@@ -66,6 +69,15 @@ export interface FlowExplanation {
   contributions: Record<string, number>;
   top_fields: FieldComparison[];
   counterfactual: Counterfactual | null;
+  /** The rarest field by the field-tail part (models with one), when any field is rare. */
+  rare_field?: {
+    field: string;
+    value: number | string;
+    /** Bonferroni-corrected tail probability of the row's rarest field among benign training rows. */
+    tail_p: number;
+    /** Whether this rarity (rather than the K-Means distance) set the anomaly score. */
+    drives_score: boolean;
+  };
 }
 
 export interface ExplainOptions {
@@ -154,6 +166,7 @@ export async function explainRows(
     return v > t ? 'higher' : v < t ? 'lower' : 'same';
   };
   const byId = new Map(profiles.map((p) => [p.id, p]));
+  const fieldIndex = new Map(fields.map((f, fi) => [f.name, fi]));
 
   return rows.map((row, i) => {
     const cluster = scored.cluster[i]!;
@@ -211,6 +224,8 @@ export async function explainRows(
     }
     const prof = byId.get(cluster);
     const score = scored.anomalyScore[i]!;
+    const rare = scored.rarity;
+    const rareIndex = rare && rare.field[i]! >= 0 ? fieldIndex.get(rare.fields[rare.field[i]!]!) : undefined;
     return {
       row,
       cluster,
@@ -224,6 +239,16 @@ export async function explainRows(
       contributions,
       top_fields,
       counterfactual,
+      ...(rare && rareIndex !== undefined
+        ? {
+            rare_field: {
+              field: fields[rareIndex]!.name,
+              value: rowValue(row, rareIndex),
+              tail_p: rare.p[i]!,
+              drives_score: rare.drives[i] === 1,
+            },
+          }
+        : {}),
     };
   });
 }

@@ -2,7 +2,10 @@
  * Model bundles: a directory of plain data other tools can load, never executable code.
  *
  *   model.json     schema, vocabularies, scaling, centres, threshold, training summary, versions
- *   model.onnx     preprocessed features → distances, cluster, anomaly_score (onnx-graph.ts)
+ *   model.onnx     preprocessed features → distances, cluster, anomaly_score (onnx-graph.ts); the
+ *                  K-Means part only: a model with a field tail (format 2) says so in `onnx.scores`
+ *   (format 1: no field tail; format 2: `detector.fieldTail`, the per-field rarity part, may be
+ *   present; format-1 bundles load and score as before)
  *   manifest.json  SHA-256 and size of every file; verified on load (tampered/truncated → refused)
  *
  * Loading checks the manifest first, then the JSON against a schema; anything off is a
@@ -18,7 +21,7 @@ import { AnomalyDetector, type DetectorState } from './detector.ts';
 import { detectorGraph } from './onnx-graph.ts';
 
 export const BUNDLE_FORMAT = 'netanomaly-model';
-export const BUNDLE_VERSION = 1;
+export const BUNDLE_VERSION = 2;
 export const LIBRARY_VERSION = '0.1.0';
 
 /** What the bundle says about the data and the model, beside the detector's own state. */
@@ -49,7 +52,24 @@ export interface ModelFile {
   library: { name: 'netanomaly'; version: string; node: string };
   card: ModelCard;
   detector: DetectorState;
-  onnx: { file: string; input: string; outputs: string[]; opset: number };
+  onnx: {
+    file: string;
+    input: string;
+    outputs: string[];
+    opset: number;
+    /**
+     * What the graph's anomaly_score is: 'detector' (the model's score) or, for a model with a
+     * field tail, 'kmeans-only' (the rarity part is not in the graph: rows it flags score lower).
+     */
+    scores?: 'detector' | 'kmeans-only';
+  };
+}
+
+/** Why exports of this model (ONNX graph, ClickHouse SQL) do not compute its score, or null when they do. */
+export function exportDifference(state: DetectorState): string | null {
+  return state.fieldTail
+    ? "the model's per-field rarity part (field tail) is not in the ONNX graph nor the SQL: their anomaly_score is the K-Means distance alone, so rows flagged by a rare field score lower there"
+    : null;
 }
 
 /**
@@ -184,9 +204,10 @@ export async function saveModel(
   const state = detector.toState();
   const d = detector.preprocessor.nOutputs;
   const onnxBytes = detectorGraph(d, detector.exportRuns());
+  const version = state.fieldTail ? 2 : 1;
   const file: ModelFile = {
     format: BUNDLE_FORMAT,
-    formatVersion: BUNDLE_VERSION,
+    formatVersion: version,
     library: { name: 'netanomaly', version: LIBRARY_VERSION, node: process.version },
     card,
     detector: state,
@@ -195,6 +216,7 @@ export async function saveModel(
       input: 'features',
       outputs: ['distances', 'cluster', 'anomaly_score'],
       opset: 13,
+      scores: state.fieldTail ? 'kmeans-only' : 'detector',
     },
   };
   const json = Buffer.from(JSON.stringify(file));
@@ -202,7 +224,7 @@ export async function saveModel(
   await writeAtomic(join(dir, 'model.json'), json);
   const manifest = {
     format: BUNDLE_FORMAT,
-    formatVersion: BUNDLE_VERSION,
+    formatVersion: version,
     files: {
       'model.json': { sha256: sha256(json), bytes: json.length },
       'model.onnx': { sha256: sha256(onnxBytes), bytes: onnxBytes.length },

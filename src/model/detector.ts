@@ -25,6 +25,10 @@
  * identity (one capture, one log) is cut into groups by `calibrationGroups` (default: blocks of
  * start time; or its source hosts), so that even one capture calibrates on periods (or hosts) the
  * model has not seen. Without identity (NSL-KDD, KDD Cup 99) nothing changes.
+ *
+ * With flow identity the score also carries a per-field rarity part (field-tail.ts, option
+ * `fieldTail`): anomalyScore = max(K-Means score, the rarity read on the K-Means scale), both put on
+ * one tail-probability scale with the same calibration rows before the threshold is set from them.
  */
 import { z } from 'zod';
 import { InputError, NotFittedError } from '../errors.ts';
@@ -58,6 +62,7 @@ import {
   outOfGroupScores,
 } from './calibration.ts';
 import { type EngineName, getEngine } from './engine.ts';
+import { combineScores, FieldTail, type FieldTailState } from './field-tail.ts';
 import { calibrateHosts, type HostCalibration, hostKeys } from './host-score.ts';
 import { KMeans, type KMeansState } from './kmeans.ts';
 import { Rng } from './random.ts';
@@ -100,6 +105,17 @@ export const DetectorOptionsSchema = z.object({
   hostAggregate: z.enum(['mean', 'tail']).default('mean'),
   hostTopK: z.number().int().min(1).default(3),
   hostScope: z.enum(['host', 'pair']).default('host'),
+  /**
+   * Per-field rarity beside the K-Means distance (field-tail.ts): 'auto' uses it when `fit` is
+   * given flow identity (traffic: captures, logs, flow exports), never for NSL-KDD / KDD Cup 99 /
+   * CSV; 'on' always, 'off' never. Needs the default (encodable) preprocessing.
+   */
+  fieldTail: z.enum(['auto', 'on', 'off']).default('auto'),
+  /**
+   * Which tails of a numeric field are rare: high values only, or high and low ('both', chosen on
+   * the lab's development runs and a development half of the benign captures, docs/detection.md).
+   */
+  fieldTailTails: z.enum(['upper', 'both']).default('both'),
   /** With calibration 'holdout': share of the training rows held out for the threshold. */
   calibrationShare: z.number().gt(0).lt(0.9).default(0.2),
   seed: z.number().int().default(0),
@@ -137,6 +153,8 @@ export interface TrainingSummary {
   host?: HostCalibration;
   /** Groups derived from the identity of a single input ('source' or 'time'), when used. */
   derivedGroups?: { by: 'source' | 'time'; groups: number };
+  /** The per-field rarity part, when the model has one (field-tail.ts). */
+  fieldTail?: { fields: number; tails: 'upper' | 'both' };
 }
 
 /** Per-row context for `fit`: groups (e.g. capture file) and flow identity for host scores. */
@@ -152,6 +170,19 @@ export interface DetectorState {
   runs: RunState[];
   threshold: number;
   training: TrainingSummary;
+  /** Per-field rarity (field-tail.ts); absent in models without it (and in every older model file). */
+  fieldTail?: FieldTailState;
+}
+
+/** Per row: the rarity part's tail probability, its rarest field, and whether it set the score. */
+export interface RarityScores {
+  /** Bonferroni min-p over the fields (1 = nothing rare). */
+  p: Float64Array;
+  /** Index into `fields` of the rarest field (−1: none). */
+  field: Int32Array;
+  /** 1 where the rarity part (not the K-Means distance) gave the anomaly score. */
+  drives: Uint8Array;
+  fields: readonly string[];
 }
 
 export interface Scored {
@@ -162,6 +193,8 @@ export interface Scored {
   dist2: Float64Array;
   isAnomaly: Uint8Array;
   report: TransformReport;
+  /** The rarity part, when the model has one. */
+  rarity?: RarityScores;
 }
 
 /** Scores of preprocessed rows (what `scoreMatrix` and `scoreEncoded` return). */
@@ -171,6 +204,8 @@ export interface ScoredMatrix {
   cluster: Int32Array;
   /** Squared distance to that cluster's centre (in the model's feature space). */
   dist2: Float64Array;
+  /** The rarity part, when the model has one. */
+  rarity?: RarityScores;
 }
 
 /** Every row's weight when each group weighs one unit (1 / its group's rows). */
@@ -218,6 +253,7 @@ export class AnomalyDetector {
   private threshold_ = Number.NaN;
   private training_: TrainingSummary | null = null;
   private calibration_: { scores: Float64Array; groups: Int32Array | null } | null = null;
+  private tail_: FieldTail | null = null;
 
   constructor(fields: FieldSpec[], options: DetectorOptions = {}, preprocessing: PreprocessorOptions = {}) {
     this.options = parseOptions(DetectorOptionsSchema, 'AnomalyDetector', options);
@@ -234,6 +270,12 @@ export class AnomalyDetector {
     }));
     det.threshold_ = state.threshold;
     det.training_ = state.training;
+    det.tail_ = state.fieldTail
+      ? FieldTail.fromState(
+          state.fieldTail,
+          det.preprocessor.encodable ? det.preprocessor.encodedLayout() : undefined,
+        )
+      : null;
     return det;
   }
 
@@ -245,7 +287,13 @@ export class AnomalyDetector {
       runs: this.runs.map((r) => ({ kmeans: r.km.toState(), scale: r.scale })),
       threshold: this.threshold_,
       training: this.training_!,
+      ...(this.tail_ ? { fieldTail: this.tail_.state } : {}),
     };
+  }
+
+  /** The per-field rarity part (null: the score is the K-Means distance alone). */
+  get fieldTail(): FieldTail | null {
+    return this.tail_;
   }
 
   /**
@@ -335,6 +383,8 @@ export class AnomalyDetector {
       }
     }
     const weighting = derived ? o.derivedGroupWeighting : o.calibrationWeighting;
+    const useTail =
+      this.preprocessor.encodable && (o.fieldTail === 'on' || (o.fieldTail === 'auto' && !!fo.identity));
     const mode = o.calibration === 'auto' ? (groups && nGroups >= 2 ? 'grouped' : 'loo') : o.calibration;
     if (mode === 'grouped' && (!groups || nGroups < 2)) {
       throw new InputError('grouped calibration needs rows from at least 2 groups (e.g. 2 capture files)');
@@ -347,11 +397,14 @@ export class AnomalyDetector {
       calRows = takeTableRows(table, order.subarray(0, nCal));
       fitRows = takeTableRows(table, order.subarray(nCal));
     }
-    const { X, report } = await this.fitRuns(fitRows, onProgress);
+    const { X, report } = await this.fitRuns(fitRows, onProgress, useTail);
     onProgress?.('calibrating the threshold');
     let calScores: Float64Array;
+    // the rarity P of every calibration row (out-of-group when grouped), when the model has a field tail
+    let calP: Float64Array | null = null;
     let expected: TrainingSummary['expectedFpr'];
     if (mode === 'grouped') {
+      if (this.tail_) calP = new Float64Array(table.nRows);
       const folds = Math.min(o.calibrationFolds, nGroups);
       const oog = await outOfGroupScores(groups!, folds, o.seed, async (tr, te, f) => {
         onProgress?.(`calibration fold ${f + 1}/${folds}`);
@@ -360,19 +413,34 @@ export class AnomalyDetector {
           o,
           this.preprocessing,
         );
-        await inner.fitRuns(takeTableRows(table, tr));
-        return (await inner.evaluateRows(takeTableRows(table, te))).anomalyScore;
+        await inner.fitRuns(takeTableRows(table, tr), undefined, useTail);
+        const scored = await inner.evaluateRows(takeTableRows(table, te));
+        if (calP) for (let j = 0; j < te.length; j++) calP[te[j]!] = scored.rarity?.p[j] ?? 1;
+        return scored.anomalyScore;
       });
       calScores = oog.scores;
+      if (this.tail_) {
+        this.tail_.calibrate(calScores, calP!, weighting === 'group' ? groupWeights(groups!) : null);
+        combineScores(calScores, this.tail_.onKmeansScale(calP!));
+      }
       this.threshold_ =
         weighting === 'group'
           ? groupConformalThreshold(calScores, groups!, o.targetFpr)
           : conformalThreshold(calScores, o.targetFpr);
       expected = { ...estimateFpr(calScores, this.threshold_, groups!, oog.fold, o.seed), folds };
     } else {
-      calScores = calRows
-        ? (await this.scoreMatrix(this.preprocessor.transform(calRows).X)).anomalyScore
-        : await this.leaveOneOutScores(X);
+      if (calRows) {
+        const scored = await this.scoreMatrix(this.preprocessor.transform(calRows).X);
+        calScores = scored.anomalyScore;
+        calP = scored.rarity?.p ?? null;
+      } else {
+        calScores = await this.leaveOneOutScores(X);
+        if (this.tail_) calP = this.tail_.scoreDense(X, this.preprocessor.encodedLayout()).p;
+      }
+      if (this.tail_ && calP) {
+        this.tail_.calibrate(calScores, calP);
+        combineScores(calScores, this.tail_.onKmeansScale(calP));
+      }
       this.threshold_ = quantileSorted(Float64Array.from(calScores).sort(), 1 - o.targetFpr);
     }
     const sorted = Float64Array.from(calScores).sort();
@@ -392,6 +460,10 @@ export class AnomalyDetector {
     };
     if (expected) this.training_.expectedFpr = expected;
     if (derived) this.training_.derivedGroups = derived;
+    if (this.tail_) {
+      const t = this.tail_.state;
+      this.training_.fieldTail = { fields: t.numeric.length + t.categorical.length, tails: t.options.tails };
+    }
     this.calibration_ = calRows ? null : { scores: calScores, groups: mode === 'grouped' ? groups : null };
     // Host threshold: from the same calibration scores, hosts keyed by window (and by given group:
     // derived groups are no boundary of a host window).
@@ -408,10 +480,11 @@ export class AnomalyDetector {
     return this;
   }
 
-  /** The preprocessor and every K-Means run on these rows (no threshold). */
+  /** The preprocessor, every K-Means run and (with `useTail`) the field tail on these rows (no threshold). */
   private async fitRuns(
     fitRows: Table,
     onProgress?: (step: string) => void,
+    useTail = false,
   ): Promise<{ X: Matrix; report: TransformReport }> {
     const o = this.options;
     if (fitRows.nRows < o.k) {
@@ -422,6 +495,7 @@ export class AnomalyDetector {
     this.preprocessor.fit(fitRows);
     const { X, report } = this.preprocessor.transform(fitRows);
     this.runs = [];
+    this.tail_ = null;
     for (const [r, k] of ks.entries()) {
       onProgress?.(`k-means run ${r + 1}/${ks.length} (k=${k})`);
       const km = new KMeans({
@@ -441,6 +515,16 @@ export class AnomalyDetector {
       }
       const d = await km.nearest(X);
       this.runs.push({ km, scale: medianSqrt(d.dist2) });
+    }
+    if (useTail) {
+      onProgress?.('field tails');
+      const layout = this.preprocessor.encodedLayout();
+      const E = encodeDense(X, layout) ?? this.preprocessor.transformEncoded(fitRows).E;
+      const names = this.preprocessor
+        .fieldSpecs()
+        .filter((f) => f.kind === 'numeric')
+        .map((f) => f.name);
+      this.tail_ = FieldTail.fit(E, { tails: this.options.fieldTailTails }, names);
     }
     return { X, report };
   }
@@ -586,7 +670,10 @@ export class AnomalyDetector {
       for (let i = 0; i < X.rows; i++) score[i]! += Math.sqrt(near.dist2[i]!) / run.scale;
     }
     for (let i = 0; i < X.rows; i++) score[i]! /= this.runs.length;
-    return { anomalyScore: score, cluster, dist2 };
+    const rarity = this.tail_
+      ? this.rarity(score, this.tail_.scoreDense(X, this.preprocessor.encodedLayout()))
+      : undefined;
+    return { anomalyScore: score, cluster, dist2, ...(rarity ? { rarity } : {}) };
   }
 
   /**
@@ -611,8 +698,15 @@ export class AnomalyDetector {
       for (let i = 0; i < m; i++) uScore[i]! += Math.sqrt(nr.dist2[i]!) / scale;
     });
     for (let i = 0; i < m; i++) uScore[i]! /= this.runs.length;
+    const uRarity = this.tail_ ? this.rarity(uScore, this.tail_.scoreEncoded(U)) : undefined;
     const first = near[0]!;
-    if (!inverse) return { anomalyScore: uScore, cluster: first.labels, dist2: first.dist2 };
+    if (!inverse)
+      return {
+        anomalyScore: uScore,
+        cluster: first.labels,
+        dist2: first.dist2,
+        ...(uRarity ? { rarity: uRarity } : {}),
+      };
     const n = inverse.length;
     const anomalyScore = new Float64Array(n);
     const cluster = new Int32Array(n);
@@ -623,7 +717,27 @@ export class AnomalyDetector {
       cluster[i] = first.labels[u]!;
       dist2[i] = first.dist2[u]!;
     }
-    return { anomalyScore, cluster, dist2 };
+    if (!uRarity) return { anomalyScore, cluster, dist2 };
+    const rarity: RarityScores = {
+      p: Float64Array.from(inverse, (u) => uRarity.p[u]!),
+      field: Int32Array.from(inverse, (u) => uRarity.field[u]!),
+      drives: Uint8Array.from(inverse, (u) => uRarity.drives[u]!),
+      fields: uRarity.fields,
+    };
+    return { anomalyScore, cluster, dist2, rarity };
+  }
+
+  /**
+   * Combine the K-Means scores (in place) with the rarity part, once the tail is calibrated
+   * (before that, inside the calibration folds, the scores stay the K-Means ones); what the rows'
+   * rarity was.
+   */
+  private rarity(score: Float64Array, r: ReturnType<FieldTail['scoreEncoded']>): RarityScores {
+    const tail = this.tail_!;
+    const drives = tail.calibrated
+      ? combineScores(score, tail.onKmeansScale(r.p))
+      : new Uint8Array(score.length);
+    return { p: r.p, field: r.field, drives, fields: tail.fieldNames };
   }
 
   /** Risk 0-100: the share of calibration training scores below this score. */

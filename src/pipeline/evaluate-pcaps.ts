@@ -346,11 +346,18 @@ export async function evaluatePcaps(opts: PcapEvalOptions): Promise<PcapEvaluati
     const testId = takeIdentity(benign.identity, testRows);
     const benignScores = await model.score(testTable);
     if (name === 'kmeans') {
-      // the threshold before issue 15: the same runs, leave-one-out calibration
-      const loo = await new AnomalyDetector(fields, { seed, ...opts.kmeans, calibration: 'loo' }).fit(
-        trainTable,
-      );
-      looFpr = share(benignScores, loo.threshold);
+      // the threshold before issue 15: the same runs (and field tail), leave-one-out calibration
+      const fieldTail = opts.kmeans?.fieldTail === 'off' ? 'off' : 'on';
+      const loo = await new AnomalyDetector(fields, {
+        seed,
+        ...opts.kmeans,
+        calibration: 'loo',
+        fieldTail,
+      }).fit(trainTable);
+      // its own scores: with a field tail the two calibrations map rarity onto the scale differently
+      looFpr = loo.fieldTail
+        ? share(await loo.anomalyScore(testTable), loo.threshold)
+        : share(benignScores, loo.threshold);
     }
     const scope = model.host.scope;
     const benignHosts = aggregateHosts(

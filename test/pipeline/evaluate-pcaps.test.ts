@@ -112,9 +112,18 @@ test('train on a directory of captures: grouped threshold, host threshold, host 
   await saveModel(dir, r.detector, r.card);
   const model = await loadModel(dir);
   assert.deepEqual(model.detector.training.host, t.host);
+  // captures carry flow identity, so the default detector has its per-field rarity part, saved
+  // (format 2) and scoring as before the save; the bundle says the ONNX graph lacks it
+  assert.equal(t.fieldTail?.fields, r.detector.preprocessor.fieldSpecs().length);
+  assert.equal(model.file.formatVersion, 2);
+  assert.equal(model.file.onnx.scores, 'kmeans-only');
   const attacks = (await expandInputs([join(DATA, 'pcaps', 'attack')])).filter((p) => /\.pcap(ng)?$/.test(p));
   const input = await readInputMany(attacks, 'pcap', 'quarantine');
   const { records, summary } = await scoreRecords(model, input);
+  assert.deepEqual(
+    [...(await model.detector.anomalyScore(input.table))],
+    [...(await r.detector.anomalyScore(input.table))],
+  );
   assert.ok(records.length > 2000);
   for (const rec of records) {
     assert.equal(typeof rec.host_score, 'number');

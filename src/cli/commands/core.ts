@@ -6,7 +6,7 @@ import { InputError } from '../../errors.ts';
 import { Preprocessor } from '../../features/preprocessor.ts';
 import { INPUT_FORMATS, readInput, takeInputRows } from '../../ingest/read-input.ts';
 import type { BadRowPolicy } from '../../ingest/table.ts';
-import { type LoadedModel, loadModel, saveModel } from '../../model/bundle.ts';
+import { exportDifference, type LoadedModel, loadModel, saveModel } from '../../model/bundle.ts';
 import { DETECTOR_NAMES } from '../../model/detectors/index.ts';
 import { elbowSweep } from '../../model/select-k.ts';
 import { loadFeedback, type TrainingFilter, trainingFilter } from '../../ops/feedback.ts';
@@ -376,8 +376,16 @@ export function registerCoreCommands(program: Command): void {
     .addOption(clickhouseOptions.table())
     .addOption(clickhouseOptions.columns())
     .addOption(clickhouseOptions.keep())
-    .action(async (modelDir: string, o) => {
+    .option(
+      '--kmeans-only',
+      'ONNX / ClickHouse: export a model with a field tail anyway (its K-Means part alone)',
+    )
+    .action(async (modelDir: string, o, cmd: Command) => {
       const model = await loadModel(modelDir);
+      const differs = o.format === 'json' ? null : exportDifference(model.file.detector);
+      if (differs && !o.kmeansOnly)
+        cmd.error(`error: ${modelDir}: ${differs}; pass --kmeans-only to export that part alone`);
+      if (differs) process.stderr.write(`note: ${differs}\n`);
       await mkdir(dirname(o.out), { recursive: true });
       if (o.format === 'clickhouse') await clickhouseExport(model, o);
       else if (o.format === 'onnx') await copyFile(join(modelDir, 'model.onnx'), o.out);
