@@ -171,7 +171,7 @@ export function dedupeEncoded(E: EncodedMatrix): { unique: EncodedMatrix; invers
   const dn = E.layout.numericColumns.length;
   const nc = E.layout.categorical.length;
   const w = dn + nc;
-  const set = new DistinctRows(E.layout);
+  const set = new DistinctRows(E.layout, E.rows);
   const inverse = new Int32Array(E.rows);
   const bits = new Int32Array(E.numeric.buffer, E.numeric.byteOffset, E.numeric.length);
   const block = 1024;
@@ -189,35 +189,53 @@ export function dedupeEncoded(E: EncodedMatrix): { unique: EncodedMatrix; invers
   return { unique: set.matrix(), inverse };
 }
 
+/** Hash-table slots the set starts with at most (4 MB: half a million distinct rows before a rehash). */
+const MAX_START_SLOTS = 1 << 20;
+/** Distinct rows the set makes room for at first at most (it grows beyond by doubling). */
+const MAX_START_ROWS = 1 << 16;
+
 /**
  * Collects distinct encoded rows. A row is a key of numeric-column bits (float32 as int32)
  * followed by its codes; `addRows` gives each row the index of its distinct row. Rows are found
- * by hash and compared in full, so equal hashes never merge different rows.
+ * by hash and compared in full, so equal hashes never merge different rows. The distinct rows
+ * are kept as the encoded matrix's two arrays (numeric bits, codes), so `matrix` is two copies.
  */
 export class DistinctRows {
   private readonly dn: number;
   private readonly nc: number;
   /** Words per key: numeric columns + categorical fields. */
   readonly width: number;
-  private mask = 1023;
+  private mask: number;
   /** Hash table: distinct-row index per slot (−1 empty), kept at most half full. */
-  private slots = new Int32Array(1024).fill(-1);
+  private slots: Int32Array;
   private hashes: Int32Array;
-  /** The distinct rows as keys (`width` words each). */
-  private keys: Int32Array;
+  /** The distinct rows' numeric bits (dn words each) and codes (nc words each). */
+  private numBits: Int32Array;
+  private codes: Int32Array;
   private count = 0;
-  private capRows = 4096;
+  private capRows: number;
   /** Distinct index of the last row added (−1 before any). */
   private last = -1;
   private same = new Uint8Array(0);
   private rowHash = new Int32Array(0);
 
-  constructor(readonly layout: EncodedLayout) {
+  /** `expectedRows`: how many rows will be added at most (sizes the table; any number works). */
+  constructor(
+    readonly layout: EncodedLayout,
+    expectedRows = 2048,
+  ) {
     this.dn = layout.numericColumns.length;
     this.nc = layout.categorical.length;
     this.width = this.dn + this.nc;
-    this.keys = new Int32Array(this.capRows * this.width);
-    this.hashes = new Int32Array(this.capRows);
+    const rows = Math.max(1, Math.min(expectedRows, MAX_START_ROWS));
+    let slots = 1024;
+    while (slots < 2 * expectedRows && slots < MAX_START_SLOTS) slots *= 2;
+    this.slots = new Int32Array(slots).fill(-1);
+    this.mask = slots - 1;
+    this.capRows = rows;
+    this.numBits = new Int32Array(rows * this.dn);
+    this.codes = new Int32Array(rows * this.nc);
+    this.hashes = new Int32Array(rows);
   }
 
   get size(): number {
@@ -230,6 +248,8 @@ export class DistinctRows {
    */
   addRows(keys: Int32Array, rows: number, inverse: Int32Array, at: number): void {
     const w = this.width;
+    const dn = this.dn;
+    const nc = this.nc;
     if (this.same.length < rows) {
       this.same = new Uint8Array(rows);
       this.rowHash = new Int32Array(rows);
@@ -264,7 +284,8 @@ export class DistinctRows {
     // Pass 2: the other rows through the hash table.
     let slots = this.slots;
     let mask = this.mask;
-    let store = this.keys;
+    let numBits = this.numBits;
+    let codes = this.codes;
     let hashes = this.hashes;
     let prev = this.last;
     for (let i = 0; i < rows; i++) {
@@ -278,10 +299,15 @@ export class DistinctRows {
       let u = slots[s]!;
       while (u >= 0) {
         if (hashes[u] === h) {
-          const uo = u * w;
+          const no = u * dn;
           let t = 0;
-          while (t < w && store[uo + t] === keys[o + t]) t++;
-          if (t === w) break;
+          while (t < dn && numBits[no + t] === keys[o + t]) t++;
+          if (t === dn) {
+            const co = u * nc;
+            let f = 0;
+            while (f < nc && codes[co + f] === keys[o + dn + f]) f++;
+            if (f === nc) break;
+          }
         }
         s = (s + 1) & mask;
         u = slots[s]!;
@@ -290,7 +316,8 @@ export class DistinctRows {
         u = this.insert(keys, o, h, s);
         slots = this.slots;
         mask = this.mask;
-        store = this.keys;
+        numBits = this.numBits;
+        codes = this.codes;
         hashes = this.hashes;
       }
       inverse[at + i] = u;
@@ -302,41 +329,38 @@ export class DistinctRows {
   /** The distinct rows, in order of first appearance. */
   matrix(): EncodedMatrix {
     const n = this.count;
-    const { dn, nc, width: w } = this;
-    const numeric = new Float32Array(n * dn);
-    const bits = new Int32Array(numeric.buffer);
-    const codes = new Int32Array(n * nc);
-    const keys = this.keys;
-    for (let u = 0; u < n; u++) {
-      for (let t = 0; t < dn; t++) bits[u * dn + t] = keys[u * w + t]!;
-      for (let f = 0; f < nc; f++) codes[u * nc + f] = keys[u * w + dn + f]!;
-    }
+    const numeric = new Float32Array(this.numBits.buffer.slice(0, n * this.dn * 4));
+    const codes = this.codes.slice(0, n * this.nc);
     return { rows: n, layout: this.layout, numeric, codes };
   }
 
   private equals(u: number, keys: Int32Array, o: number): boolean {
-    const w = this.width;
-    const mine = this.keys;
-    const uo = u * w;
-    for (let t = 0; t < w; t++) if (mine[uo + t] !== keys[o + t]) return false;
+    const { dn, nc } = this;
+    for (let t = 0; t < dn; t++) if (this.numBits[u * dn + t] !== keys[o + t]) return false;
+    for (let f = 0; f < nc; f++) if (this.codes[u * nc + f] !== keys[o + dn + f]) return false;
     return true;
   }
 
   /** A new distinct row at free slot s; returns its index. */
   private insert(keys: Int32Array, o: number, h: number, s: number): number {
     const u = this.count++;
-    const w = this.width;
+    const { dn, nc } = this;
     if (u >= this.capRows) {
       this.capRows *= 2;
-      const grown = new Int32Array(this.capRows * w);
-      grown.set(this.keys);
-      this.keys = grown;
+      const numBits = new Int32Array(this.capRows * dn);
+      numBits.set(this.numBits);
+      this.numBits = numBits;
+      const codes = new Int32Array(this.capRows * nc);
+      codes.set(this.codes);
+      this.codes = codes;
       const hashes = new Int32Array(this.capRows);
       hashes.set(this.hashes);
       this.hashes = hashes;
     }
-    const mine = this.keys;
-    for (let t = 0, uo = u * w; t < w; t++) mine[uo + t] = keys[o + t]!;
+    const numBits = this.numBits;
+    for (let t = 0, no = u * dn; t < dn; t++) numBits[no + t] = keys[o + t]!;
+    const codes = this.codes;
+    for (let f = 0, co = u * nc; f < nc; f++) codes[co + f] = keys[o + dn + f]!;
     this.hashes[u] = h;
     if (2 * this.count > this.slots.length) {
       // Doubles the table and reinserts every row (this one included).

@@ -480,7 +480,7 @@ export class Preprocessor {
     }
     // Distinct rows: each block of rows is encoded into one scratch buffer of keys (numeric
     // bits, then codes) and merged into the set.
-    const set = new DistinctRows(layout);
+    const set = new DistinctRows(layout, n);
     const w = set.width;
     const block = Math.max(1, Math.min(n, ROW_BLOCK));
     const keys = new Int32Array(block * w);

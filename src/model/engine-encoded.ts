@@ -79,37 +79,60 @@ export function encodedCenters(C: Matrix, layout: EncodedLayout): EncodedCenters
 
 /**
  * Exact (float64) squared distance from each encoded row to its given centre: Σ(x − c)² over
- * the numeric columns (or `numeric[i]`, that sum computed elsewhere) plus the categorical part.
+ * the numeric columns plus the categorical part (from the tables).
  */
-export function encodedDist2(
+export function encodedDist2(E: EncodedMatrix, P: EncodedCenters, labels: Int32Array): Float64Array {
+  return encodedDist2Runs(E, [P], [labels])[0]!;
+}
+
+/**
+ * encodedDist2 for several centre sets at once (the runs of an ensemble), row by row so each
+ * row's numeric values are read once for every run. The numeric sum runs on four accumulators
+ * (columns t ≡ 0, 1, 2, 3 mod 4, added pairwise at the end): one running sum waits on each
+ * addition, four keep the core busy (the order of the float64 sums changes, not their exactness).
+ */
+export function encodedDist2Runs(
   E: EncodedMatrix,
-  P: EncodedCenters,
-  labels: Int32Array,
-  numeric?: Float64Array,
-): Float64Array {
-  checkLayout(E, P);
+  tables: readonly EncodedCenters[],
+  labels: readonly Int32Array[],
+): Float64Array[] {
+  for (const P of tables) checkLayout(E, P);
   const dn = E.layout.numericColumns.length;
   const nc = E.layout.categorical.length;
-  const k = P.k;
-  const out = new Float64Array(E.rows);
+  const out = tables.map(() => new Float64Array(E.rows));
   const x = E.numeric;
-  const cn = P.numeric;
   const codes = E.codes;
+  const d4 = dn - (dn % 4);
   for (let i = 0; i < E.rows; i++) {
-    const c = labels[i]!;
-    let s = 0;
-    if (numeric) s = numeric[i]!;
-    else {
-      const xo = i * dn;
+    const xo = i * dn;
+    for (let r = 0; r < tables.length; r++) {
+      const P = tables[r]!;
+      const cn = P.numeric;
+      const c = labels[r]![i]!;
       const co = c * dn;
-      for (let t = 0; t < dn; t++) {
-        const u = x[xo + t]! - cn[co + t]!;
-        s += u * u;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let t = 0;
+      for (; t < d4; t += 4) {
+        const u0 = x[xo + t]! - cn[co + t]!;
+        const u1 = x[xo + t + 1]! - cn[co + t + 1]!;
+        const u2 = x[xo + t + 2]! - cn[co + t + 2]!;
+        const u3 = x[xo + t + 3]! - cn[co + t + 3]!;
+        s0 += u0 * u0;
+        s1 += u1 * u1;
+        s2 += u2 * u2;
+        s3 += u3 * u3;
       }
+      for (; t < dn; t++) {
+        const u = x[xo + t]! - cn[co + t]!;
+        s0 += u * u;
+      }
+      let cat = P.catBase[c]!;
+      for (let f = 0; f < nc; f++) cat += P.catTerms[f]![codes[i * nc + f]! * P.k + c]!;
+      out[r]![i] = s0 + s1 + (s2 + s3) + Math.max(cat, 0);
     }
-    let cat = P.catBase[c]!;
-    for (let f = 0; f < nc; f++) cat += P.catTerms[f]![codes[i * nc + f]! * k + c]!;
-    out[i] = s + Math.max(cat, 0);
   }
   return out;
 }

@@ -3,8 +3,8 @@
  * on onnxruntime-node's bundled CPU library, with every core. ‖x‖² is added back in float64.
  * Rows go through in blocks so memory stays bounded. Encoded rows (features/encoded.ts) take
  * the encoded graph: a Gemm over the numeric columns plus a lookup of the categorical part, for
- * every centre set (ensemble run) in one session.run per block, with the distance to the chosen
- * centre summed in float64 in the graph.
+ * every centre set (ensemble run) in one session.run per block; the float64 distance to the chosen
+ * centre is then summed in JavaScript (encodedDist2).
  */
 import { availableParallelism } from 'node:os';
 import { BackendUnavailableError } from '../errors.ts';
@@ -22,7 +22,7 @@ import {
   comboIndex,
   comboTable,
   encodedCenters,
-  encodedDist2,
+  encodedDist2Runs,
   nearestEncodedJs,
 } from './engine-encoded.ts';
 import { type CategoricalBias, nearestCentroidGraph, nearestEncodedGraph } from './onnx-graph.ts';
@@ -140,7 +140,6 @@ export async function createOnnxEngine(): Promise<DistanceEngine> {
         P.numeric.map((v) => -2 * v),
         [k, dn],
       );
-      feeds[`C64_${r}`] = new ort.Tensor('float64', Float64Array.from(P.numeric), [k, dn]);
       if (bias.mode === 'combo') {
         feeds[`B_${r}`] = new ort.Tensor('float32', comboTable(P), [combos, k]);
       } else {
@@ -192,7 +191,6 @@ export async function createOnnxEngine(): Promise<DistanceEngine> {
         });
       }
       const labels = centers.map(() => new Int32Array(E.rows));
-      const numeric = centers.map(() => new Float64Array(E.rows));
       const block = Math.max(1, Math.min(BLOCK_ROWS, Math.floor(ENCODED_BLOCK_CELLS / Math.max(...ks))));
       for (let start = 0; start < E.rows; start += block) {
         const end = Math.min(E.rows, start + block);
@@ -206,15 +204,15 @@ export async function createOnnxEngine(): Promise<DistanceEngine> {
           rowFeeds[names[f]!] = new ort.Tensor('int32', col.subarray(start, end), [n]);
         });
         const res = await session.run(rowFeeds);
-        for (let r = 0; r < centers.length; r++) {
+        for (let r = 0; r < centers.length; r++)
           labels[r]!.set((res[`labels_${r}`] as { data: Int32Array }).data, start);
-          numeric[r]!.set((res[`num_${r}`] as { data: Float64Array }).data, start);
-        }
       }
-      return centers.map((C, r) => {
-        const dist2 = encodedDist2(E, encodedCenters(C, E.layout), labels[r]!, numeric[r]!);
-        return { labels: labels[r]!, dist2, minDist2: Float32Array.from(dist2) };
-      });
+      const tables = centers.map((C) => encodedCenters(C, E.layout));
+      return encodedDist2Runs(E, tables, labels).map((dist2, r) => ({
+        labels: labels[r]!,
+        dist2,
+        minDist2: Float32Array.from(dist2),
+      }));
     },
     async nearest(X: Matrix, C: Matrix): Promise<Nearest> {
       const labels = new Int32Array(X.rows);

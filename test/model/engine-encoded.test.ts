@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type EncodedMatrix, expandEncoded } from '../../src/features/encoded.ts';
+import { type EncodedMatrix, encodedRowSlice, expandEncoded } from '../../src/features/encoded.ts';
 import { kddFieldSpecs } from '../../src/features/kdd-fields.ts';
 import { Preprocessor } from '../../src/features/preprocessor.ts';
 import { type Matrix, type Table, takeRows } from '../../src/ingest/table.ts';
@@ -12,9 +12,9 @@ import {
   encodedDist2,
   nearestEncodedJs,
 } from '../../src/model/engine-encoded.ts';
-import { exactDist2, KMeans } from '../../src/model/kmeans.ts';
+import { exactDist2, initialCenters, KMeans } from '../../src/model/kmeans.ts';
 import { Rng } from '../../src/model/random.ts';
-import { nslNormalTable, nslTestWithNaNs } from '../helpers/data.ts';
+import { kdd, nslNormalTable, nslTestWithNaNs } from '../helpers/data.ts';
 
 const testRows = nslTestWithNaNs;
 
@@ -79,6 +79,38 @@ describe('nearest centres of encoded rows', () => {
       for (const [r, C] of centers.entries())
         await assertMatchesDense(`${engineName} k=${C.rows}`, E, C, found[r]!);
     }
+  });
+
+  test('the default ensemble shape (5 runs, k = 16…256) on distinct KDD Cup 99 rows: onnx vs the js reference', async () => {
+    const { table } = await kdd('kddcup99/corrected.gz');
+    const fitRows = takeRows(
+      table,
+      Array.from({ length: 20000 }, (_, i) => i * 15),
+    );
+    const pre = new Preprocessor(kddFieldSpecs()).fit(fitRows);
+    const { E: distinct } = pre.transformEncoded(table, { distinct: true });
+    assert.ok(distinct.rows > 70000, `${distinct.rows} distinct rows`);
+    const E = encodedRowSlice(distinct, 0, 3000);
+    const X = pre.transform(fitRows).X;
+    const onnxEngine = await getEngine('onnx');
+    const centers: Matrix[] = [];
+    for (const k of [16, 32, 64, 128, 256])
+      centers.push(await initialCenters(X, k, 'k-means++', onnxEngine, new Rng(k)));
+    const onnx = await onnxEngine.nearestEncoded!(E, centers);
+    const js = nearestEncodedJs(E, centers);
+    for (const [r, C] of centers.entries()) {
+      let differ = 0;
+      for (let i = 0; i < E.rows; i++) {
+        if (onnx[r]!.labels[i] === js[r]!.labels[i]) {
+          const a = onnx[r]!.dist2[i]!;
+          const b = js[r]!.dist2[i]!;
+          assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, b), `k=${C.rows} row ${i}: ${a} vs ${b}`);
+        } else differ++;
+      }
+      assert.ok(differ <= 3, `k=${C.rows}: ${differ} labels differ from the js reference`);
+    }
+    // And the largest run against the dense search over all 121 columns.
+    await assertMatchesDense('onnx k=256', E, centers[4]!, onnx[4]!);
   });
 
   test('per-field lookups when the table of code combinations would be too large (onnx vs js vs dense)', async () => {
