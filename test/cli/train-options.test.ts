@@ -12,7 +12,7 @@ describe('netanomaly train: calibration and host options', { timeout: 300_000 },
   const dir = tempDir();
   const capture = dataFile('pcaps/normal/1kxun.pcap');
 
-  test('--calibration-groups source --host-aggregate tail --host-scope pair are kept in the model', async () => {
+  test('--calibration-groups, --host-aggregate, --host-scope and --field-tail are kept in the model', async () => {
     const model = join(dir, 'm');
     const r = await cli([
       'train',
@@ -60,6 +60,33 @@ describe('netanomaly train: calibration and host options', { timeout: 300_000 },
     assert.equal(ds.derived_groups?.by, 'time');
     assert.equal(ds.host?.aggregate ?? 'mean', 'mean');
     assert.equal(ds.host?.topK, 3);
+    assert.ok(ds.field_tail?.fields > 0, 'traffic with addresses: the per-field rarity is on by default');
+    assert.equal(s.field_tail?.tails, 'both');
+
+    const off = join(dir, 'off');
+    const o = await cli([
+      'train',
+      capture,
+      '--format',
+      'pcap',
+      '--train-on',
+      'all',
+      '--k',
+      '4',
+      '--field-tail',
+      'off',
+      '-o',
+      off,
+      '--json',
+    ]);
+    assert.equal(o.code, 0, o.stderr);
+    assert.equal(JSON.parse(o.stdout).field_tail, undefined);
+    // without the rarity part the ONNX export is exact: no --kmeans-only needed
+    const e = await cli(['export', off, '--format', 'onnx', '-o', join(dir, 'off.onnx')]);
+    assert.equal(e.code, 0, e.stderr);
+    const refused = await cli(['export', defaults, '--format', 'onnx', '-o', join(dir, 'd.onnx')]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /kmeans-only/);
   });
 
   test('a bad choice is a usage error naming the option', async () => {

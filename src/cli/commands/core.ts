@@ -69,6 +69,14 @@ export function registerCoreCommands(program: Command): void {
         .choices(['host', 'pair'])
         .default('host'),
     )
+    .addOption(
+      new Option(
+        '--field-tail <when>',
+        "per-field rarity beside the K-Means distance ('auto': for traffic with addresses; 'off' keeps ONNX/SQL exports exact)",
+      )
+        .choices(['auto', 'on', 'off'])
+        .default('auto'),
+    )
     .requiredOption('-o, --out <dir>', 'model bundle directory to write')
     .option('--json', 'print the training summary as JSON')
     .addOption(clickhouseOptions.from('train in the database: clickhouse://HOST:PORT/DB?table=T'))
@@ -110,6 +118,7 @@ export function registerCoreCommands(program: Command): void {
           hostAggregate: o.hostAggregate,
           hostTopK: o.hostTopK,
           hostScope: o.hostScope,
+          fieldTail: o.fieldTail,
         },
         reader,
         onProgress: (s) => progress.step(s),
@@ -142,6 +151,7 @@ export function registerCoreCommands(program: Command): void {
           ? { expected_fpr: result.detector.training.expectedFpr }
           : {}),
         ...(result.detector.training.host ? { host: result.detector.training.host } : {}),
+        ...(result.detector.training.fieldTail ? { field_tail: result.detector.training.fieldTail } : {}),
         ...(result.detector.training.derivedGroups
           ? { derived_groups: result.detector.training.derivedGroups }
           : {}),
