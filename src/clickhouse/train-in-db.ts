@@ -500,6 +500,8 @@ export interface TrainInDatabaseOptions {
   kMin?: number;
   kMax?: number;
   detector?: Omit<DetectorOptions, 'k'>;
+  /** Ensemble runs whose Lloyd loops run at the same time (default 3; the same centres either way). */
+  concurrentRuns?: number;
   /** Rows fetched for the k-means++ seeding and the elbow sweep (default 20,000). */
   sampleRows?: number;
   onProgress?: (step: string) => void;
@@ -548,7 +550,10 @@ export async function trainInDatabase(opts: TrainInDatabaseOptions): Promise<Tra
   const engine = await getEngine(options.engine as EngineName | 'auto');
   progress('mean feature variance (tolerance scale)');
   const tolAbs = 1e-4 * (await meanVarianceInDatabase(src, pre));
-  const runs: { state: RunState; counts: Float64Array }[] = [];
+  // Seeds in order (the library's), then the runs' Lloyd loops side by side: each iteration is
+  // a round trip of analysis on the coordinator and execution on the shards, so runs in flight
+  // together keep the shards busy while the coordinator analyses another run's query.
+  const seeded: { r: number; kr: number; init: Matrix }[] = [];
   for (const [r, kr] of ks.entries()) {
     if (distinctRows(Xs, kr) < kr) {
       if (r === 0)
@@ -556,7 +561,13 @@ export async function trainInDatabase(opts: TrainInDatabaseOptions): Promise<Tra
       continue;
     }
     const seeds = new Rng(seed + 1000 * r);
-    const init = await initialCenters(Xs, kr, 'k-means++', engine, new Rng(seeds.int(2 ** 31)));
+    seeded.push({
+      r,
+      kr,
+      init: await initialCenters(Xs, kr, 'k-means++', engine, new Rng(seeds.int(2 ** 31))),
+    });
+  }
+  const fitted = await inParallel(seeded, opts.concurrentRuns ?? 3, async ({ r, kr, init }) => {
     const res = await lloydInDatabase(src, pre, init, {
       maxIter: options.maxIter,
       tolAbs,
@@ -566,8 +577,7 @@ export async function trainInDatabase(opts: TrainInDatabaseOptions): Promise<Tra
           `run ${r + 1}/${ks.length} (k=${kr}): Lloyd iteration ${it}, shift ${shift.toExponential(2)}`,
         ),
     });
-    const scale = res.scale;
-    runs.push({
+    return {
       state: {
         kmeans: {
           k: kr,
@@ -576,11 +586,12 @@ export async function trainInDatabase(opts: TrainInDatabaseOptions): Promise<Tra
           inertia: res.inertia,
           nIter: res.nIter,
         },
-        scale,
+        scale: res.scale,
       },
       counts: res.counts,
-    });
-  }
+    };
+  });
+  const runs: { state: RunState; counts: Float64Array }[] = fitted;
   progress('leave-one-out threshold from in-database scores');
   const layout = preprocessor.encodedLayout();
   const distance = runs.flatMap((run, r) =>
@@ -642,6 +653,24 @@ export async function trainInDatabase(opts: TrainInDatabaseOptions): Promise<Tra
     createdAt: new Date().toISOString(),
   };
   return { detector, card, elbow };
+}
+
+/** `f` over `items` with at most `limit` calls in flight; results in the items' order. */
+async function inParallel<T, R>(
+  items: readonly T[],
+  limit: number,
+  f: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return out;
 }
 
 /** Distinct rows of a matrix, counting up to `limit`. */
