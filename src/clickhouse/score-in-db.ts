@@ -4,6 +4,7 @@
  * source) or returned as rows.
  */
 import { InputError } from '../errors.ts';
+import { exportDifference } from '../model/bundle.ts';
 import type { DetectorState } from '../model/detector.ts';
 import { type ClickHouseClient, quoteIdent } from './client.ts';
 import { type ColumnMap, modelBlockSettings, scoreQuery, sqlModel } from './model-sql.ts';
@@ -19,6 +20,17 @@ export interface ScoreInDatabaseOptions {
   keep?: readonly string[];
   /** Only rows above the threshold (alerts). */
   onlyAnomalies?: boolean;
+  /** Score a model whose per-field rarity SQL cannot compute with its K-Means part alone. */
+  kmeansOnly?: boolean;
+}
+
+/** A model the SQL does not score exactly is refused unless its K-Means part alone is asked for. */
+export function checkSqlExact(state: DetectorState, kmeansOnly = false): void {
+  const differs = exportDifference(state);
+  if (differs && !kmeansOnly)
+    throw new InputError(
+      `${differs}; retrain with --field-tail off, or pass --kmeans-only to score that part alone`,
+    );
 }
 
 /** Settings of scoring queries: small blocks (18.16 materialises every centre per row of a block). */
@@ -27,6 +39,7 @@ function scoringSettings(state: DetectorState): { max_block_size: number } {
 }
 
 function query(state: DetectorState, opts: ScoreInDatabaseOptions, withDistance = false): string {
+  checkSqlExact(state, opts.kmeansOnly);
   return scoreQuery(sqlModel(state), opts.table, {
     keep: opts.keep ?? [],
     ...(opts.columns ? { columns: opts.columns } : {}),
@@ -45,6 +58,7 @@ export async function scoreIntoTable(
   into: string,
   opts: ScoreInDatabaseOptions,
 ): Promise<{ rows: number; anomalies: number }> {
+  checkSqlExact(state, opts.kmeansOnly);
   const keep = opts.keep ?? [];
   await checkSourceColumns(
     { client: opts.client, table: opts.table, ...(opts.columns ? { columns: opts.columns } : {}) },
@@ -90,6 +104,7 @@ export async function scoreRows(
   state: DetectorState,
   opts: ScoreInDatabaseOptions & { orderBy?: string },
 ): Promise<ScoredDbRow[]> {
+  checkSqlExact(state, opts.kmeansOnly);
   const keep = opts.keep ?? [];
   await checkSourceColumns(
     { client: opts.client, table: opts.table, ...(opts.columns ? { columns: opts.columns } : {}) },

@@ -18,7 +18,7 @@ import { type AlertFormat, ecsAlert, eveAlert, type ScoredFlowInfo, sha256 } fro
 import { AlertSink } from '../stream/sink.ts';
 import { type ClickHouseClient, isNumericType, quoteIdent, quoteString } from './client.ts';
 import type { ColumnMap } from './model-sql.ts';
-import { scoreRows } from './score-in-db.ts';
+import { checkSqlExact, scoreRows } from './score-in-db.ts';
 
 export interface FollowTableOptions {
   client: ClickHouseClient;
@@ -35,6 +35,8 @@ export interface FollowTableOptions {
   once?: boolean;
   signal?: AbortSignal;
   onLog?: (line: string) => void;
+  /** Follow with a model's K-Means part alone when SQL cannot compute the rest (score-in-db.ts). */
+  kmeansOnly?: boolean;
 }
 
 export interface FollowResult {
@@ -73,6 +75,7 @@ function writeCheckpoint(path: string, table: string, by: string, position: stri
 
 export async function followTable(opts: FollowTableOptions): Promise<FollowResult> {
   const { client, table, by, model } = opts;
+  checkSqlExact(model.file.detector, opts.kmeansOnly);
   const cols = new Map((await client.columns(table)).map((c) => [c.name, c.type]));
   const type = cols.get(by);
   if (type === undefined)
@@ -98,6 +101,7 @@ export async function followTable(opts: FollowTableOptions): Promise<FollowResul
         client,
         table,
         where,
+        kmeansOnly: opts.kmeansOnly ?? false,
         keep,
         onlyAnomalies: false,
         ...(opts.columns ? { columns: opts.columns } : {}),

@@ -62,6 +62,11 @@ function parseInts(value: string): number[] {
 }
 
 export const clickhouseOptions = {
+  kmeansOnly: () =>
+    new Option(
+      '--kmeans-only',
+      'with --from / --format clickhouse: use a model with a field tail anyway (its K-Means part alone)',
+    ),
   from: (what: string) => new Option('--from <url>', what),
   into: () =>
     new Option('--into <table>', 'with --from: write the scores into this table (created if missing)'),
@@ -173,6 +178,7 @@ export async function scoreFromClickHouse(
     ...(o.columns ? { columns: resolveColumns(o.columns, model.file.detector.preprocessor.fields)! } : {}),
     keep: (o.keep as string[] | undefined) ?? [],
     onlyAnomalies: Boolean(o.onlyAnomalies),
+    kmeansOnly: Boolean(o.kmeansOnly),
   };
   if (o.into) {
     progress.step(`scoring ${display} into ${o.into}`);
@@ -230,5 +236,6 @@ export async function watchClickHouse(
     signal,
     ...(o.columns ? { columns: resolveColumns(o.columns, model.file.detector.preprocessor.fields)! } : {}),
     onLog: (s) => process.stderr.write(`${s}\n`),
+    kmeansOnly: Boolean(o.kmeansOnly),
   });
 }

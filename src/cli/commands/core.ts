@@ -312,6 +312,7 @@ export function registerCoreCommands(program: Command): void {
     .addOption(clickhouseOptions.into())
     .addOption(clickhouseOptions.columns())
     .addOption(clickhouseOptions.keep())
+    .addOption(clickhouseOptions.kmeansOnly())
     .action(async (modelDir: string, file: string | undefined, o) => {
       const progress = createProgress();
       const model = await loadModel(modelDir);

@@ -165,6 +165,7 @@ export function registerStreamCommands(program: Command): void {
     )
     .option('--by <column>', 'with --from: the column that grows with every insert (time or sequence)')
     .addOption(clickhouseOptions.columns())
+    .addOption(clickhouseOptions.kmeansOnly())
     .action(async (source: string | undefined, o) => {
       const model = await loadModel(o.model);
       if (o.from) {
