@@ -16,7 +16,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { kmeans as mlKmeans } from 'ml-kmeans';
@@ -210,7 +210,9 @@ async function elbows(
         out[`elbow_${mode}_seconds`] = seconds;
         out[`elbow_${mode}_k`] = r.recommended;
       }
-      log(`elbow ${mode}, seed ${seed}: k=${r.recommended} in ${seconds.toFixed(1)} s`);
+      log(
+        `elbow ${mode}, seed ${seed}: k=${r.recommended} in ${seconds.toFixed(1)} s (load average ${loadavg()[0]!.toFixed(1)})`,
+      );
     }
     const f = inertia.fast!;
     const e = inertia.exhaustive!;
@@ -219,7 +221,9 @@ async function elbows(
     const fn = norm(f);
     const en = norm(e);
     row.max_normalised_gap = Math.max(...fn.map((v, j) => Math.abs(v - en[j]!)));
+    row.load_average = loadavg()[0];
     curves.push(row);
+    log(`elbow seed ${seed}: ${JSON.stringify(row)}`);
   }
   out.elbow_seeds = curves;
 }
