@@ -63,7 +63,10 @@ function hasEmpty(counts: Float64Array): boolean {
 /**
  * The nearest-centre search with Elkan's bounds (C. Elkan, "Using the triangle inequality to
  * accelerate k-means", ICML 2003), across the iterations of one Lloyd run: per row an upper
- * bound on the distance to its centre and a lower bound on the distance to each centre.
+ * bound on the distance to its centre and a lower bound on the distance to each centre. Bounds
+ * are stored against each centre's cumulative shift (`drift`), so moving the centres costs O(k),
+ * not O(rows × k): a stored lower bound L means L − drift[c], a stored upper bound V means
+ * V + drift[label].
  */
 class BoundedSearch {
   /** Current centre of each row. */
@@ -71,6 +74,8 @@ class BoundedSearch {
   private readonly upper: Float64Array;
   /** Lower bounds, rows × k. */
   private readonly lower: Float64Array;
+  /** Sum of each centre's shifts so far. */
+  private readonly drift: Float64Array;
   private previous: Matrix | null = null;
   private readonly dn: number;
   private readonly nc: number;
@@ -82,6 +87,7 @@ class BoundedSearch {
     this.labels = new Int32Array(U.rows);
     this.upper = new Float64Array(U.rows);
     this.lower = new Float64Array(U.rows * k);
+    this.drift = new Float64Array(k);
     this.dn = U.layout.numericColumns.length;
     this.nc = U.layout.categorical.length;
   }
@@ -92,12 +98,13 @@ class BoundedSearch {
     const m = this.U.rows;
     const k = this.k;
     const gap = centreGaps(C);
-    const { labels, upper, lower } = this;
+    const { labels, upper, lower, drift } = this;
     if (!this.previous) {
       for (let i = 0; i < m; i++) {
         const lo = i * k;
         let a = 0;
-        let u = Math.sqrt(this.dist2(P, i, 0));
+        let u2 = this.dist2Within(P, i, 0, Number.POSITIVE_INFINITY);
+        let u = Math.sqrt(u2);
         lower[lo] = u;
         for (let c = 1; c < k; c++) {
           // d(i, c) ≥ d(a, c) − d(i, a): no need to compute it when that is ≥ d(i, a)
@@ -106,10 +113,11 @@ class BoundedSearch {
             lower[lo + c] = g - u;
             continue;
           }
-          const v = Math.sqrt(this.dist2(P, i, c));
-          lower[lo + c] = v;
-          if (v < u) {
-            u = v;
+          const v2 = this.dist2Within(P, i, c, u2);
+          lower[lo + c] = Math.sqrt(v2);
+          if (v2 < u2) {
+            u2 = v2;
+            u = Math.sqrt(v2);
             a = c;
           }
         }
@@ -118,39 +126,41 @@ class BoundedSearch {
       }
     } else {
       const delta = shifts(this.previous, C);
+      let most = 0;
+      for (let c = 0; c < k; c++) {
+        drift[c]! += delta[c]!;
+        most = Math.max(most, drift[c]!);
+      }
+      // rounding of the stored bounds is relative to the drift they were stored against
+      const eps = 2 * SLACK * most;
       for (let i = 0; i < m; i++) {
-        const lo = i * k;
-        for (let c = 0; c < k; c++) {
-          const v = lower[lo + c]! - delta[c]!;
-          lower[lo + c] = Math.max(v, 0);
-        }
         let a = labels[i]!;
-        let u = upper[i]! + delta[a]!;
-        if (u * (1 + SLACK) <= gap.half[a]!) {
-          upper[i] = u;
-          continue;
-        }
+        let u = upper[i]! + drift[a]!;
+        if (u * (1 + SLACK) + eps <= gap.half[a]!) continue;
+        const lo = i * k;
         let tight = false;
+        let u2 = 0;
         for (let c = 0; c < k; c++) {
           if (c === a) continue;
-          let bound = Math.max(lower[lo + c]!, gap.between[a * k + c]! / 2);
-          if (u * (1 + SLACK) <= bound) continue;
+          const ga = gap.between[a * k + c]! / 2;
+          if (u * (1 + SLACK) + eps <= Math.max(lower[lo + c]! - drift[c]!, ga)) continue;
           if (!tight) {
-            u = Math.sqrt(this.dist2(P, i, a));
-            lower[lo + a] = u;
+            u2 = this.dist2Within(P, i, a, Number.POSITIVE_INFINITY);
+            u = Math.sqrt(u2);
+            lower[lo + a] = u + drift[a]!;
             tight = true;
-            bound = Math.max(lower[lo + c]!, gap.between[a * k + c]! / 2);
-            if (u * (1 + SLACK) <= bound) continue;
+            if (u * (1 + SLACK) + eps <= Math.max(lower[lo + c]! - drift[c]!, ga)) continue;
           }
-          const v = Math.sqrt(this.dist2(P, i, c));
-          lower[lo + c] = v;
-          if (v < u) {
-            u = v;
+          const v2 = this.dist2Within(P, i, c, u2);
+          lower[lo + c] = Math.sqrt(v2) + drift[c]!;
+          if (v2 < u2) {
+            u2 = v2;
+            u = Math.sqrt(v2);
             a = c;
           }
         }
         labels[i] = a;
-        upper[i] = u;
+        upper[i] = u - drift[a]!;
       }
     }
     this.previous = C;
@@ -162,21 +172,35 @@ class BoundedSearch {
     return Float32Array.from(encodedDist2(this.U, encodedCenters(C, this.U.layout), this.labels));
   }
 
-  /** Exact squared distance of row i to centre c (as encodedDist2). */
-  private dist2(P: EncodedCenters, i: number, c: number): number {
+  /**
+   * Squared distance of row i to centre c, the categorical part first, then the numeric columns
+   * eight at a time, stopping once the sum passes `limit`: the result is exact when ≤ limit and
+   * otherwise a lower bound of the distance (a partial sum of squares), which is all Elkan needs.
+   */
+  private dist2Within(P: EncodedCenters, i: number, c: number, limit: number): number {
     const { dn, nc, k } = this;
+    const codes = this.U.codes;
+    let cat = P.catBase[c]!;
+    for (let f = 0; f < nc; f++) cat += P.catTerms[f]![codes[i * nc + f]! * k + c]!;
+    let s = Math.max(cat, 0);
+    if (s > limit) return s;
     const x = this.U.numeric;
     const cn = P.numeric;
     const xo = i * dn;
     const co = c * dn;
-    let s = 0;
-    for (let t = 0; t < dn; t++) {
+    let t = 0;
+    for (; t + 8 <= dn; t += 8) {
+      for (let j = t; j < t + 8; j++) {
+        const u = x[xo + j]! - cn[co + j]!;
+        s += u * u;
+      }
+      if (s > limit) return s;
+    }
+    for (; t < dn; t++) {
       const u = x[xo + t]! - cn[co + t]!;
       s += u * u;
     }
-    let cat = P.catBase[c]!;
-    for (let f = 0; f < nc; f++) cat += P.catTerms[f]![this.U.codes[i * nc + f]! * k + c]!;
-    return s + Math.max(cat, 0);
+    return s;
   }
 }
 
