@@ -137,20 +137,19 @@ class BoundedSearch {
         let a = labels[i]!;
         let u = upper[i]! + drift[a]!;
         if (u * (1 + SLACK) + eps <= gap.half[a]!) continue;
+        // tighten the upper bound once (one distance), then test again before the k bounds
         const lo = i * k;
-        let tight = false;
-        let u2 = 0;
+        let u2 = this.dist2Within(P, i, a, Number.POSITIVE_INFINITY);
+        u = Math.sqrt(u2);
+        lower[lo + a] = u + drift[a]!;
+        if (u * (1 + SLACK) + eps <= gap.half[a]!) {
+          upper[i] = u - drift[a]!;
+          continue;
+        }
         for (let c = 0; c < k; c++) {
           if (c === a) continue;
-          const ga = gap.between[a * k + c]! / 2;
-          if (u * (1 + SLACK) + eps <= Math.max(lower[lo + c]! - drift[c]!, ga)) continue;
-          if (!tight) {
-            u2 = this.dist2Within(P, i, a, Number.POSITIVE_INFINITY);
-            u = Math.sqrt(u2);
-            lower[lo + a] = u + drift[a]!;
-            tight = true;
-            if (u * (1 + SLACK) + eps <= Math.max(lower[lo + c]! - drift[c]!, ga)) continue;
-          }
+          const bound = Math.max(lower[lo + c]! - drift[c]!, gap.between[a * k + c]! / 2);
+          if (u * (1 + SLACK) + eps <= bound) continue;
           const v2 = this.dist2Within(P, i, c, u2);
           lower[lo + c] = Math.sqrt(v2) + drift[c]!;
           if (v2 < u2) {
