@@ -3,7 +3,8 @@
  *   1. K-Means fit on KDD Cup 99 10 % (494,021 rows): netanomaly vs scikit-learn (Debian
  *      python3-sklearn, same initial centres, same iteration budget) vs ml-kmeans (pure JS);
  *   2. end-to-end scoring (file → features → score) rows/s on KDD Cup 99 `corrected`;
- *   3. fast vs exhaustive elbow sweep on the 10 % set (time and recommended k) — with --elbow;
+ *   3. fast vs exhaustive elbow sweep on the 10 % set (time, recommended k = middle of the knee
+ *      region, and Kneedle's own knee) — with --elbow;
  *      --elbow-seeds 0,1,2 repeats both sweeps per seed and prints both inertia curves;
  *   4. with --scaling: fit time against scikit-learn at 1×, 2×, 4× the rows and at k = 8, 32, 128.
  *
@@ -205,6 +206,7 @@ async function elbows(
       inertia[mode] = r.rows.map((x) => x.inertia);
       row[`${mode}_seconds`] = seconds;
       row[`${mode}_k`] = r.recommended;
+      row[`${mode}_kneedle_knee`] = r.knee;
       row[`${mode}_inertia`] = inertia[mode];
       if (seed === seeds[0]) {
         out[`elbow_${mode}_seconds`] = seconds;

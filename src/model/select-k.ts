@@ -223,11 +223,11 @@ interface SweepFit {
  * best silhouette. `knee` stays Kneedle's own (kneed's) knee.
  *
  * Why the middle and not Kneedle's knee: KDD Cup 99's inertia curve bends gently, and its
- * Kneedle differences over k = 5…14 agree within 0.04 (one x-step is 1/28 = 0.036), so Kneedle's
- * first local maximum followed by a drop of one step moves with a few per cent of inertia noise
- * (one init's local optimum, or the fast mode's sample): 9, 11, 12 for the exhaustive sweep at
- * seeds 0, 1, 2, 9 against 12 for fast and exhaustive at seed 2. The region's ends move by one or
- * two k with that noise, its middle by about half as much (docs/benchmarks.md).
+ * Kneedle differences over k = 5…17 agree within about one x-step (1/28), so Kneedle's first local
+ * maximum followed by a drop of one step moves with a few per cent of inertia noise (one init's
+ * local optimum, or the fast mode's sample): exhaustive knees 9 / 11 / 12 at seeds 0 / 1 / 2, and
+ * 9 against 12 for fast and exhaustive at seed 2. The region's middle gave 10 / 11, 9 / 10, 9 / 10
+ * (fast / exhaustive) at those seeds (docs/benchmarks.md).
  */
 export function recommend(rows: ElbowRow[]): { knee: number | null; recommended: number; rationale: string } {
   const ks = rows.map((r) => r.k);
