@@ -4,7 +4,8 @@
  *      python3-sklearn, same initial centres, same iteration budget) vs ml-kmeans (pure JS);
  *   2. end-to-end scoring (file → features → score) rows/s on KDD Cup 99 `corrected` (all rows and
  *      distinct lines), with a scikit-learn pipeline doing the same work in the same run;
- *   3. fast vs exhaustive elbow sweep on the 10 % set (time and recommended k) — with --elbow;
+ *   3. fast vs exhaustive elbow sweep on the 10 % set (time, recommended k = middle of the knee
+ *      region, and Kneedle's own knee) — with --elbow;
  *      --elbow-seeds 0,1,2 repeats both sweeps per seed and prints both inertia curves;
  *   4. with --scaling: fit time against scikit-learn at 1×, 2×, 4× the rows and at k = 8, 32, 128.
  *
@@ -279,12 +280,15 @@ async function elbows(
       inertia[mode] = r.rows.map((x) => x.inertia);
       row[`${mode}_seconds`] = seconds;
       row[`${mode}_k`] = r.recommended;
+      row[`${mode}_kneedle_knee`] = r.knee;
       row[`${mode}_inertia`] = inertia[mode];
       if (seed === seeds[0]) {
         out[`elbow_${mode}_seconds`] = seconds;
         out[`elbow_${mode}_k`] = r.recommended;
       }
-      log(`elbow ${mode}, seed ${seed}: k=${r.recommended} in ${seconds.toFixed(1)} s`);
+      log(
+        `elbow ${mode}, seed ${seed}: k=${r.recommended} in ${seconds.toFixed(1)} s (load average ${loadavg()[0]!.toFixed(1)})`,
+      );
     }
     const f = inertia.fast!;
     const e = inertia.exhaustive!;
@@ -293,7 +297,9 @@ async function elbows(
     const fn = norm(f);
     const en = norm(e);
     row.max_normalised_gap = Math.max(...fn.map((v, j) => Math.abs(v - en[j]!)));
+    row.load_average = loadavg()[0];
     curves.push(row);
+    log(`elbow seed ${seed}: ${JSON.stringify(row)}`);
   }
   out.elbow_seeds = curves;
 }

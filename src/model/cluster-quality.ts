@@ -11,6 +11,7 @@
  */
 
 import { InputError, optionError } from '../errors.ts';
+import type { EncodedMatrix } from '../features/encoded.ts';
 import type { Matrix } from '../ingest/table.ts';
 import { Rng } from './random.ts';
 
@@ -375,4 +376,269 @@ export function silhouetteFromPairs(pairs: SilhouettePairs, labels: Int32Array):
     }
   }
   return meanSilhouette(sums, codes, enc.counts, k, s);
+}
+
+/**
+ * The silhouette sample of X with its identical rows merged: the same sampled rows as
+ * silhouettePairs, the distinct ones among them and the distance of every pair of distinct rows.
+ * Data with many repeated rows (KDD Cup 99: a 3,000-row sample holds about a third as many distinct
+ * rows) needs a fraction of the pairs; the silhouette is the same sum regrouped, equal to
+ * silhouetteScore up to float64 rounding (not bit for bit: the additions run in another order).
+ */
+export interface SilhouetteDistinctPairs {
+  /** Row count of the matrix the sample was drawn from. */
+  readonly n: number;
+  /** The sampled rows, ascending. */
+  readonly rows: Int32Array;
+  /** Distinct row (0 ≤ g < distinct) of each sampled row. */
+  readonly group: Int32Array;
+  readonly distinct: number;
+  /** Euclidean distance of each pair (g < h) of distinct rows, row-major upper triangle. */
+  readonly dist: Float64Array;
+}
+
+/** The silhouette sample of X (see silhouetteScore for the options), its distinct rows and their distances. */
+export function silhouetteDistinctPairs(X: Matrix, opts: SilhouetteOptions = {}): SilhouetteDistinctPairs {
+  if (X.data.length !== X.rows * X.cols) {
+    throw new InputError(
+      `silhouetteScore: matrix data has ${X.data.length} values, expected rows × cols = ${X.rows * X.cols}`,
+    );
+  }
+  const { rows, P, s, d } = silhouetteSample(X, opts);
+  const bytes = new Uint8Array(P.buffer, P.byteOffset, P.byteLength);
+  const seen = new Map<string, number>();
+  const group = new Int32Array(s);
+  const first: number[] = [];
+  for (let a = 0; a < s; a++) {
+    const key = Buffer.from(bytes.subarray(a * d * 8, (a + 1) * d * 8)).toString('latin1');
+    let g = seen.get(key);
+    if (g === undefined) {
+      g = first.length;
+      seen.set(key, g);
+      first.push(a);
+    }
+    group[a] = g;
+  }
+  const m = first.length;
+  const dist = new Float64Array((m * (m - 1)) / 2);
+  let at = 0;
+  for (let g = 0; g < m; g++) {
+    const oa = first[g]! * d;
+    for (let h = g + 1; h < m; h++) dist[at++] = pairDistance(P, oa, first[h]! * d, d);
+  }
+  return { n: X.rows, rows, group, distinct: m, dist };
+}
+
+/** The mean silhouette of `labels` (one per row of the sampled matrix) from distinct-row pairs. */
+export function silhouetteFromDistinctPairs(pairs: SilhouetteDistinctPairs, labels: Int32Array): number {
+  if (labels.length !== pairs.n) {
+    throw new InputError(`silhouetteScore: ${labels.length} labels for ${pairs.n} rows`);
+  }
+  const { rows, group, distinct: m, dist } = pairs;
+  const s = rows.length;
+  const enc = sampleCodes(labels, rows);
+  const k = enc.k;
+  // A unit: the sampled rows of one distinct row with one label (identical rows usually share it).
+  const unitOf = new Map<number, number>();
+  const unitGroup: number[] = [];
+  const unitCode: number[] = [];
+  const unitWeight: number[] = [];
+  for (let a = 0; a < s; a++) {
+    const key = group[a]! * k + enc.codes[a]!;
+    let u = unitOf.get(key);
+    if (u === undefined) {
+      u = unitGroup.length;
+      unitOf.set(key, u);
+      unitGroup.push(group[a]!);
+      unitCode.push(enc.codes[a]!);
+      unitWeight.push(0);
+    }
+    unitWeight[u]!++;
+  }
+  const nu = unitGroup.length;
+  // sums[u * k + c] = sum of distances from a row of unit u to the sampled rows of cluster c.
+  const sums = new Float64Array(nu * k);
+  for (let u = 0; u < nu; u++) {
+    const g = unitGroup[u]!;
+    const cu = unitCode[u]!;
+    const wu = unitWeight[u]!;
+    for (let v = u + 1; v < nu; v++) {
+      const h = unitGroup[v]!;
+      if (h === g) continue; // identical rows: distance 0
+      const lo = Math.min(g, h);
+      const hi = Math.max(g, h);
+      const dd = dist[lo * m - (lo * (lo + 1)) / 2 + hi - lo - 1]!;
+      sums[u * k + unitCode[v]!]! += unitWeight[v]! * dd;
+      sums[v * k + cu]! += wu * dd;
+    }
+  }
+  let total = 0;
+  for (let u = 0; u < nu; u++) {
+    const cu = unitCode[u]!;
+    const size = enc.counts[cu]!;
+    if (size <= 1) continue; // singleton: s = 0
+    const intra = sums[u * k + cu]! / (size - 1);
+    let inter = Number.POSITIVE_INFINITY;
+    for (let c = 0; c < k; c++) {
+      if (c === cu) continue;
+      const v = sums[u * k + c]! / enc.counts[c]!;
+      if (v < inter) inter = v;
+    }
+    const denom = Math.max(intra, inter);
+    if (denom > 0) total += (unitWeight[u]! * (inter - intra)) / denom;
+  }
+  return total / s;
+}
+
+/**
+ * calinskiHarabasz and daviesBouldin of the dense matrix that encoded, weighted distinct rows
+ * stand for (features/encoded.ts, kmeans-encoded.ts weightedRows: `U` with `weight[u]` copies of
+ * row u, labelled `labels[u]`), in one pass over the distinct rows and their numeric columns: a
+ * cluster's mean in a one-hot block is the weight times the share of its rows with each code.
+ * Equal to the dense functions up to float64 rounding.
+ */
+export function clusterIndicesEncoded(
+  U: EncodedMatrix,
+  weight: Float64Array,
+  labels: Int32Array,
+): { calinskiHarabasz: number; daviesBouldin: number } {
+  if (labels.length !== U.rows || weight.length !== U.rows) {
+    throw new InputError(
+      `clusterIndicesEncoded: ${labels.length} labels, ${weight.length} weights for ${U.rows} rows`,
+    );
+  }
+  const layout = U.layout;
+  const dn = layout.numericColumns.length;
+  const nc = layout.categorical.length;
+  const blocks = layout.categorical;
+  const slotOffset = new Int32Array(nc);
+  let width = 0;
+  blocks.forEach((b, f) => {
+    slotOffset[f] = width;
+    width += b.width;
+  });
+  const w = blocks.map((b) => Math.fround(b.weight));
+  // cluster codes by first appearance, weighted sizes
+  const map = new Map<number, number>();
+  const codes = new Int32Array(U.rows);
+  const sizes: number[] = [];
+  let n = 0;
+  for (let u = 0; u < U.rows; u++) {
+    let c = map.get(labels[u]!);
+    if (c === undefined) {
+      c = sizes.length;
+      map.set(labels[u]!, c);
+      sizes.push(0);
+    }
+    sizes[c]! += weight[u]!;
+    n += weight[u]!;
+    codes[u] = c;
+  }
+  const k = sizes.length;
+  checkLabelCount('calinskiHarabasz', k, n);
+  const counts = Float64Array.from(sizes);
+  // means: numeric (k × dn) and one-hot values (k × width, already times the block weight)
+  const num = new Float64Array(k * dn);
+  const hot = new Float64Array(k * width);
+  for (let u = 0; u < U.rows; u++) {
+    const c = codes[u]!;
+    const wu = weight[u]!;
+    for (let t = 0; t < dn; t++) num[c * dn + t]! += wu * U.numeric[u * dn + t]!;
+    for (let f = 0; f < nc; f++) hot[c * width + slotOffset[f]! + U.codes[u * nc + f]!]! += wu;
+  }
+  // Σ_j mean² of each cluster's one-hot blocks, per field
+  const sq = new Float64Array(k * nc);
+  for (let c = 0; c < k; c++) {
+    const inv = 1 / counts[c]!;
+    for (let t = 0; t < dn; t++) num[c * dn + t]! *= inv;
+    for (let f = 0; f < nc; f++) {
+      const o = c * width + slotOffset[f]!;
+      let q = 0;
+      for (let j = 0; j < blocks[f]!.width; j++) {
+        const v = hot[o + j]! * w[f]! * inv;
+        hot[o + j] = v;
+        q += v * v;
+      }
+      sq[c * nc + f] = q;
+    }
+  }
+  // squared distance of every distinct row to its cluster's mean
+  let intraSq = 0;
+  const spread = new Float64Array(k);
+  for (let u = 0; u < U.rows; u++) {
+    const c = codes[u]!;
+    let s = 0;
+    for (let t = 0; t < dn; t++) {
+      const v = U.numeric[u * dn + t]! - num[c * dn + t]!;
+      s += v * v;
+    }
+    for (let f = 0; f < nc; f++) {
+      const m = hot[c * width + slotOffset[f]! + U.codes[u * nc + f]!]!;
+      s += Math.max(0, sq[c * nc + f]! - 2 * w[f]! * m + w[f]! * w[f]!);
+    }
+    intraSq += weight[u]! * s;
+    spread[c]! += weight[u]! * Math.sqrt(s);
+  }
+  const meanDist = (a: number, b: number) => {
+    let s = 0;
+    for (let t = 0; t < dn; t++) {
+      const v = num[a * dn + t]! - num[b * dn + t]!;
+      s += v * v;
+    }
+    for (let j = 0; j < width; j++) {
+      const v = hot[a * width + j]! - hot[b * width + j]!;
+      s += v * v;
+    }
+    return s;
+  };
+  // Calinski-Harabasz: between-cluster dispersion against the overall mean
+  const allNum = new Float64Array(dn);
+  const allHot = new Float64Array(width);
+  for (let c = 0; c < k; c++) {
+    const share = counts[c]! / n;
+    for (let t = 0; t < dn; t++) allNum[t]! += share * num[c * dn + t]!;
+    for (let j = 0; j < width; j++) allHot[j]! += share * hot[c * width + j]!;
+  }
+  let extra = 0;
+  for (let c = 0; c < k; c++) {
+    let s = 0;
+    for (let t = 0; t < dn; t++) {
+      const v = num[c * dn + t]! - allNum[t]!;
+      s += v * v;
+    }
+    for (let j = 0; j < width; j++) {
+      const v = hot[c * width + j]! - allHot[j]!;
+      s += v * v;
+    }
+    extra += counts[c]! * s;
+  }
+  const calinski = intraSq === 0 ? 1 : (extra * (n - k)) / (intraSq * (k - 1));
+  // Davies-Bouldin, as daviesBouldin
+  for (let c = 0; c < k; c++) spread[c]! /= counts[c]!;
+  const dist = new Float64Array(k * k);
+  let allCentroidsClose = true;
+  for (let a = 0; a < k; a++) {
+    for (let b = a + 1; b < k; b++) {
+      const v = Math.sqrt(meanDist(a, b));
+      dist[a * k + b] = v;
+      dist[b * k + a] = v;
+      if (v > 1e-8) allCentroidsClose = false;
+    }
+  }
+  let allIntraClose = true;
+  for (let c = 0; c < k; c++) if (Math.abs(spread[c]!) > 1e-8) allIntraClose = false;
+  let davies = 0;
+  if (!(allIntraClose || allCentroidsClose)) {
+    for (let a = 0; a < k; a++) {
+      let worst = Number.NEGATIVE_INFINITY;
+      for (let b = 0; b < k; b++) {
+        const v = dist[a * k + b]!;
+        const r = v === 0 ? 0 : (spread[a]! + spread[b]!) / v;
+        if (r > worst) worst = r;
+      }
+      davies += worst;
+    }
+    davies /= k;
+  }
+  return { calinskiHarabasz: calinski, daviesBouldin: davies };
 }

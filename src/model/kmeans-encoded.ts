@@ -65,7 +65,9 @@ const distinctOf = (W: WeightedRows, row: number) => (W.inverse ? W.inverse[row]
 
 /**
  * k-means++ (greedy, 2 + ln k trials per centre) or k random rows, as kmeans.ts's initialCenters
- * (the numeric part of the distances on the engine, float32, as there).
+ * (the numeric part of the distances on the engine, float32, as there). With the same rng and
+ * the same `trials`, the first j centres do not depend on k: an elbow sweep seeds the largest k
+ * of each trial count once and takes prefixes (select-k.ts).
  */
 export async function initialCentersEncoded(
   W: WeightedRows,
@@ -73,6 +75,7 @@ export async function initialCentersEncoded(
   init: 'k-means++' | 'random',
   engine: DistanceEngine,
   rng: Rng,
+  trials = kmeansPlusPlusTrials(k),
 ): Promise<Matrix> {
   const { U, weight, inverse, n } = W;
   if (init === 'random')
@@ -89,7 +92,6 @@ export async function initialCentersEncoded(
   await rowDistances(U, [firstRow], [closest], engine);
   let pot = 0;
   for (let u = 0; u < m; u++) pot += weight[u]! * closest[u]!;
-  const trials = 2 + Math.floor(Math.log(k));
   const cumulative = new Float64Array(n);
   const dist = Array.from({ length: trials }, () => new Float64Array(m));
   const candidates = new Int32Array(trials);
@@ -127,6 +129,11 @@ export async function initialCentersEncoded(
     centers.set(denseRows(U, [candidates[bestT]!]).data, c * d);
   }
   return { data: centers, rows: k, cols: d };
+}
+
+/** Candidates per centre of greedy k-means++ (scikit-learn's 2 + ⌊ln k⌋). */
+export function kmeansPlusPlusTrials(k: number): number {
+  return 2 + Math.floor(Math.log(k));
 }
 
 /**
@@ -181,7 +188,7 @@ export function searchSorted(cumulative: Float64Array, value: number): number {
  * Per-centre weighted sums: the numeric columns (k × numeric columns) and, per centre, the
  * weighted count of each categorical slot (k × Σ widths, in the layout's order).
  */
-class ClusterSums {
+export class ClusterSums {
   readonly numeric: Float64Array;
   readonly slots: Float64Array;
   readonly counts: Float64Array;

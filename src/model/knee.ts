@@ -180,3 +180,34 @@ export function findKnee(x: readonly number[], y: readonly number[], opts: KneeO
   base.kneeY = y[x.indexOf(knee)]!;
   return base;
 }
+
+/**
+ * The knee region of the curve (x, y) (same options as findKnee): the x values whose Kneedle
+ * difference lies within S · mean(|Δx_n|) of its maximum (the drop Kneedle itself needs before it
+ * declares a knee), as [first, last]; null when findKnee finds no knee. On a curve with a sharp
+ * knee the region is the knee and its neighbours; on a gently bending one (an inertia curve with
+ * no dominant cluster count) it spans many x whose differences are equal within noise, and which
+ * of them Kneedle picks turns on differences far below its own threshold.
+ */
+export function kneeRegion(
+  x: readonly number[],
+  y: readonly number[],
+  opts: KneeOptions = {},
+): { first: number; last: number } | null {
+  const r = findKnee(x, y, opts);
+  if (r.knee === null) return null;
+  const S = opts.sensitivity ?? 1;
+  const flipped =
+    ((opts.curve ?? 'convex') === 'convex') !== ((opts.direction ?? 'decreasing') === 'decreasing');
+  const d = r.normalizedDifference;
+  const xn = r.xNormalized;
+  const n = d.length;
+  let stepSum = 0;
+  for (let i = 1; i < n; i++) stepSum += xn[i]! - xn[i - 1]!;
+  let top = Number.NEGATIVE_INFINITY;
+  for (const v of d) top = Math.max(top, v);
+  const bar = top - S * Math.abs(stepSum / (n - 1));
+  const inside: number[] = [];
+  for (let i = 0; i < n; i++) if (d[i]! >= bar) inside.push(x[flipped ? n - 1 - i : i]!);
+  return { first: Math.min(...inside), last: Math.max(...inside) };
+}

@@ -9,12 +9,33 @@
  */
 import { z } from 'zod';
 import { InputError, optionError } from '../errors.ts';
-import { type EncodedLayout, encodeDense } from '../features/encoded.ts';
+import { type EncodedLayout, type EncodedMatrix, encodeDense } from '../features/encoded.ts';
 import type { Matrix } from '../ingest/table.ts';
 import { parseOptions } from '../validation.ts';
-import { calinskiHarabasz, daviesBouldin, silhouetteFromPairs, silhouettePairs } from './cluster-quality.ts';
-import { KMeans, takeRows } from './kmeans.ts';
-import { findKnee } from './knee.ts';
+import {
+  calinskiHarabasz,
+  clusterIndicesEncoded,
+  daviesBouldin,
+  silhouetteDistinctPairs,
+  silhouetteFromDistinctPairs,
+  silhouetteFromPairs,
+  silhouettePairs,
+} from './cluster-quality.ts';
+import { type DistanceEngine, type EngineName, getEngine } from './engine.ts';
+import { KMeans, KMeansOptionsSchema, takeRows } from './kmeans.ts';
+import { lloydBounded } from './kmeans-bounded.ts';
+import {
+  type EncodedEngine,
+  type EncodedFit,
+  expandLabels,
+  initialCentersEncoded,
+  kmeansPlusPlusTrials,
+  lloydEncoded,
+  meanVarianceEncoded,
+  type WeightedRows,
+  weightedRows,
+} from './kmeans-encoded.ts';
+import { findKnee, kneeRegion } from './knee.ts';
 import { Rng } from './random.ts';
 
 export const ElbowOptionsSchema = z.object({
@@ -72,38 +93,148 @@ export async function elbowSweep(
   const scaleUp = X.rows / data.rows;
   const rows: ElbowRow[] = [];
   const ks = Array.from({ length: o.kMax - o.kMin + 1 }, (_, i) => o.kMin + i);
-  const fitOn = (o.layout && encodeDense(data, o.layout)) || data;
+  const encoded = o.layout ? encodeDense(data, o.layout) : null;
+  const engine = await getEngine(o.engine as EngineName | 'auto');
+  const fitK: (k: number) => Promise<SweepFit> =
+    encoded && engine.nearestEncoded
+      ? encodedSweep(encoded, ks, o, engine as EncodedEngine)
+      : async (k: number) => {
+          const km = await new KMeans({ k, seed: o.seed, nInit: o.nInit, engine: o.engine }).fit(data);
+          return { labels: km.labels, inertia: km.inertia };
+        };
+  // The fast mode's metrics on the distinct rows (equal to the dense ones up to rounding); the
+  // exhaustive mode keeps the dense functions, so its results are unchanged.
+  const distinctMetrics = o.mode === 'fast';
   let pairs: ReturnType<typeof silhouettePairs> | null = null;
+  let distinctPairs: ReturnType<typeof silhouetteDistinctPairs> | null = null;
+  const silhouetteSampleOptions = { sampleSize: Math.min(o.silhouetteSample, data.rows), seed: o.seed };
   for (const [i, k] of ks.entries()) {
     const t0 = performance.now();
-    const km = await new KMeans({ k, seed: o.seed, nInit: o.nInit, engine: o.engine }).fit(fitOn);
+    const km = await fitK(k);
     const labels = km.labels;
-    const single = k === 1;
-    if (!single && !pairs) {
-      pairs = silhouettePairs(data, { sampleSize: Math.min(o.silhouetteSample, data.rows), seed: o.seed });
-    }
-    rows.push({
+    const row: ElbowRow = {
       k,
       inertia: km.inertia * scaleUp,
-      silhouette: single ? Number.NaN : silhouetteFromPairs(pairs!, labels),
-      calinskiHarabasz: single ? Number.NaN : calinskiHarabasz(data, labels),
-      daviesBouldin: single ? Number.NaN : daviesBouldin(data, labels),
-      seconds: (performance.now() - t0) / 1000,
-    });
+      silhouette: Number.NaN,
+      calinskiHarabasz: Number.NaN,
+      daviesBouldin: Number.NaN,
+      seconds: 0,
+    };
+    if (k > 1) {
+      if (distinctMetrics) {
+        distinctPairs ??= silhouetteDistinctPairs(data, silhouetteSampleOptions);
+        row.silhouette = silhouetteFromDistinctPairs(distinctPairs, labels);
+      } else {
+        pairs ??= silhouettePairs(data, silhouetteSampleOptions);
+        row.silhouette = silhouetteFromPairs(pairs, labels);
+      }
+      if (distinctMetrics && km.distinct) {
+        const q = clusterIndicesEncoded(km.distinct.W.U, km.distinct.W.weight, km.distinct.labels);
+        row.calinskiHarabasz = q.calinskiHarabasz;
+        row.daviesBouldin = q.daviesBouldin;
+      } else {
+        row.calinskiHarabasz = calinskiHarabasz(data, labels);
+        row.daviesBouldin = daviesBouldin(data, labels);
+      }
+    }
+    row.seconds = (performance.now() - t0) / 1000;
+    rows.push(row);
     onProgress?.(i + 1, ks.length, k);
   }
   const { knee, recommended, rationale } = recommend(rows);
   return { mode: o.mode, rows, knee, recommended, rationale, rowsUsed: data.rows };
 }
 
-/** The knee of inertia(k); without one, the k of the best silhouette. */
+/**
+ * The K-Means fits of a sweep on encoded rows, the same fits as `new KMeans({ k, seed, nInit,
+ * engine }).fit(E)` for every k, for less work:
+ *   - the distinct rows, their weights and the tolerance are computed once, not once per k;
+ *   - k-means++ with a given rng and trial count picks its first j centres whatever k is, and
+ *     every k draws its runs' rngs from the same seed: each trial count's largest k is seeded
+ *     once per run and the other k take the first k of those centres (bit-identical starts);
+ *   - the fast mode runs Lloyd with Elkan's bounds in float64 JavaScript (kmeans-bounded.ts):
+ *     its sample is small enough that per-call engine costs dominate; the exhaustive mode keeps
+ *     the engine's Lloyd (lloydEncoded), so its results are unchanged.
+ */
+function encodedSweep(
+  E: EncodedMatrix,
+  ks: readonly number[],
+  o: z.output<typeof ElbowOptionsSchema>,
+  engine: EncodedEngine,
+): (k: number) => Promise<SweepFit> {
+  const defaults = KMeansOptionsSchema.parse({ k: 1 });
+  const W = weightedRows(E);
+  const tolAbs = defaults.tol * meanVarianceEncoded(W);
+  const seeds = new Rng(o.seed);
+  const runSeeds = Array.from({ length: o.nInit }, () => seeds.int(2 ** 31));
+  const largest = new Map<number, number>();
+  for (const k of ks) {
+    const t = kmeansPlusPlusTrials(k);
+    largest.set(t, Math.max(k, largest.get(t) ?? 0));
+  }
+  const seeded = new Map<string, Promise<Matrix>>();
+  const start = (k: number, run: number): Promise<Matrix> => {
+    const t = kmeansPlusPlusTrials(k);
+    const key = `${t}:${run}`;
+    let s = seeded.get(key);
+    if (!s) {
+      s = initialCentersEncoded(
+        W,
+        largest.get(t)!,
+        'k-means++',
+        engine as DistanceEngine,
+        new Rng(runSeeds[run]!),
+        t,
+      );
+      seeded.set(key, s);
+    }
+    return s;
+  };
+  return async (k: number) => {
+    if (W.U.rows < k) throw new InputError(`need at least k=${k} distinct rows to fit, found ${W.U.rows}`);
+    let best: EncodedFit | null = null;
+    for (let run = 0; run < o.nInit; run++) {
+      const all = await start(k, run);
+      const init = { data: all.data.slice(0, k * all.cols), rows: k, cols: all.cols };
+      const fit =
+        o.mode === 'fast'
+          ? lloydBounded(W, init, defaults.maxIter, tolAbs)
+          : await lloydEncoded(W, init, engine, defaults.maxIter, tolAbs);
+      if (!best || fit.inertia < best.inertia) best = fit;
+    }
+    return {
+      labels: expandLabels(W, best!.labels),
+      inertia: best!.inertia,
+      distinct: { W, labels: best!.labels },
+    };
+  };
+}
+
+/** One k's fit: labels of the swept rows, inertia, and for encoded fits the distinct rows' labels. */
+interface SweepFit {
+  labels: Int32Array;
+  inertia: number;
+  distinct?: { W: WeightedRows; labels: Int32Array };
+}
+
+/**
+ * The k to recommend from inertia(k): the middle of the knee region (knee.ts kneeRegion: every k
+ * whose Kneedle difference is within one x-step of the largest), or without a knee the k of the
+ * best silhouette. `knee` stays Kneedle's own (kneed's) knee.
+ *
+ * Why the middle and not Kneedle's knee: KDD Cup 99's inertia curve bends gently, and its
+ * Kneedle differences over k = 5…17 agree within about one x-step (1/28), so Kneedle's first local
+ * maximum followed by a drop of one step moves with a few per cent of inertia noise (one init's
+ * local optimum, or the fast mode's sample): exhaustive knees 9 / 11 / 12 at seeds 0 / 1 / 2, and
+ * 9 against 12 for fast and exhaustive at seed 2. The region's middle gave 10 / 11, 9 / 10, 9 / 10
+ * (fast / exhaustive) at those seeds (docs/benchmarks.md).
+ */
 export function recommend(rows: ElbowRow[]): { knee: number | null; recommended: number; rationale: string } {
   const ks = rows.map((r) => r.k);
-  const knee = findKnee(
-    ks,
-    rows.map((r) => r.inertia),
-    { curve: 'convex', direction: 'decreasing' },
-  ).knee;
+  const inertia = rows.map((r) => r.inertia);
+  const shape = { curve: 'convex', direction: 'decreasing' } as const;
+  const knee = findKnee(ks, inertia, shape).knee;
+  const region = kneeRegion(ks, inertia, shape);
   const valid = rows.filter((r) => Number.isFinite(r.silhouette));
   const bestSil = valid.reduce((a, b) => (b.silhouette > a.silhouette ? b : a), valid[0] ?? rows[0]!);
   const bestCh = valid.reduce(
@@ -112,17 +243,19 @@ export function recommend(rows: ElbowRow[]): { knee: number | null; recommended:
   );
   const bestDb = valid.reduce((a, b) => (b.daviesBouldin < a.daviesBouldin ? b : a), valid[0] ?? rows[0]!);
   const others = `best silhouette at k=${bestSil.k} (${bestSil.silhouette.toFixed(3)}), best Calinski-Harabasz at k=${bestCh.k}, best Davies-Bouldin at k=${bestDb.k}`;
-  if (knee === null) {
+  if (knee === null || region === null) {
     return {
       knee,
       recommended: bestSil.k,
       rationale: `inertia(k) has no knee in k=${ks[0]}..${ks[ks.length - 1]}; falling back to the best silhouette: ${others}`,
     };
   }
-  const at = rows.find((r) => r.k === knee)!;
+  const middle = (region.first + region.last) / 2;
+  const recommended = ks.reduce((a, b) => (Math.abs(b - middle) < Math.abs(a - middle) ? b : a));
+  const at = rows.find((r) => r.k === recommended)!;
   return {
     knee,
-    recommended: knee,
-    rationale: `knee of inertia(k) at k=${knee} (Kneedle, convex/decreasing): adding clusters past it buys little; silhouette there ${at.silhouette.toFixed(3)}, Davies-Bouldin ${at.daviesBouldin.toFixed(3)}; ${others}`,
+    recommended,
+    rationale: `middle of the knee region of inertia(k), k=${region.first}..${region.last} (Kneedle, convex/decreasing: its knee is k=${knee}, and every k in the region is as good within one step): adding clusters past it buys little; silhouette there ${at.silhouette.toFixed(3)}, Davies-Bouldin ${at.daviesBouldin.toFixed(3)}; ${others}`,
   };
 }

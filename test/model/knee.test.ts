@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { InputError, OptionError } from '../../src/errors.ts';
-import { findKnee } from '../../src/model/knee.ts';
+import { findKnee, kneeRegion } from '../../src/model/knee.ts';
 
 // Expected knees below come from the kneed package's own test suite (tests/test_sample.py and
 // kneed/data_generator.py), since kneed is not installed here; the comments name each kneed test.
@@ -167,6 +167,29 @@ describe('findKnee: y = 1/x, an idealized inertia curve', () => {
     assert.ok(Math.abs(r.normalizedDifference[2]! - (1 - (1 / 3 - 0.1) / 0.9 - 2 / 9)) < 1e-12);
     assert.ok(Math.abs(r.thresholds[0]! - (r.normalizedDifference[2]! - 1 / 9)) < 1e-12);
     assert.equal(r.normalizedDifference[0], 0);
+  });
+});
+
+describe('kneeRegion: the k within one step of the largest Kneedle difference', () => {
+  test('y = 1/x: d = [0, .444, .519, .5, .444, .370, …] is within 1/9 of .519 at x = 2…5', () => {
+    const x = range(1, 11);
+    assert.deepEqual(
+      kneeRegion(
+        x,
+        x.map((i) => 1 / i),
+      ),
+      { first: 2, last: 5 },
+    );
+  });
+  test('the kneed elbow (d = [0, .495, .586, .526, .465, …]) and its increasing mirror image', () => {
+    assert.deepEqual(kneeRegion(x10, [100, 40, 20, 15, 10, 5, 4, 3, 2, 1]), { first: 1, last: 3 });
+    assert.deepEqual(kneeRegion(x10, [1, 2, 3, 4, 5, 10, 15, 20, 40, 100], { direction: 'increasing' }), {
+      first: 6,
+      last: 8,
+    });
+  });
+  test('no knee, no region', () => {
+    assert.equal(kneeRegion(range(0, 10), new Array(10).fill(1)), null);
   });
 });
 
