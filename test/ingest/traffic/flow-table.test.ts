@@ -74,5 +74,8 @@ test('FlowTable: lookups, collisions, deletions and recency order equal the Map 
       assert.equal(t.count, slotOf.size);
     }
   }
-  assert.ok(finds === 60_000 && t.capacity > 1024, `${slotOf.size} flows held, capacity ${t.capacity} (grown once at least)`);
+  assert.ok(
+    finds === 60_000 && t.capacity > 1024,
+    `${slotOf.size} flows held, capacity ${t.capacity} (grown once at least)`,
+  );
 });
