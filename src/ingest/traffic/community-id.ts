@@ -4,7 +4,7 @@
  * with the endpoints ordered so that both directions hash the same; ICMP/ICMPv6 use type/code
  * as ports, and request/reply types are mapped to each other.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 const ICMP4_PAIRS: Record<number, number> = {
   8: 0,
@@ -137,7 +137,8 @@ export function communityId(
       [sp, dp] = [dp, sp];
     }
   }
-  const buf = Buffer.alloc(2 + sa.length * 2 + 2 + (hasPorts ? 4 : 0));
+  const n = 2 + sa.length * 2 + 2 + (hasPorts ? 4 : 0);
+  const buf = n === 40 ? scratch40 : n === 16 ? scratch16 : Buffer.alloc(n);
   let o = buf.writeUInt16BE(seed & 0xffff, 0);
   buf.set(sa, o);
   o += sa.length;
@@ -149,5 +150,9 @@ export function communityId(
     o = buf.writeUInt16BE(sp & 0xffff, o);
     buf.writeUInt16BE(dp & 0xffff, o);
   }
-  return `1:${createHash('sha1').update(buf).digest('base64')}`;
+  return `1:${hash('sha1', buf, 'base64')}`;
 }
+
+/** The hashed input of IPv6 and IPv4 flows with ports (every byte is written per call). */
+const scratch40 = Buffer.alloc(40);
+const scratch16 = Buffer.alloc(16);

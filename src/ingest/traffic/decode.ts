@@ -27,6 +27,17 @@ export interface DecodedPacket {
   payloadOffset?: number;
   /** Payload bytes actually captured (≤ payloadLen when the capture was snapped). */
   payloadCaptured?: number;
+  /** `addressHash(src)` and `addressHash(dst)` (set by the decoder from its address caches). */
+  srcHash?: number;
+  dstHash?: number;
+}
+
+/** A 32-bit hash of an address's text (FNV-1a, then mixed): the flow table's key material. */
+export function addressHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  return h ^ (h >>> 13);
 }
 
 export const LINKTYPE = {
@@ -43,29 +54,35 @@ export const LINKTYPE = {
 } as const;
 
 /**
- * Text of IPv4 addresses by their 32-bit value: traffic repeats few addresses over many packets,
- * so a bounded cache saves making the same string per packet (cleared when full).
+ * Text of IPv4 addresses by their 32-bit value, with its addressHash: traffic repeats few
+ * addresses over many packets, so a direct-mapped cache (65,536 slots) saves making the same
+ * string per packet. `ipv4Cached` returns the slot; `v4Text[slot]`, `v4Hash[slot]` hold the result.
  */
-const v4Text = new Map<number, string>();
-const V4_TEXT_MAX = 1 << 16;
+const V4_SLOTS = 1 << 16;
+const v4Value = new Int32Array(V4_SLOTS);
+const v4Text: (string | undefined)[] = new Array(V4_SLOTS);
+const v4Hash = new Int32Array(V4_SLOTS);
 
-function ipv4String(d: Uint8Array, o: number): string {
+function ipv4Cached(d: Uint8Array, o: number): number {
   const v = (d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!;
-  let s = v4Text.get(v);
-  if (s === undefined) {
-    if (v4Text.size >= V4_TEXT_MAX) v4Text.clear();
-    s = `${d[o]}.${d[o + 1]}.${d[o + 2]}.${d[o + 3]}`;
-    v4Text.set(v, s);
+  const slot = Math.imul(v ^ (v >>> 16), 0x45d9f3b) >>> 16;
+  if (v4Value[slot] !== v || v4Text[slot] === undefined) {
+    const s = `${d[o]}.${d[o + 1]}.${d[o + 2]}.${d[o + 3]}`;
+    v4Value[slot] = v;
+    v4Text[slot] = s;
+    v4Hash[slot] = addressHash(s);
   }
-  return s;
+  return slot;
 }
 
 /** Text of IPv6 addresses seen lately: a direct-mapped cache (4,096 slots) checked word by word. */
 const V6_SLOTS = 4096;
 const v6Words = new Int32Array(V6_SLOTS * 4);
 const v6Text: (string | undefined)[] = new Array(V6_SLOTS);
+const v6Hash = new Int32Array(V6_SLOTS);
 
-function ipv6Cached(d: Uint8Array, o: number): string {
+/** The cache slot of the IPv6 address at d[o, o+16) (`v6Text[slot]`, `v6Hash[slot]`). */
+function ipv6Cached(d: Uint8Array, o: number): number {
   const w0 = (d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!;
   const w1 = (d[o + 4]! << 24) | (d[o + 5]! << 16) | (d[o + 6]! << 8) | d[o + 7]!;
   const w2 = (d[o + 8]! << 24) | (d[o + 9]! << 16) | (d[o + 10]! << 8) | d[o + 11]!;
@@ -75,22 +92,22 @@ function ipv6Cached(d: Uint8Array, o: number): string {
   h = Math.imul(h ^ (h >>> 13), 0x27d4eb2f) ^ w3;
   const slot = (h ^ (h >>> 16)) & (V6_SLOTS - 1);
   const q = slot * 4;
-  const hit = v6Text[slot];
   if (
-    hit !== undefined &&
+    v6Text[slot] !== undefined &&
     v6Words[q] === w0 &&
     v6Words[q + 1] === w1 &&
     v6Words[q + 2] === w2 &&
     v6Words[q + 3] === w3
   )
-    return hit;
+    return slot;
   const s = ipv6String(d, o);
   v6Words[q] = w0;
   v6Words[q + 1] = w1;
   v6Words[q + 2] = w2;
   v6Words[q + 3] = w3;
   v6Text[slot] = s;
-  return s;
+  v6Hash[slot] = addressHash(s);
+  return slot;
 }
 
 /** RFC 5952 text form (lower case, longest zero run compressed). */
@@ -136,6 +153,8 @@ export function newDecodedPacket(): DecodedPacket {
     data: undefined,
     payloadOffset: 0,
     payloadCaptured: 0,
+    srcHash: 0,
+    dstHash: 0,
   };
 }
 
@@ -151,7 +170,9 @@ export function decodePacket(
 
 /**
  * decodePacket into `out` (every field set; reused from packet to packet on the line-rate path):
- * returns `out`, or null (and a counter) when the frame carries no usable IP transport.
+ * returns `out`, or null (and a counter) when the frame carries no usable IP transport. The frame
+ * is `d[b, e)` (default: all of `d`), so a reader can decode in place in its buffer; `out.data` is
+ * then `d` and `out.payloadOffset` an offset in it.
  */
 export function decodeInto(
   linktype: number,
@@ -159,36 +180,38 @@ export function decodeInto(
   ts: number,
   counters: Counters,
   out: DecodedPacket,
+  b = 0,
+  e = d.length,
 ): DecodedPacket | null {
-  let o = 0;
+  let o = b;
   let ethertype = -1;
   switch (linktype) {
     case LINKTYPE.ETHERNET: {
-      if (d.length < 14) return skip(counters, 'truncated_link_header');
-      ethertype = (d[12]! << 8) | d[13]!;
-      o = 14;
+      if (e - b < 14) return skip(counters, 'truncated_link_header');
+      ethertype = (d[b + 12]! << 8) | d[b + 13]!;
+      o = b + 14;
       break;
     }
     case LINKTYPE.LINUX_SLL: {
-      if (d.length < 16) return skip(counters, 'truncated_link_header');
-      ethertype = (d[14]! << 8) | d[15]!;
-      o = 16;
+      if (e - b < 16) return skip(counters, 'truncated_link_header');
+      ethertype = (d[b + 14]! << 8) | d[b + 15]!;
+      o = b + 16;
       break;
     }
     case LINKTYPE.LINUX_SLL2: {
-      if (d.length < 20) return skip(counters, 'truncated_link_header');
-      ethertype = (d[0]! << 8) | d[1]!;
-      o = 20;
+      if (e - b < 20) return skip(counters, 'truncated_link_header');
+      ethertype = (d[b]! << 8) | d[b + 1]!;
+      o = b + 20;
       break;
     }
     case LINKTYPE.NULL:
     case LINKTYPE.LOOP: {
-      if (d.length < 4) return skip(counters, 'truncated_link_header');
+      if (e - b < 4) return skip(counters, 'truncated_link_header');
       // NULL: host byte order of the writer; LOOP: network order. Accept either.
-      const be = ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
-      const le = ((d[3]! << 24) | (d[2]! << 16) | (d[1]! << 8) | d[0]!) >>> 0;
+      const be = ((d[b]! << 24) | (d[b + 1]! << 16) | (d[b + 2]! << 8) | d[b + 3]!) >>> 0;
+      const le = ((d[b + 3]! << 24) | (d[b + 2]! << 16) | (d[b + 1]! << 8) | d[b]!) >>> 0;
       const fam = linktype === LINKTYPE.LOOP ? be : le < 256 ? le : be;
-      o = 4;
+      o = b + 4;
       if (fam === 2) ethertype = ETH_IPV4;
       else if (fam === 24 || fam === 28 || fam === 30 || fam === 10) ethertype = ETH_IPV6;
       else return skip(counters, 'non_ip');
@@ -199,8 +222,8 @@ export function decodeInto(
     case LINKTYPE.RAW_OLD_14:
     case LINKTYPE.IPV4:
     case LINKTYPE.IPV6: {
-      if (d.length < 1) return skip(counters, 'truncated_ip');
-      ethertype = d[0]! >> 4 === 6 ? ETH_IPV6 : ETH_IPV4;
+      if (e - b < 1) return skip(counters, 'truncated_ip');
+      ethertype = d[b]! >> 4 === 6 ? ETH_IPV6 : ETH_IPV4;
       break;
     }
     default:
@@ -209,12 +232,12 @@ export function decodeInto(
   // VLAN tags (802.1Q, 802.1ad, old QinQ 0x9100), PPPoE session, MPLS.
   for (let guard = 0; guard < 16; guard++) {
     if (ethertype === 0x8100 || ethertype === 0x88a8 || ethertype === 0x9100) {
-      if (d.length < o + 4) return skip(counters, 'truncated_link_header');
+      if (e < o + 4) return skip(counters, 'truncated_link_header');
       ethertype = (d[o + 2]! << 8) | d[o + 3]!;
       o += 4;
       bump(counters, 'vlan_tagged');
     } else if (ethertype === 0x8864) {
-      if (d.length < o + 8) return skip(counters, 'truncated_link_header');
+      if (e < o + 8) return skip(counters, 'truncated_link_header');
       const ppp = (d[o + 6]! << 8) | d[o + 7]!;
       o += 8;
       if (ppp === 0x0021) ethertype = ETH_IPV4;
@@ -223,19 +246,19 @@ export function decodeInto(
     } else if (ethertype === 0x8847 || ethertype === 0x8848) {
       let bottom = false;
       while (!bottom) {
-        if (d.length < o + 4) return skip(counters, 'truncated_link_header');
+        if (e < o + 4) return skip(counters, 'truncated_link_header');
         bottom = (d[o + 2]! & 1) === 1;
         o += 4;
       }
-      if (d.length < o + 1) return skip(counters, 'truncated_ip');
+      if (e < o + 1) return skip(counters, 'truncated_ip');
       const v = d[o]! >> 4;
       if (v === 4) ethertype = ETH_IPV4;
       else if (v === 6) ethertype = ETH_IPV6;
       else return skip(counters, 'non_ip');
     } else break;
   }
-  if (ethertype === ETH_IPV4) return decodeIpv4(d, o, ts, counters, out);
-  if (ethertype === ETH_IPV6) return decodeIpv6(d, o, ts, counters, out);
+  if (ethertype === ETH_IPV4) return decodeIpv4(d, o, e, ts, counters, out);
+  if (ethertype === ETH_IPV6) return decodeIpv6(d, o, e, ts, counters, out);
   return skip(counters, 'non_ip');
 }
 
@@ -247,34 +270,40 @@ function skip(counters: Counters, reason: string): null {
 function decodeIpv4(
   d: Uint8Array,
   o: number,
+  fe: number,
   ts: number,
   counters: Counters,
   out: DecodedPacket,
 ): DecodedPacket | null {
-  if (d.length < o + 20) return skip(counters, 'truncated_ip');
+  if (fe < o + 20) return skip(counters, 'truncated_ip');
   const vihl = d[o]!;
   if (vihl >> 4 !== 4) return skip(counters, 'bad_ip_header');
   const ihl = (vihl & 0x0f) * 4;
   let totalLen = (d[o + 2]! << 8) | d[o + 3]!;
-  if (totalLen === 0 && d.length - o >= ihl) {
+  if (totalLen === 0 && fe - o >= ihl) {
     // TCP segmentation offload captures report 0; use what was captured (as Wireshark does).
-    totalLen = d.length - o;
+    totalLen = fe - o;
     bump(counters, 'ip_len_zero');
   }
   if (ihl < 20 || totalLen < ihl) return skip(counters, 'bad_ip_header');
-  if (d.length < o + ihl) return skip(counters, 'truncated_ip');
+  if (fe < o + ihl) return skip(counters, 'truncated_ip');
   const fragField = (d[o + 6]! << 8) | d[o + 7]!;
   const fragOffset = fragField & 0x1fff;
   const moreFrags = (fragField & 0x2000) !== 0;
   if (fragOffset !== 0) return skip(counters, 'ip_fragments');
   if (moreFrags) bump(counters, 'ip_first_fragments');
   const proto = d[o + 9]!;
-  const src = ipv4String(d, o + 12);
-  const dst = ipv4String(d, o + 16);
+  const s = ipv4Cached(d, o + 12);
+  const src = v4Text[s]!;
+  out.srcHash = v4Hash[s]!;
+  const t = ipv4Cached(d, o + 16);
+  const dst = v4Text[t]!;
+  out.dstHash = v4Hash[t]!;
   return decodeTransport(
     d,
     o + ihl,
     o + totalLen,
+    fe,
     totalLen,
     totalLen - ihl,
     proto,
@@ -290,27 +319,32 @@ function decodeIpv4(
 function decodeIpv6(
   d: Uint8Array,
   o: number,
+  fe: number,
   ts: number,
   counters: Counters,
   out: DecodedPacket,
 ): DecodedPacket | null {
-  if (d.length < o + 40) return skip(counters, 'truncated_ip');
+  if (fe < o + 40) return skip(counters, 'truncated_ip');
   if (d[o]! >> 4 !== 6) return skip(counters, 'bad_ip_header');
   const payloadLen = (d[o + 4]! << 8) | d[o + 5]!;
   let next = d[o + 6]!;
-  const src = ipv6Cached(d, o + 8);
-  const dst = ipv6Cached(d, o + 24);
+  const s = ipv6Cached(d, o + 8);
+  const src = v6Text[s]!;
+  out.srcHash = v6Hash[s]!;
+  const t = ipv6Cached(d, o + 24);
+  const dst = v6Text[t]!;
+  out.dstHash = v6Hash[t]!;
   const end = o + 40 + payloadLen;
   let p = o + 40;
   // Extension headers: hop-by-hop 0, routing 43, fragment 44, destination options 60, AH 51.
   for (let guard = 0; guard < 16; guard++) {
     if (next === 0 || next === 43 || next === 60 || next === 135 || next === 139 || next === 140) {
-      if (d.length < p + 2) return skip(counters, 'truncated_ip');
+      if (fe < p + 2) return skip(counters, 'truncated_ip');
       const n = d[p]!;
       p += (d[p + 1]! + 1) * 8;
       next = n;
     } else if (next === 44) {
-      if (d.length < p + 8) return skip(counters, 'truncated_ip');
+      if (fe < p + 8) return skip(counters, 'truncated_ip');
       const n = d[p]!;
       const fragOffset = ((d[p + 2]! << 8) | d[p + 3]!) >> 3;
       if (fragOffset !== 0) return skip(counters, 'ip_fragments');
@@ -318,20 +352,21 @@ function decodeIpv6(
       p += 8;
       next = n;
     } else if (next === 51) {
-      if (d.length < p + 2) return skip(counters, 'truncated_ip');
+      if (fe < p + 2) return skip(counters, 'truncated_ip');
       const n = d[p]!;
       p += (d[p + 1]! + 2) * 4;
       next = n;
     } else break;
   }
   if (p > end) return skip(counters, 'bad_ip_header');
-  return decodeTransport(d, p, end, 40 + payloadLen, end - p, next, 6, src, dst, ts, counters, out);
+  return decodeTransport(d, p, end, fe, 40 + payloadLen, end - p, next, 6, src, dst, ts, counters, out);
 }
 
 function decodeTransport(
   d: Uint8Array,
   p: number,
   end: number,
+  fe: number,
   ipLen: number,
   l4Len: number,
   proto: number,
@@ -357,7 +392,7 @@ function decodeTransport(
   pkt.payloadCaptured = 0;
   if (proto === 6) {
     if (l4Len < 20) return skip(counters, 'bad_transport_header');
-    if (d.length < p + 14) return skip(counters, 'truncated_transport');
+    if (fe < p + 14) return skip(counters, 'truncated_transport');
     pkt.sport = (d[p]! << 8) | d[p + 1]!;
     pkt.dport = (d[p + 2]! << 8) | d[p + 3]!;
     const hl = (d[p + 12]! >> 4) * 4;
@@ -367,14 +402,14 @@ function decodeTransport(
     pkt.payloadOffset = p + hl;
   } else if (proto === 17) {
     if (l4Len < 8) return skip(counters, 'bad_transport_header');
-    if (d.length < p + 4) return skip(counters, 'truncated_transport');
+    if (fe < p + 4) return skip(counters, 'truncated_transport');
     pkt.sport = (d[p]! << 8) | d[p + 1]!;
     pkt.dport = (d[p + 2]! << 8) | d[p + 3]!;
     pkt.payloadLen = l4Len - 8;
     pkt.payloadOffset = p + 8;
   } else if (proto === 1 || proto === 58) {
     if (l4Len < 4) return skip(counters, 'bad_transport_header');
-    if (d.length < p + 2) return skip(counters, 'truncated_transport');
+    if (fe < p + 2) return skip(counters, 'truncated_transport');
     if (proto === 1 && ipVersion !== 4) return skip(counters, 'bad_transport_header');
     pkt.sport = d[p]!;
     pkt.dport = d[p + 1]!;
@@ -384,6 +419,6 @@ function decodeTransport(
     return skip(counters, proto === 50 ? 'ipsec_esp' : 'unsupported_ip_protocol');
   }
   if (pkt.payloadOffset! > 0)
-    pkt.payloadCaptured = Math.max(0, Math.min(pkt.payloadLen, Math.min(d.length, end) - pkt.payloadOffset!));
+    pkt.payloadCaptured = Math.max(0, Math.min(pkt.payloadLen, Math.min(fe, end) - pkt.payloadOffset!));
   return pkt;
 }

@@ -7,14 +7,37 @@
  *   SYN on a closed flow starts a new flow (port reuse),
  * - `maxFlows` open flows (the least recently seen is evicted, counted `flows_evicted`),
  * - the end of the input (`flush`).
- * Flows are kept in two insertion-ordered maps (open, closing) refreshed on every packet, so
- * expiry scans only touch flows that really expire. The meter clock is the largest timestamp
+ * Open flows live in a flow table (flow-table.ts: typed-array columns, a numeric 5-tuple hash, and
+ * two recency lists, open and closing, refreshed on every packet), so expiry scans only touch flows
+ * that really expire and a packet allocates nothing. The meter clock is the largest timestamp
  * seen: backwards timestamps are counted (`backwards_timestamps`) and never move the clock back.
  */
 import { AppMeta, appFeatures, FIRST_DATA_PACKETS, finishApp, observePayload } from './app-meta.ts';
 import { AuthReplies, observeAuth } from './auth-replies.ts';
 import { communityId, icmpPorts } from './community-id.ts';
-import type { DecodedPacket } from './decode.ts';
+import { addressHash, type DecodedPacket } from './decode.ts';
+import {
+  BWD_FIN,
+  BWD_RST,
+  CLOSED,
+  CLOSING,
+  FlowTable,
+  FWD_FIN,
+  FWD_RST,
+  OPEN,
+  ORIG_SYN,
+  RESP_SYNACK,
+  S_BWD_IAT,
+  S_FWD_IAT,
+  S_IAT,
+  S_PAY,
+  STATS,
+  statAdd,
+  statMax,
+  statMean,
+  statMin,
+  statStd,
+} from './flow-table.ts';
 import { observeBytes, PayloadSample, payloadStatsFeatures } from './payload-stats.ts';
 import { bump, type Counters } from './pcap.ts';
 import { emptyFeatures, type Flow, type FlowAppInfo, portClass, protocolName } from './schema.ts';
@@ -30,25 +53,6 @@ export interface FlowMeterOptions {
   maxFlows?: number;
 }
 
-class Stat {
-  n = 0;
-  mean = 0;
-  m2 = 0;
-  min = Number.POSITIVE_INFINITY;
-  max = Number.NEGATIVE_INFINITY;
-  add(x: number): void {
-    this.n++;
-    const d = x - this.mean;
-    this.mean += d / this.n;
-    this.m2 += d * (x - this.mean);
-    if (x < this.min) this.min = x;
-    if (x > this.max) this.max = x;
-  }
-  get std(): number {
-    return this.n > 1 ? Math.sqrt(this.m2 / (this.n - 1)) : 0;
-  }
-}
-
 const FIN = 0x01;
 const SYN = 0x02;
 const RST = 0x04;
@@ -58,102 +62,72 @@ const URG = 0x20;
 const ECE = 0x40;
 const CWR = 0x80;
 
-export interface FlowState {
-  key: string;
-  src: string;
-  dst: string;
-  sport: number;
-  dport: number;
+/** What conn_state is derived from (orig = fwd). */
+export interface ConnFlags {
   proto: number;
-  start: number;
-  last: number;
-  lastFwd: number;
-  lastBwd: number;
-  fwdPkts: number;
   bwdPkts: number;
-  fwdBytes: number;
-  bwdBytes: number;
-  fwdPay: number;
-  bwdPay: number;
-  pay: Stat;
-  fwdPayMax: number;
-  bwdPayMax: number;
-  iat: Stat;
-  fwdIat: Stat;
-  bwdIat: Stat;
-  syn: number;
-  synack: number;
-  fin: number;
-  rst: number;
-  psh: number;
-  ack: number;
-  urg: number;
-  ece: number;
-  cwr: number;
   origSyn: boolean;
   respSynAck: boolean;
   fwdFin: boolean;
   bwdFin: boolean;
   fwdRst: boolean;
   bwdRst: boolean;
-  closed: boolean;
-  /** Signed payload sizes of the first data packets (+ originator, − responder). */
-  firstData: number[];
-  /** Time of the responder's first packet (NaN until then). */
-  firstResp: number;
-  /** Application metadata, made at the first payload packet while its budget lasts. */
-  app: AppMeta | null;
-  /** No more payload to look at (budget spent or nothing more to learn). */
-  appDone: boolean;
-  /** Payload byte statistics (payload-stats.ts), made at the first captured payload. */
-  sample: PayloadSample | null;
-  /** Failed-login replies (auth-replies.ts), TCP only. */
-  auth: AuthReplies | null;
 }
 
 /** Zeek-style conn_state from what the meter saw (orig = fwd). */
-export function connState(
-  s: Pick<
-    FlowState,
-    'proto' | 'bwdPkts' | 'origSyn' | 'respSynAck' | 'fwdFin' | 'bwdFin' | 'fwdRst' | 'bwdRst'
-  >,
-): string {
-  if (s.proto !== 6) return s.bwdPkts > 0 ? 'SF' : 'S0';
-  if (s.origSyn) {
-    if (!s.respSynAck) {
-      if (s.bwdRst) return 'REJ';
-      if (s.fwdRst) return 'RSTOS0';
-      if (s.fwdFin) return 'SH';
-      return s.bwdPkts === 0 ? 'S0' : 'OTH';
+export function connState(s: ConnFlags): string {
+  let bits = 0;
+  if (s.origSyn) bits |= ORIG_SYN;
+  if (s.respSynAck) bits |= RESP_SYNACK;
+  if (s.fwdFin) bits |= FWD_FIN;
+  if (s.bwdFin) bits |= BWD_FIN;
+  if (s.fwdRst) bits |= FWD_RST;
+  if (s.bwdRst) bits |= BWD_RST;
+  return connStateOf(s.proto, s.bwdPkts, bits);
+}
+
+/** connState over the table's flag bits. */
+function connStateOf(proto: number, bwdPkts: number, b: number): string {
+  if (proto !== 6) return bwdPkts > 0 ? 'SF' : 'S0';
+  if (b & ORIG_SYN) {
+    if (!(b & RESP_SYNACK)) {
+      if (b & BWD_RST) return 'REJ';
+      if (b & FWD_RST) return 'RSTOS0';
+      if (b & FWD_FIN) return 'SH';
+      return bwdPkts === 0 ? 'S0' : 'OTH';
     }
-    if (s.fwdRst) return 'RSTO';
-    if (s.bwdRst) return 'RSTR';
-    if (s.fwdFin && s.bwdFin) return 'SF';
-    if (s.fwdFin) return 'S2';
-    if (s.bwdFin) return 'S3';
+    if (b & FWD_RST) return 'RSTO';
+    if (b & BWD_RST) return 'RSTR';
+    if (b & FWD_FIN && b & BWD_FIN) return 'SF';
+    if (b & FWD_FIN) return 'S2';
+    if (b & BWD_FIN) return 'S3';
     return 'S1';
   }
-  if (s.respSynAck) {
-    if (s.bwdRst) return 'RSTRH';
-    if (s.bwdFin) return 'SHR';
+  if (b & RESP_SYNACK) {
+    if (b & BWD_RST) return 'RSTRH';
+    if (b & BWD_FIN) return 'SHR';
   }
   return 'OTH';
 }
+
+/** Payload samples of ended flows, cleared for reuse (each holds a 1 KiB histogram). */
+const SAMPLE_POOL_MAX = 4096;
 
 export class FlowMeter {
   private readonly idle: number;
   private readonly active: number;
   private readonly close: number;
   private readonly maxFlows: number;
-  private readonly open = new Map<string, FlowState>();
-  private readonly closing = new Map<string, FlowState>();
+  private readonly t = new FlowTable();
   private clock = Number.NEGATIVE_INFINITY;
   private lastSweep = Number.NEGATIVE_INFINITY;
-  /** Key of the entry last set in `open` / `closing` (null: unknown): refreshing it is a no-op. */
-  private openTail: string | null = null;
-  private closingTail: string | null = null;
-  /** The previous packet's (ports-mapped) 5-tuple and its key: a flow's packets come in runs. */
-  private lastTuple = { src: '', dst: '', sport: -1, dport: -1, proto: -1, key: '' };
+  /** Application metadata, payload samples and login replies of the open flows, by slot. */
+  private app: (AppMeta | null)[] = [];
+  private sample: (PayloadSample | null)[] = [];
+  private auth: (AuthReplies | null)[] = [];
+  private readonly samplePool: PayloadSample[] = [];
+  /** Slots that expire in one sweep (reused). */
+  private expired: number[] = [];
 
   constructor(
     private readonly counters: Counters,
@@ -167,7 +141,7 @@ export class FlowMeter {
 
   /** Flows currently held. */
   get size(): number {
-    return this.open.size + this.closing.size;
+    return this.t.count;
   }
 
   /** Account one packet; returns the flows that ended by the time of this packet, oldest first. */
@@ -183,82 +157,51 @@ export class FlowMeter {
     }
     let sport = p.sport;
     let dport = p.dport;
-    if (p.proto === 1 || p.proto === 58) [sport, dport] = icmpPorts(p.proto, p.sport, p.dport);
-    const key = this.flowKey(p.src, p.dst, sport, dport, p.proto);
-    let f = this.open.get(key);
-    let inOpen = true;
-    if (!f) {
-      f = this.closing.get(key);
-      inOpen = false;
-    }
-    const isSyn = p.proto === 6 && (p.tcpFlags & (SYN | ACK)) === SYN;
-    if (f) {
-      if (f.closed && isSyn) {
-        this.closing.delete(key);
-        if (key === this.closingTail) this.closingTail = null;
-        out.push(this.finish(f, 'tcp_port_reuse'));
-        f = undefined;
-      } else if (now - f.start > this.active) {
-        (inOpen ? this.open : this.closing).delete(key);
-        if (key === (inOpen ? this.openTail : this.closingTail)) this.forgetTail(inOpen);
-        out.push(this.finish(f, 'active_timeouts'));
-        f = undefined;
+    const proto = p.proto;
+    if (proto === 1 || proto === 58) [sport, dport] = icmpPorts(proto, p.sport, p.dport);
+    const t = this.t;
+    const h = FlowTable.hash(
+      p.srcHash ?? addressHash(p.src),
+      sport,
+      p.dstHash ?? addressHash(p.dst),
+      dport,
+      proto,
+    );
+    let i = t.find(h, p.src, p.dst, sport, dport, proto);
+    const isSyn = proto === 6 && (p.tcpFlags & (SYN | ACK)) === SYN;
+    if (i >= 0) {
+      if (t.flags[i]! & CLOSED && isSyn) {
+        t.remove(i);
+        out.push(this.finish(i, 'tcp_port_reuse'));
+        i = -1;
+      } else if (now - t.start[i]! > this.active) {
+        t.remove(i);
+        out.push(this.finish(i, 'active_timeouts'));
+        i = -1;
       }
     }
-    if (!f) {
-      f = this.create(key, p, sport, dport);
-      if (this.open.size + this.closing.size >= this.maxFlows) {
-        const victim = this.open.keys().next();
-        if (!victim.done) {
-          const v = this.open.get(victim.value)!;
-          this.open.delete(victim.value);
-          if (victim.value === this.openTail) this.openTail = null;
-          out.push(this.finish(v, 'flows_evicted'));
+    if (i < 0) {
+      if (t.count >= this.maxFlows) {
+        const victim = t.head[OPEN]!;
+        if (victim >= 0) {
+          t.remove(victim);
+          out.push(this.finish(victim, 'flows_evicted'));
         }
       }
-      this.open.set(key, f);
-      this.openTail = key;
-      inOpen = true;
-    } else if (key !== (inOpen ? this.openTail : this.closingTail)) {
-      // refresh recency (delete + set moves the key to the end of the map)
-      const m = inOpen ? this.open : this.closing;
-      m.delete(key);
-      m.set(key, f);
-      if (inOpen) this.openTail = key;
-      else this.closingTail = key;
-    }
-    this.update(f, p, sport);
-    if (inOpen && f.closed) {
-      this.open.delete(key);
-      if (key === this.openTail) this.openTail = null;
-      this.closing.set(key, f);
-      this.closingTail = key;
-    }
+      i = t.insert(h, p.src, p.dst, sport, dport, proto, p.ts);
+      if (i >= this.app.length) this.growRefs(t.capacity);
+    } else t.touch(i);
+    this.update(i, p, sport);
+    if (t.list[i] === OPEN && t.flags[i]! & CLOSED) t.moveTo(i, CLOSING);
     return out;
   }
 
-  /** The map key of a 5-tuple (the same for both directions); the previous packet's is reused. */
-  private flowKey(src: string, dst: string, sport: number, dport: number, proto: number): string {
-    const t = this.lastTuple;
-    if (proto === t.proto) {
-      if (src === t.src && dst === t.dst && sport === t.sport && dport === t.dport) return t.key;
-      if (src === t.dst && dst === t.src && sport === t.dport && dport === t.sport) return t.key;
+  private growRefs(capacity: number): void {
+    for (let k = this.app.length; k < capacity; k++) {
+      this.app.push(null);
+      this.sample.push(null);
+      this.auth.push(null);
     }
-    const a = `${src}|${sport}`;
-    const b = `${dst}|${dport}`;
-    const key = a < b ? `${proto}|${a}|${b}` : `${proto}|${b}|${a}`;
-    t.src = src;
-    t.dst = dst;
-    t.sport = sport;
-    t.dport = dport;
-    t.proto = proto;
-    t.key = key;
-    return key;
-  }
-
-  private forgetTail(open: boolean): void {
-    if (open) this.openTail = null;
-    else this.closingTail = null;
   }
 
   /**
@@ -276,223 +219,241 @@ export class FlowMeter {
 
   /** Emit every remaining flow (end of input), oldest last-seen first. */
   flush(): Flow[] {
-    const all = [...this.open.values(), ...this.closing.values()].sort((x, y) => x.last - y.last);
-    this.open.clear();
-    this.closing.clear();
-    this.openTail = null;
-    this.closingTail = null;
-    return all.map((f) => this.finish(f, 'flows_flushed'));
+    const t = this.t;
+    const all: number[] = [];
+    for (const list of [OPEN, CLOSING]) for (let i = t.head[list]!; i >= 0; i = t.next[i]!) all.push(i);
+    const last = t.last;
+    all.sort((x, y) => last[x]! - last[y]!);
+    for (const i of all) t.remove(i);
+    return all.map((i) => this.finish(i, 'flows_flushed'));
   }
 
   private sweep(now: number, out: Flow[]): void {
-    const expired: FlowState[] = [];
-    for (const [k, f] of this.closing) {
-      if (now - f.last <= this.close) break;
-      this.closing.delete(k);
-      if (k === this.closingTail) this.closingTail = null;
-      expired.push(f);
+    const t = this.t;
+    const last = t.last;
+    const expired = this.expired;
+    expired.length = 0;
+    for (let i = t.head[CLOSING]!; i >= 0; ) {
+      if (now - last[i]! <= this.close) break;
+      const n = t.next[i]!;
+      t.remove(i);
+      expired.push(i);
+      i = n;
     }
     const nClose = expired.length;
-    for (const [k, f] of this.open) {
-      if (now - f.last <= this.idle) break;
-      this.open.delete(k);
-      if (k === this.openTail) this.openTail = null;
-      expired.push(f);
+    for (let i = t.head[OPEN]!; i >= 0; ) {
+      if (now - last[i]! <= this.idle) break;
+      const n = t.next[i]!;
+      t.remove(i);
+      expired.push(i);
+      i = n;
     }
     if (expired.length === 0) return;
-    for (let i = 0; i < expired.length; i++) bump(this.counters, i < nClose ? 'tcp_closed' : 'idle_timeouts');
-    expired.sort((x, y) => x.last - y.last);
-    for (const f of expired) out.push(this.finish(f, null));
+    for (let k = 0; k < expired.length; k++) bump(this.counters, k < nClose ? 'tcp_closed' : 'idle_timeouts');
+    if (expired.length > 1) expired.sort((x, y) => last[x]! - last[y]!);
+    for (let k = 0; k < expired.length; k++) out.push(this.finish(expired[k]!, null));
   }
 
-  private create(key: string, p: DecodedPacket, sport: number, dport: number): FlowState {
-    return {
-      key,
-      src: p.src,
-      dst: p.dst,
-      sport,
-      dport,
-      proto: p.proto,
-      start: p.ts,
-      last: p.ts,
-      lastFwd: Number.NaN,
-      lastBwd: Number.NaN,
-      fwdPkts: 0,
-      bwdPkts: 0,
-      fwdBytes: 0,
-      bwdBytes: 0,
-      fwdPay: 0,
-      bwdPay: 0,
-      pay: new Stat(),
-      fwdPayMax: 0,
-      bwdPayMax: 0,
-      iat: new Stat(),
-      fwdIat: new Stat(),
-      bwdIat: new Stat(),
-      syn: 0,
-      synack: 0,
-      fin: 0,
-      rst: 0,
-      psh: 0,
-      ack: 0,
-      urg: 0,
-      ece: 0,
-      cwr: 0,
-      origSyn: false,
-      respSynAck: false,
-      fwdFin: false,
-      bwdFin: false,
-      fwdRst: false,
-      bwdRst: false,
-      closed: false,
-      firstData: [],
-      firstResp: Number.NaN,
-      app: null,
-      appDone: false,
-      sample: null,
-      auth: null,
-    };
-  }
-
-  private update(f: FlowState, p: DecodedPacket, sport: number): void {
-    const fwd = p.src === f.src && sport === f.sport;
-    const ts = Math.max(p.ts, f.last); // a backwards packet does not shrink the flow
-    if (f.fwdPkts + f.bwdPkts > 0) f.iat.add(ts - f.last);
-    f.last = ts;
-    f.pay.add(p.payloadLen);
-    if (!fwd && Number.isNaN(f.firstResp)) f.firstResp = ts;
-    if (p.payloadLen > 0) {
-      if (f.firstData.length < FIRST_DATA_PACKETS) f.firstData.push(fwd ? p.payloadLen : -p.payloadLen);
-      if (!f.appDone && p.data !== undefined && (p.payloadCaptured ?? 0) > 0) {
-        if (f.app === null) f.app = new AppMeta();
-        observePayload(
-          f.app,
-          fwd,
-          f.proto,
-          f.sport,
-          f.dport,
-          p.data,
-          p.payloadOffset!,
-          p.payloadCaptured!,
-          this.counters,
-        );
-        f.appDone = f.app.done;
+  private update(i: number, p: DecodedPacket, sport: number): void {
+    const t = this.t;
+    const fwd = p.src === t.src[i] && sport === t.sport[i];
+    const last = t.last[i]!;
+    const ts = Math.max(p.ts, last); // a backwards packet does not shrink the flow
+    const st = t.stats;
+    const sb = i * STATS;
+    if (t.fwdPkts[i]! + t.bwdPkts[i]! > 0) statAdd(st, sb + S_IAT, ts - last);
+    t.last[i] = ts;
+    const payLen = p.payloadLen;
+    statAdd(st, sb + S_PAY, payLen);
+    if (!fwd && Number.isNaN(t.firstResp[i]!)) t.firstResp[i] = ts;
+    if (payLen > 0) {
+      const nd = t.firstN[i]!;
+      if (nd < FIRST_DATA_PACKETS) {
+        t.firstData[i * FIRST_DATA_PACKETS + nd] = fwd ? payLen : -payLen;
+        t.firstN[i] = nd + 1;
       }
-      if (p.data !== undefined && (p.payloadCaptured ?? 0) > 0) this.content(f, fwd, p);
+      const captured = p.payloadCaptured ?? 0;
+      if (p.data !== undefined && captured > 0) {
+        if (t.appDone[i] === 0) {
+          let m = this.app[i]!;
+          if (m === null) m = this.app[i] = new AppMeta();
+          observePayload(
+            m,
+            fwd,
+            t.proto[i]!,
+            t.sport[i]!,
+            t.dport[i]!,
+            p.data,
+            p.payloadOffset!,
+            captured,
+            this.counters,
+          );
+          if (m.done) t.appDone[i] = 1;
+        }
+        this.content(i, fwd, p.data, p.payloadOffset!, captured);
+      }
     }
     if (fwd) {
-      if (f.fwdPkts > 0) f.fwdIat.add(ts - f.lastFwd);
-      f.lastFwd = ts;
-      f.fwdPkts++;
-      f.fwdBytes += p.ipLen;
-      f.fwdPay += p.payloadLen;
-      if (p.payloadLen > f.fwdPayMax) f.fwdPayMax = p.payloadLen;
+      if (t.fwdPkts[i]! > 0) statAdd(st, sb + S_FWD_IAT, ts - t.lastFwd[i]!);
+      t.lastFwd[i] = ts;
+      t.fwdPkts[i]!++;
+      t.fwdBytes[i]! += p.ipLen;
+      t.fwdPay[i]! += payLen;
+      if (payLen > t.fwdPayMax[i]!) t.fwdPayMax[i] = payLen;
     } else {
-      if (f.bwdPkts > 0) f.bwdIat.add(ts - f.lastBwd);
-      f.lastBwd = ts;
-      f.bwdPkts++;
-      f.bwdBytes += p.ipLen;
-      f.bwdPay += p.payloadLen;
-      if (p.payloadLen > f.bwdPayMax) f.bwdPayMax = p.payloadLen;
+      if (t.bwdPkts[i]! > 0) statAdd(st, sb + S_BWD_IAT, ts - t.lastBwd[i]!);
+      t.lastBwd[i] = ts;
+      t.bwdPkts[i]!++;
+      t.bwdBytes[i]! += p.ipLen;
+      t.bwdPay[i]! += payLen;
+      if (payLen > t.bwdPayMax[i]!) t.bwdPayMax[i] = payLen;
     }
     if (p.proto !== 6) return;
     const fl = p.tcpFlags;
+    if (fl === 0) return;
+    const c = i * 9;
+    const tc = t.tcpCounts;
+    let b = t.flags[i]!;
     if (fl & SYN) {
-      f.syn++;
+      tc[c]!++;
       if (fl & ACK) {
-        f.synack++;
-        if (!fwd) f.respSynAck = true;
-      } else if (fwd) f.origSyn = true;
+        tc[c + 1]!++;
+        if (!fwd) b |= RESP_SYNACK;
+      } else if (fwd) b |= ORIG_SYN;
     }
     if (fl & FIN) {
-      f.fin++;
-      if (fwd) f.fwdFin = true;
-      else f.bwdFin = true;
+      tc[c + 2]!++;
+      b |= fwd ? FWD_FIN : BWD_FIN;
     }
     if (fl & RST) {
-      f.rst++;
-      if (fwd) f.fwdRst = true;
-      else f.bwdRst = true;
+      tc[c + 3]!++;
+      b |= fwd ? FWD_RST : BWD_RST;
     }
-    if (fl & PSH) f.psh++;
-    if (fl & ACK) f.ack++;
-    if (fl & URG) f.urg++;
-    if (fl & ECE) f.ece++;
-    if (fl & CWR) f.cwr++;
-    if (f.fwdRst || f.bwdRst || (f.fwdFin && f.bwdFin)) f.closed = true;
+    if (fl & PSH) tc[c + 4]!++;
+    if (fl & ACK) tc[c + 5]!++;
+    if (fl & URG) tc[c + 6]!++;
+    if (fl & ECE) tc[c + 7]!++;
+    if (fl & CWR) tc[c + 8]!++;
+    if (b & (FWD_RST | BWD_RST) || (b & FWD_FIN && b & BWD_FIN)) b |= CLOSED;
+    t.flags[i] = b;
   }
 
   /** Payload content: byte statistics and, for TCP, failed-login replies (bounded samples). */
-  private content(f: FlowState, fwd: boolean, p: DecodedPacket): void {
-    if (f.sample === null) f.sample = new PayloadSample();
-    if (!f.sample.full) observeBytes(f.sample, fwd, p.data!, p.payloadOffset!, p.payloadCaptured!);
-    if (f.proto !== 6) return;
-    if (f.auth === null) f.auth = new AuthReplies();
-    if (!f.auth.done) observeAuth(f.auth, fwd, p.data!, p.payloadOffset!, p.payloadCaptured!);
+  private content(i: number, fwd: boolean, d: Uint8Array, off: number, len: number): void {
+    let s = this.sample[i]!;
+    if (s === null) s = this.sample[i] = this.samplePool.pop() ?? new PayloadSample();
+    if (!s.full) observeBytes(s, fwd, d, off, len);
+    if (this.t.proto[i] !== 6) return;
+    let a = this.auth[i]!;
+    if (a === null) a = this.auth[i] = new AuthReplies();
+    if (!a.done) observeAuth(a, fwd, d, off, len);
   }
 
-  private finish(s: FlowState, counter: string | null): Flow {
+  /** The canonical flow of slot i (already out of the table's lists); the slot is freed. */
+  private finish(i: number, counter: string | null): Flow {
     if (counter) bump(this.counters, counter);
     bump(this.counters, 'flows');
-    const protocol = protocolName(s.proto);
-    const duration = s.last - s.start;
-    const pkts = s.fwdPkts + s.bwdPkts;
-    const pay = s.fwdPay + s.bwdPay;
+    const t = this.t;
+    const proto = t.proto[i]!;
+    const protocol = protocolName(proto);
+    const start = t.start[i]!;
+    const duration = t.last[i]! - start;
+    const fwdPkts = t.fwdPkts[i]!;
+    const bwdPkts = t.bwdPkts[i]!;
+    const pkts = fwdPkts + bwdPkts;
+    const pay = t.fwdPay[i]! + t.bwdPay[i]!;
+    const st = t.stats;
+    const sb = i * STATS;
     const v = emptyFeatures();
     v.duration = duration;
-    v.fwd_packets = s.fwdPkts;
-    v.bwd_packets = s.bwdPkts;
-    v.fwd_bytes = s.fwdBytes;
-    v.bwd_bytes = s.bwdBytes;
-    v.fwd_payload_bytes = s.fwdPay;
-    v.bwd_payload_bytes = s.bwdPay;
+    v.fwd_packets = fwdPkts;
+    v.bwd_packets = bwdPkts;
+    v.fwd_bytes = t.fwdBytes[i]!;
+    v.bwd_bytes = t.bwdBytes[i]!;
+    v.fwd_payload_bytes = t.fwdPay[i]!;
+    v.bwd_payload_bytes = t.bwdPay[i]!;
     v.flow_bytes_per_s = duration > 0 ? pay / duration : 0;
     v.flow_packets_per_s = duration > 0 ? pkts / duration : 0;
-    v.pkt_len_min = s.pay.n ? s.pay.min : 0;
-    v.pkt_len_max = s.pay.n ? s.pay.max : 0;
-    v.pkt_len_mean = s.pay.n ? s.pay.mean : 0;
-    v.pkt_len_std = s.pay.std;
-    v.fwd_pkt_len_mean = s.fwdPkts ? s.fwdPay / s.fwdPkts : 0;
-    v.fwd_pkt_len_max = s.fwdPayMax;
-    v.bwd_pkt_len_mean = s.bwdPkts ? s.bwdPay / s.bwdPkts : 0;
-    v.bwd_pkt_len_max = s.bwdPayMax;
-    for (const [dir, st] of [
-      ['flow', s.iat],
-      ['fwd', s.fwdIat],
-      ['bwd', s.bwdIat],
-    ] as const) {
-      v[`${dir}_iat_mean`] = st.n ? st.mean : 0;
-      v[`${dir}_iat_std`] = st.std;
-      v[`${dir}_iat_max`] = st.n ? st.max : 0;
-      v[`${dir}_iat_min`] = st.n ? st.min : 0;
+    const payN = st[sb + S_PAY]!;
+    v.pkt_len_min = payN ? statMin(st, sb + S_PAY) : 0;
+    v.pkt_len_max = payN ? statMax(st, sb + S_PAY) : 0;
+    v.pkt_len_mean = payN ? statMean(st, sb + S_PAY) : 0;
+    v.pkt_len_std = statStd(st, sb + S_PAY);
+    v.fwd_pkt_len_mean = fwdPkts ? t.fwdPay[i]! / fwdPkts : 0;
+    v.fwd_pkt_len_max = t.fwdPayMax[i]!;
+    v.bwd_pkt_len_mean = bwdPkts ? t.bwdPay[i]! / bwdPkts : 0;
+    v.bwd_pkt_len_max = t.bwdPayMax[i]!;
+    let n = st[sb + S_IAT]!;
+    v.flow_iat_mean = n ? statMean(st, sb + S_IAT) : 0;
+    v.flow_iat_std = statStd(st, sb + S_IAT);
+    v.flow_iat_max = n ? statMax(st, sb + S_IAT) : 0;
+    v.flow_iat_min = n ? statMin(st, sb + S_IAT) : 0;
+    n = st[sb + S_FWD_IAT]!;
+    v.fwd_iat_mean = n ? statMean(st, sb + S_FWD_IAT) : 0;
+    v.fwd_iat_std = statStd(st, sb + S_FWD_IAT);
+    v.fwd_iat_max = n ? statMax(st, sb + S_FWD_IAT) : 0;
+    v.fwd_iat_min = n ? statMin(st, sb + S_FWD_IAT) : 0;
+    n = st[sb + S_BWD_IAT]!;
+    v.bwd_iat_mean = n ? statMean(st, sb + S_BWD_IAT) : 0;
+    v.bwd_iat_std = statStd(st, sb + S_BWD_IAT);
+    v.bwd_iat_max = n ? statMax(st, sb + S_BWD_IAT) : 0;
+    v.bwd_iat_min = n ? statMin(st, sb + S_BWD_IAT) : 0;
+    const tc = t.tcpCounts;
+    const c = i * 9;
+    v.syn_count = tc[c]!;
+    v.synack_count = tc[c + 1]!;
+    v.fin_count = tc[c + 2]!;
+    v.rst_count = tc[c + 3]!;
+    v.psh_count = tc[c + 4]!;
+    v.ack_count = tc[c + 5]!;
+    v.urg_count = tc[c + 6]!;
+    v.ece_count = tc[c + 7]!;
+    v.cwr_count = tc[c + 8]!;
+    const nd = t.firstN[i]!;
+    const fd = t.firstData;
+    const d0 = i * FIRST_DATA_PACKETS;
+    v.first_data_1 = nd > 0 ? fd[d0]! : 0;
+    v.first_data_2 = nd > 1 ? fd[d0 + 1]! : 0;
+    v.first_data_3 = nd > 2 ? fd[d0 + 2]! : 0;
+    v.first_data_4 = nd > 3 ? fd[d0 + 3]! : 0;
+    v.first_data_5 = nd > 4 ? fd[d0 + 4]! : 0;
+    v.first_data_6 = nd > 5 ? fd[d0 + 5]! : 0;
+    const firstResp = t.firstResp[i]!;
+    v.resp_delay = Number.isNaN(firstResp) ? Number.NaN : firstResp - start;
+    const sample = this.sample[i]!;
+    payloadStatsFeatures(sample, v);
+    if (sample !== null) {
+      this.sample[i] = null;
+      if (this.samplePool.length < SAMPLE_POOL_MAX) {
+        sample.reset();
+        this.samplePool.push(sample);
+      }
     }
-    v.syn_count = s.syn;
-    v.synack_count = s.synack;
-    v.fin_count = s.fin;
-    v.rst_count = s.rst;
-    v.psh_count = s.psh;
-    v.ack_count = s.ack;
-    v.urg_count = s.urg;
-    v.ece_count = s.ece;
-    v.cwr_count = s.cwr;
-    for (let i = 0; i < FIRST_DATA_PACKETS; i++) v[`first_data_${i + 1}`] = s.firstData[i] ?? 0;
-    v.resp_delay = Number.isNaN(s.firstResp) ? Number.NaN : s.firstResp - s.start;
-    payloadStatsFeatures(s.sample, v);
-    v.auth_failures = s.auth ? s.auth.failures : 0;
-    if (s.app) finishApp(s.app, this.counters);
+    const auth = this.auth[i]!;
+    v.auth_failures = auth ? auth.failures : 0;
+    const m = this.app[i]!;
+    if (m) finishApp(m, this.counters);
     const info: FlowAppInfo = {};
-    const app = appFeatures(s.app, v, info);
-    // ICMP identity ports: (type, paired type) for request/reply types, else (type, code).
+    const app = appFeatures(m, v, info);
+    this.app[i] = null;
+    this.auth[i] = null;
+    const src = t.src[i]!;
+    const dst = t.dst[i]!;
+    const sport = t.sport[i]!;
+    const dport = t.dport[i]!;
+    const state = connStateOf(proto, bwdPkts, t.flags[i]!);
+    t.free(i);
     return {
-      src_ip: s.src,
-      dst_ip: s.dst,
-      src_port: s.sport,
-      dst_port: s.dport,
+      src_ip: src,
+      dst_ip: dst,
+      src_port: sport,
+      dst_port: dport,
       protocol,
-      start_time: s.start,
-      community_id: communityId(s.src, s.dst, s.proto, s.sport, s.dport),
-      conn_state: connState(s),
-      port_class: portClass(protocol, s.dport),
+      start_time: start,
+      // ICMP identity ports: (type, paired type) for request/reply types, else (type, code).
+      community_id: communityId(src, dst, proto, sport, dport),
+      conn_state: state,
+      port_class: portClass(protocol, dport),
       f: v,
       app,
       info,

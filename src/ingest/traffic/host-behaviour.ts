@@ -156,8 +156,10 @@ class Track {
 
 class Pair extends Track {
   /** Ring of the latest connections (start time, originator bytes) for the beacon score. */
-  readonly bt = new Float64Array(BEACON_MAX);
-  readonly bs = new Float64Array(BEACON_MAX);
+  // plain arrays of doubles live on the heap: a pair is made per new (source, destination), and
+  // two off-heap typed-array stores per pair cost more than the ring itself
+  readonly bt: number[] = [];
+  readonly bs: number[] = [];
   bn = 0;
   bHead = 0;
 }
@@ -245,8 +247,8 @@ export class HostBehaviour {
     });
     src.push(e, this.maxEntries, this.counters);
     const [s60, s10] = src.aggs as [Agg, Agg];
-    this.fill(f, 'src_60s', s60, hasBytes);
-    this.fill(f, 'src_10m', s10, hasBytes);
+    this.fill(f, false, s60, hasBytes);
+    this.fill(f, true, s10, hasBytes);
     // names are known when the source parses application data (pcap, or Zeek with dns.log)
     f.src_10m_dns_max_subdomains = flow.info !== undefined ? s10.maxNames : Number.NaN;
     const pair = this.touch(
@@ -270,13 +272,22 @@ export class HostBehaviour {
     beacon(pair, pair.clock - BEACON_WINDOW, f);
   }
 
-  private fill(f: Record<string, number>, p: string, a: Agg, hasBytes: boolean): void {
-    f[`${p}_count`] = a.n;
-    f[`${p}_distinct_dst_hosts`] = a.hosts.size;
-    f[`${p}_distinct_dst_ports`] = a.ports.size;
-    f[`${p}_failed_rate`] = a.failed / a.n;
-    f[`${p}_out_ratio`] = ratio(a, hasBytes);
-    f[`${p}_dns_queries`] = a.dns;
+  private fill(f: Record<string, number>, long: boolean, a: Agg, hasBytes: boolean): void {
+    if (long) {
+      f.src_10m_count = a.n;
+      f.src_10m_distinct_dst_hosts = a.hosts.size;
+      f.src_10m_distinct_dst_ports = a.ports.size;
+      f.src_10m_failed_rate = a.failed / a.n;
+      f.src_10m_out_ratio = ratio(a, hasBytes);
+      f.src_10m_dns_queries = a.dns;
+    } else {
+      f.src_60s_count = a.n;
+      f.src_60s_distinct_dst_hosts = a.hosts.size;
+      f.src_60s_distinct_dst_ports = a.ports.size;
+      f.src_60s_failed_rate = a.failed / a.n;
+      f.src_60s_out_ratio = ratio(a, hasBytes);
+      f.src_60s_dns_queries = a.dns;
+    }
   }
 
   private touch<T extends Track>(
@@ -332,18 +343,63 @@ const dev = new Float64Array(BEACON_MAX);
 /** RITA's quantile: the element at round(q·(n−1)) of a sorted array. */
 const quant = (a: Float64Array, n: number, q: number) => a[Math.round(q * (n - 1))]!;
 
+/**
+ * Sort a[0, n) in place in TypedArray#sort's order (numeric, −0 before +0, NaN last), by
+ * insertion: the arrays here hold at most BEACON_MAX numbers, often nearly in order, and this
+ * avoids a view and a runtime call per sort.
+ */
+function sortPrefix(a: Float64Array, n: number): void {
+  for (let i = 1; i < n; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    for (; j >= 0; j--) {
+      const x = a[j]!;
+      // x belongs after v
+      if (x > v || (Number.isNaN(x) && !Number.isNaN(v)) || (x === 0 && v === 0 && 1 / x > 1 / v))
+        a[j + 1] = x;
+      else break;
+    }
+    a[j + 1] = v;
+  }
+}
+
 /** Bowley skew (0 when the quartiles do not allow it) and median absolute deviation of a[0, n). */
 function skewMad(a: Float64Array, n: number): [number, number] {
-  const v = a.subarray(0, n);
-  v.sort();
-  const lo = quant(v, n, 0.25);
-  const mid = quant(v, n, 0.5);
-  const hi = quant(v, n, 0.75);
+  sortPrefix(a, n);
+  const lo = quant(a, n, 0.25);
+  const mid = quant(a, n, 0.5);
+  const hi = quant(a, n, 0.75);
   const skew = hi !== lo && mid !== lo && mid !== hi ? (lo + hi - 2 * mid) / (hi - lo) : 0;
-  for (let i = 0; i < n; i++) dev[i] = Math.abs(v[i]! - mid);
-  const d = dev.subarray(0, n);
-  d.sort();
-  return [skew, quant(d, n, 0.5)];
+  return [skew, madOfSorted(a, n, mid)];
+}
+
+/**
+ * quant(sorted |a[i] − mid|, n, 0.5) for a[0, n) sorted and mid = quant(a, n, 0.5): the
+ * deviations below and above the median index are each monotone, so the wanted one comes from
+ * merging the two runs outward from the median (no sort). Non-finite values: sorted in full.
+ */
+function madOfSorted(a: Float64Array, n: number, mid: number): number {
+  const k = Math.round(0.5 * (n - 1));
+  if (!Number.isFinite(a[0]!) || !Number.isFinite(a[n - 1]!)) {
+    for (let i = 0; i < n; i++) dev[i] = Math.abs(a[i]! - mid);
+    sortPrefix(dev, n);
+    return quant(dev, n, 0.5);
+  }
+  let l = k;
+  let r = k + 1;
+  let x = 0;
+  for (let c = 0; c <= k; c++) {
+    const dl = l >= 0 ? Math.abs(a[l]! - mid) : Number.POSITIVE_INFINITY;
+    const dr = r < n ? Math.abs(a[r]! - mid) : Number.POSITIVE_INFINITY;
+    if (dl <= dr) {
+      x = dl;
+      l--;
+    } else {
+      x = dr;
+      r++;
+    }
+  }
+  return x;
 }
 
 function beacon(p: Pair, since: number, f: Record<string, number>): void {
@@ -362,10 +418,9 @@ function beacon(p: Pair, since: number, f: Record<string, number>): void {
     f.pair_beacon_ds_score = 0;
     return;
   }
-  const t = ts.subarray(0, n);
-  t.sort();
-  const span = t[n - 1]! - t[0]!;
-  for (let i = 0; i < n - 1; i++) ts[i] = t[i + 1]! - t[i]!;
+  sortPrefix(ts, n);
+  const span = ts[n - 1]! - ts[0]!;
+  for (let i = 0; i < n - 1; i++) ts[i] = ts[i + 1]! - ts[i]!;
   const [tsSkew, tsMad] = skewMad(ts, n - 1);
   const [dsSkew, dsMad] = skewMad(ds, n);
   // timing: symmetric intervals; dispersion under 30 s and under the median interval (so a burst

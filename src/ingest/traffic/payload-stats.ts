@@ -23,6 +23,15 @@ export class PayloadSample {
   fwdPrintable = 0;
   bwdPrintable = 0;
 
+  /** Empty again (the flow meter reuses samples of ended flows). */
+  reset(): void {
+    this.hist.fill(0);
+    this.fwdN = 0;
+    this.bwdN = 0;
+    this.fwdPrintable = 0;
+    this.bwdPrintable = 0;
+  }
+
   /** Both directions have a full sample. */
   get full(): boolean {
     return this.fwdN >= PAYLOAD_SAMPLE_BYTES && this.bwdN >= PAYLOAD_SAMPLE_BYTES;
@@ -55,13 +64,30 @@ export function observeBytes(s: PayloadSample, fwd: boolean, d: Uint8Array, off:
   }
 }
 
+/**
+ * p·log2(p) for p = k/n, by sample size n (≤ PAYLOAD_SAMPLE_BYTES) then count k, computed on first
+ * use (NaN: not yet): the same numbers as computed afresh, without a log per byte value and flow.
+ * At most ~4 MiB when every size occurs.
+ */
+const terms = new Map<number, Float64Array>();
+
 function entropyOf(h: Uint16Array, base: number, n: number): number {
+  let t = terms.get(n);
+  if (t === undefined) {
+    t = new Float64Array(n + 1).fill(Number.NaN);
+    terms.set(n, t);
+  }
   let e = 0;
   for (let c = base; c < base + 256; c++) {
     const k = h[c]!;
     if (k) {
-      const p = k / n;
-      e -= p * Math.log2(p);
+      let x = t[k]!;
+      if (Number.isNaN(x)) {
+        const p = k / n;
+        x = p * Math.log2(p);
+        t[k] = x;
+      }
+      e -= x;
     }
   }
   return e;

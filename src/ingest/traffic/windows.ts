@@ -162,17 +162,20 @@ export class WindowState {
       src.tLo -= drop;
       src.nLo -= drop;
     }
-    for (const [p, agg] of [
-      ['src_t', src.tAgg],
-      ['src_n', src.nAgg],
-    ] as const) {
-      f[`${p}_count`] = agg.n;
-      f[`${p}_distinct_dst_ports`] = agg.ports.size;
-      f[`${p}_distinct_dst_hosts`] = agg.hosts.size;
-      f[`${p}_s0_rate`] = agg.s0 / agg.n;
-      f[`${p}_rej_rate`] = agg.rej / agg.n;
-      f[`${p}_same_dport_rate`] = (agg.ports.get(e.dport) ?? 0) / agg.n;
-    }
+    const ta = src.tAgg;
+    f.src_t_count = ta.n;
+    f.src_t_distinct_dst_ports = ta.ports.size;
+    f.src_t_distinct_dst_hosts = ta.hosts.size;
+    f.src_t_s0_rate = ta.s0 / ta.n;
+    f.src_t_rej_rate = ta.rej / ta.n;
+    f.src_t_same_dport_rate = (ta.ports.get(e.dport) ?? 0) / ta.n;
+    const na = src.nAgg;
+    f.src_n_count = na.n;
+    f.src_n_distinct_dst_ports = na.ports.size;
+    f.src_n_distinct_dst_hosts = na.hosts.size;
+    f.src_n_s0_rate = na.s0 / na.n;
+    f.src_n_rej_rate = na.rej / na.n;
+    f.src_n_same_dport_rate = (na.ports.get(e.dport) ?? 0) / na.n;
   }
 
   /** Sources currently remembered. */
