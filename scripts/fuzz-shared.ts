@@ -1,4 +1,21 @@
 /** What the fuzz runner and its child processes share: the job description and the messages. */
+import type { FuzzTarget } from '../test/fuzz/targets.ts';
+
+/** The targets module's shape (test/fuzz/targets.ts). */
+export interface TargetsModule {
+  TARGETS: FuzzTarget[];
+  target(name: string): FuzzTarget;
+  dataDir(): string;
+  scratchDir(name: string): Promise<string>;
+}
+
+/**
+ * The module holding the targets: test/fuzz/targets.ts, or NETANOMALY_FUZZ_TARGETS (the
+ * harness's own test swaps in a trivial target to exercise hangs and deaths cheaply).
+ */
+export function targetsModule(): string {
+  return process.env.NETANOMALY_FUZZ_TARGETS ?? new URL('../test/fuzz/targets.ts', import.meta.url).href;
+}
 export interface ChildJob {
   target: string;
   /** Index of the first input (inputs before it were tried by an earlier child). */

@@ -14,16 +14,25 @@
  * parent resumes after it. A synchronous hang is the parent's to stop (no message in time).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { classify, saveFinding } from '../test/fuzz/engine.ts';
 import { inputArbitrary } from '../test/fuzz/mutate.ts';
-import { dataDir, scratchDir, target } from '../test/fuzz/targets.ts';
-import { BATCH, BATCH_MARK, type ChildJob, type ChildMessage, type Counts } from './fuzz-shared.ts';
+import {
+  BATCH,
+  BATCH_MARK,
+  type ChildJob,
+  type ChildMessage,
+  type Counts,
+  type TargetsModule,
+  targetsModule,
+} from './fuzz-shared.ts';
 
 const job = JSON.parse(process.env.NETANOMALY_FUZZ_JOB ?? '{}') as ChildJob;
 const send = (m: ChildMessage) => process.send?.(m);
+const { dataDir, scratchDir, target } = (await import(targetsModule())) as TargetsModule;
 const t = target(job.target);
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -52,7 +61,34 @@ const dir = await scratchDir(t.name);
 const ctx = { dir, state: undefined };
 const data = dataDir();
 await t.setup?.(ctx, data);
-const seeds = await t.seeds(data);
+const seeds = await sharedSeeds();
+/**
+ * The target's seeds, the same for every child of one run: the first child writes them to the
+ * run's scratch directory, later ones (re-runs after a hang or death) read them back. Some seeds
+ * differ between two productions (softflowd's IPFIX export times), and a re-run must see the
+ * very inputs the child before it saw.
+ */
+async function sharedSeeds(): Promise<Uint8Array[]> {
+  const file = join(process.env.NETANOMALY_FUZZ_SCRATCH ?? dir, 'seeds.bin');
+  try {
+    const b = await readFile(file);
+    const out: Uint8Array[] = [];
+    for (let o = 0; o < b.length; o += 4 + b.readUInt32LE(o))
+      out.push(b.subarray(o + 4, o + 4 + b.readUInt32LE(o)));
+    return out;
+  } catch {
+    const made = await t.seeds(data);
+    const parts = made.flatMap((m) => {
+      const n = Buffer.alloc(4);
+      n.writeUInt32LE(m.length);
+      return [n, m];
+    });
+    await writeFile(`${file}.tmp`, Buffer.concat(parts));
+    await rename(`${file}.tmp`, file);
+    return made;
+  }
+}
+
 const arb = inputArbitrary(seeds, { ...t.input, generated: t.input.generated?.() });
 const signatures = new Map<string, number>();
 process.on('unhandledRejection', (e) => {

@@ -22,8 +22,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REGRESSIONS_DIR, saveFinding } from '../test/fuzz/engine.ts';
-import { TARGETS } from '../test/fuzz/targets.ts';
-import { BATCH, BATCH_MARK, type ChildJob, type ChildMessage, type Counts } from './fuzz-shared.ts';
+import {
+  BATCH,
+  BATCH_MARK,
+  type ChildJob,
+  type ChildMessage,
+  type Counts,
+  type TargetsModule,
+  targetsModule,
+} from './fuzz-shared.ts';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,6 +43,7 @@ const count = Number(arg('count', '1000000'));
  * --count early) goes to the ones after it, so the dear ones (files, HTTP) come last.
  */
 const CHEAP_FIRST = ['decode', 'app-meta', 'sflow', 'pcap', 'pcapng', 'ipfix', 'netflow-v5', 'netflow-v9'];
+const { TARGETS } = (await import(targetsModule())) as TargetsModule;
 const byCost = [...CHEAP_FIRST, ...TARGETS.map((t) => t.name).filter((n) => !CHEAP_FIRST.includes(n))];
 const names = arg('targets', byCost.join(',')).split(',');
 const jobs = Number(arg('jobs', '2'));
@@ -52,6 +60,8 @@ const findingsDir = arg('findings', REGRESSIONS_DIR);
 const hardLimitMs = Number(arg('hard-limit-ms', String(Math.max(60_000, limitMs * 12))));
 /** A child silent this long (wall clock: one batch in fast mode, one input in careful mode) is stopped as hung. */
 const watchdogMs = Number(arg('watchdog-ms', String(Math.max(120_000, limitMs * 24))));
+/** A child's start-up (module loading, seeds: softflowd replays for the export targets, setup). */
+const SETUP_MS = 300_000;
 /** Greedy: each target may use all the time left before the run's deadline (most targets to --count, in order). */
 const greedy = process.argv.includes('--greedy');
 /** A child's heap cap: input and parser state together stay far below it, or it is a finding. */
@@ -106,11 +116,12 @@ async function runChild(
   let stallPath: string | undefined;
   const ended = await new Promise<Ended>((resolve) => {
     // The watchdog: fast mode reports once per batch, careful mode once per input; silence past
-    // watchdogMs (setup included) is a hang.
+    // watchdogMs is a hang. Before the first message (start-up, seeds, setup) the limit is SETUP_MS.
     let heard = Date.now();
+    let limit = Math.max(watchdogMs, SETUP_MS);
     let finished = false;
     const watch = setInterval(() => {
-      if (Date.now() - heard > watchdogMs) {
+      if (Date.now() - heard > limit) {
         clearInterval(watch);
         finished = true;
         child.kill('SIGKILL');
@@ -119,6 +130,7 @@ async function runChild(
     }, 1000);
     child.on('message', (m: ChildMessage) => {
       heard = Date.now();
+      limit = watchdogMs;
       if (m.type === 'progress') counts = m.counts;
       else if (m.type === 'finding' && r.errors.length < 20) r.errors.push(m.error);
       else if (m.type === 'fatal') console.error(`[fuzz] ${name}: ${m.error}`);
