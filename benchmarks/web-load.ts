@@ -4,7 +4,8 @@
  *   1. throughput: POST /api/predict, /api/predict/raw, /api/batch, one at a time (wrk -d bounded):
  *      requests/s, p50 / p99, non-2xx and socket errors (must be 0);
  *   2. soak: the three endpoints at once for --soak seconds, server RSS sampled every second
- *      (median of the first and last fifth, max);
+ *      (median of the first and last fifth, max); each phase starts once the server scores no
+ *      upload left over from the one before, and the upload wrk waits Retry-After after a 429;
  *   3. slow clients: slowhttptest slow headers (Slowloris) and slow body (R-U-Dead-Yet) while wrk
  *      measures /api/predict/raw: other users still answered, 0 errors, p99 beside the baseline;
  *   4. limits under load: with a rate limit (--rate-limit, default 10/s per client) wrk gets 429s past it;
@@ -69,8 +70,12 @@ const bodies = {
 };
 for (const [k, b] of Object.entries(bodies)) await writeFile(join(work, `${k}.body`), b);
 
-/** wrk script: one method, body file and content type; counts statuses (one thread). */
-async function script(name: string, body: string, type: string): Promise<string> {
+/**
+ * wrk script: one method, body file and content type; counts statuses (one thread). With
+ * `retryAfter`, a 429 makes the next request wait its Retry-After (the uploads: a client should);
+ * without, wrk keeps hammering (the rate-limit check wants exactly that).
+ */
+async function script(name: string, body: string, type: string, retryAfter = false): Promise<string> {
   const path = join(work, `${name}.lua`);
   await writeFile(
     path,
@@ -81,11 +86,19 @@ f:close()
 wrk.headers["Content-Type"] = "${type}"
 counts = {}
 local threads = {}
+local wait = 0
 function setup(thread)
   table.insert(threads, thread)
 end
+-- A 429 carries Retry-After (seconds): with retryAfter, the next request waits that long.
+function delay()
+  local d = wait
+  wait = 0
+  return d
+end
 function response(status, headers, body)
   counts[status] = (counts[status] or 0) + 1
+  if ${retryAfter} and status == 429 then wait = 1000 * (tonumber(headers["Retry-After"] or headers["retry-after"]) or 1) end
 end
 function done(summary, latency, requests)
   local total = {}
@@ -183,7 +196,7 @@ async function server(extra: string[]): Promise<Server> {
 
 const predictLua = await script('predict', 'predict', 'application/json');
 const rawLua = await script('raw', 'raw', 'application/json');
-const batchLua = await script('batch', 'batch', 'application/octet-stream');
+const batchLua = await script('batch', 'batch', 'application/octet-stream', true);
 const bigJsonLua = await script('bigjson', 'bigJson', 'application/json');
 const bigUploadLua = await script('bigupload', 'bigUpload', 'application/octet-stream');
 const os = await import('node:os');
@@ -203,7 +216,24 @@ const throughput = {
 };
 report.throughput = throughput;
 
+/**
+ * Waits until the server scores no upload. wrk stops at -d with requests in flight; the server
+ * still scores those uploads (their bodies are in) and they hold the upload slots (at most 2
+ * scored at once): a phase started at once got 429 `busy` until they ended (the soak's 19 × 429).
+ * Two probes at once both answered without 429 = both slots free.
+ */
+async function uploadsIdle(url: string): Promise<void> {
+  const probe = async () =>
+    (await fetch(`${url}/api/batch`, { method: 'POST', body: 'a,b\n1,2\n' }).then((r) => r.status)) !== 429;
+  for (let i = 0; i < 600; i++) {
+    if ((await Promise.all([probe(), probe()])).every(Boolean)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the upload slots stayed busy for a minute after the load stopped');
+}
+
 // 2. Soak: all three at once, RSS over the run.
+await uploadsIdle(s1.url);
 const rssBefore = s1.rss.length;
 const soakRuns = await Promise.all([
   wrk(`${s1.url}/api/predict`, predictLua, soak, 4),
@@ -265,9 +295,13 @@ const slow = async (mode: '-H' | '-B') => {
     serviceAvailableAlways: all(/service available:\s+(\w+)/g).every((x) => x === 'YES'),
   };
 };
-report.slowClients = { slowHeaders: await slow('-H'), slowBody: await slow('-B') };
+await uploadsIdle(s1.url);
+const slowHeaders = await slow('-H');
+await uploadsIdle(s1.url);
+report.slowClients = { slowHeaders, slowBody: await slow('-B') };
 // Oversized bodies (no rate limit in the way): every one 413, before parsing.
 const bigJson = await wrk(`${s1.url}/api/predict`, bigJsonLua, Math.min(duration, 10), 4);
+await uploadsIdle(s1.url);
 const bigUpload = await wrk(`${s1.url}/api/batch`, bigUploadLua, Math.min(duration, 10), 2);
 await s1.stop();
 

@@ -1,17 +1,45 @@
-/** What the fuzz runner and its child processes share: the job description and the progress message. */
+/** What the fuzz runner and its child processes share: the job description and the messages. */
+import type { FuzzTarget } from '../test/fuzz/targets.ts';
+
+/** The targets module's shape (test/fuzz/targets.ts). */
+export interface TargetsModule {
+  TARGETS: FuzzTarget[];
+  target(name: string): FuzzTarget;
+  dataDir(): string;
+  scratchDir(name: string): Promise<string>;
+}
+
+/**
+ * The module holding the targets: test/fuzz/targets.ts, or NETANOMALY_FUZZ_TARGETS (the
+ * harness's own test swaps in a trivial target to exercise hangs and deaths cheaply).
+ */
+export function targetsModule(): string {
+  return process.env.NETANOMALY_FUZZ_TARGETS ?? new URL('../test/fuzz/targets.ts', import.meta.url).href;
+}
 export interface ChildJob {
   target: string;
   /** Index of the first input (inputs before it were tried by an earlier child). */
   start: number;
-  count: number;
+  /** Index past the last input of this child (the run's count, or the end of a careful re-run). */
+  end: number;
   seed: number;
+  /** Past this an input is counted as slow; past hardLimitMs it is a finding (time-out). */
   limitMs: number;
+  hardLimitMs: number;
   deadline: number;
-  /** The child writes each input here before running it: what a crash or hang leaves behind. */
+  /**
+   * Careful mode (the re-run of a batch in which a child hung or died): each input is written to
+   * `currentPath` before it runs and reported after it, so the parent can name the culprit.
+   * Fast mode: only the start of each batch is marked there and counts go out once per batch.
+   */
+  careful: boolean;
   currentPath: string;
+  /** Where findings are saved (test/fuzz/regressions by default). */
+  findingsDir: string;
 }
 
 export interface Counts {
+  /** Index of the next input: every input before it was tried and is counted below. */
   tried: number;
   parsed: number;
   refused: number;
@@ -20,10 +48,19 @@ export interface Counts {
 }
 
 export type ChildMessage =
-  | { type: 'progress'; counts: Counts; busySince: number | null }
+  | { type: 'progress'; counts: Counts }
   | { type: 'finding'; error: string; path: string | null }
   | { type: 'heap'; heap: number }
   | { type: 'fatal'; error: string }
+  /** An asynchronous input still pending past the hard limit (the event loop free): saved, then exit. */
+  | { type: 'stall'; counts: Counts; path: string }
   | { type: 'done'; counts: Counts };
 
+/** Inputs per fast-check sample (seed + batch index): the unit of generation and of re-runs. */
 export const BATCH = 100;
+
+/**
+ * The watchdog file: [index f64][length u32][input]. Careful mode writes each input with its
+ * index; fast mode writes only [first index of the batch][BATCH_MARK].
+ */
+export const BATCH_MARK = 0xffffffff;

@@ -62,11 +62,16 @@ export function classify(err: unknown): Outcome {
 
 /**
  * Saves a finding's input as test/fuzz/regressions/<target>/<sha-12>.bin (gzip'd as .bin.gz past
- * 16 KiB) beside <sha-12>.txt with the error.
+ * 16 KiB) beside <sha-12>.txt with the error (under `root`: another directory for the harness's own tests).
  */
-export async function saveFinding(target: string, input: Uint8Array, error: string): Promise<string> {
+export async function saveFinding(
+  target: string,
+  input: Uint8Array,
+  error: string,
+  root = REGRESSIONS_DIR,
+): Promise<string> {
   const id = createHash('sha256').update(input).digest('hex').slice(0, 12);
-  const dir = join(REGRESSIONS_DIR, target);
+  const dir = join(root, target);
   await mkdir(dir, { recursive: true });
   const big = input.length > 16 * 1024;
   const path = join(dir, big ? `${id}.bin.gz` : `${id}.bin`);
