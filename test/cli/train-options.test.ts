@@ -11,9 +11,8 @@ import { dataFile, tempDir } from '../helpers/data.ts';
 describe('netanomaly train: calibration and host options', { timeout: 300_000 }, () => {
   const dir = tempDir();
   const capture = dataFile('pcaps/normal/1kxun.pcap');
-
-  test('--calibration-groups, --host-aggregate, --host-scope and --field-tail are kept in the model', async () => {
-    const model = join(dir, 'm');
+  /** `train` on the capture with k = 4 and `extra` options: the exit and the --json summary. */
+  const train = async (out: string, extra: string[] = []) => {
     const r = await cli([
       'train',
       capture,
@@ -23,18 +22,25 @@ describe('netanomaly train: calibration and host options', { timeout: 300_000 },
       'all',
       '--k',
       '4',
+      ...extra,
+      '-o',
+      out,
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+
+  test('--calibration-groups, --host-aggregate, --host-scope and --field-tail are kept in the model', async () => {
+    const model = join(dir, 'm');
+    const s = await train(model, [
       '--calibration-groups',
       'source',
       '--host-aggregate',
       'tail',
       '--host-scope',
       'pair',
-      '-o',
-      model,
-      '--json',
     ]);
-    assert.equal(r.code, 0, r.stderr);
-    const s = JSON.parse(r.stdout);
     assert.equal(s.derived_groups?.by, 'source');
     assert.ok(s.derived_groups.groups >= 2, JSON.stringify(s.derived_groups));
     assert.equal(s.host?.aggregate, 'tail');
@@ -42,21 +48,7 @@ describe('netanomaly train: calibration and host options', { timeout: 300_000 },
     assert.ok(s.host.tail, 'the tail model is saved with the host calibration');
 
     const defaults = join(dir, 'd');
-    const d = await cli([
-      'train',
-      capture,
-      '--format',
-      'pcap',
-      '--train-on',
-      'all',
-      '--k',
-      '4',
-      '-o',
-      defaults,
-      '--json',
-    ]);
-    assert.equal(d.code, 0, d.stderr);
-    const ds = JSON.parse(d.stdout);
+    const ds = await train(defaults);
     assert.equal(ds.derived_groups?.by, 'time');
     assert.equal(ds.host?.aggregate ?? 'mean', 'mean');
     assert.equal(ds.host?.topK, 3);
@@ -64,23 +56,7 @@ describe('netanomaly train: calibration and host options', { timeout: 300_000 },
     assert.equal(s.field_tail?.tails, 'both');
 
     const off = join(dir, 'off');
-    const o = await cli([
-      'train',
-      capture,
-      '--format',
-      'pcap',
-      '--train-on',
-      'all',
-      '--k',
-      '4',
-      '--field-tail',
-      'off',
-      '-o',
-      off,
-      '--json',
-    ]);
-    assert.equal(o.code, 0, o.stderr);
-    assert.equal(JSON.parse(o.stdout).field_tail, undefined);
+    assert.equal((await train(off, ['--field-tail', 'off'])).field_tail, undefined);
     // without the rarity part the ONNX export is exact: no --kmeans-only needed
     const e = await cli(['export', off, '--format', 'onnx', '-o', join(dir, 'off.onnx')]);
     assert.equal(e.code, 0, e.stderr);
