@@ -38,6 +38,21 @@ const HOST_SRC = (needs: string) => ({
   cic: `host-behaviour.ts over the flows (needs Src IP and Timestamp${needs}; NaN otherwise)`,
 });
 
+/** Numeric fields of one group: rows of [name, unit, description] sharing a NaN note and sources. */
+function numericGroup(
+  rows: readonly (readonly [string, string, string])[],
+  nanNote: string,
+  sources: FlowField['sources'],
+): FlowField[] {
+  return rows.map(([name, unit, description]) => ({
+    name,
+    kind: 'numeric',
+    unit,
+    description: nanNote ? `${description}; ${nanNote}` : description,
+    sources,
+  }));
+}
+
 function hostFields(prefix: 'src_60s' | 'src_10m', scope: string): FlowField[] {
   return [
     ['count', 'flows', `flows from the same source in ${scope}, this one included`],
@@ -350,7 +365,7 @@ export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
       'application protocol recognised in the first payload packets: dns, tls, http, none; "unknown" when the source carries no payload',
     sources: APP_SRC('DNS on ports 53/5353/5355, TLS handshake record, HTTP/1.x request or status line'),
   },
-  ...(
+  ...numericGroup(
     [
       ['dns_qname_len', 'characters', 'length of the first DNS query name (dots included, no final dot)'],
       ['dns_qname_labels', 'labels', 'labels in the first DNS query name'],
@@ -367,15 +382,9 @@ export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
         's',
         'smallest TTL among the answers (at most 32) of the first response; NaN without a response or answers',
       ],
-    ] as const
-  ).map(
-    ([name, unit, description]): FlowField => ({
-      name,
-      kind: 'numeric',
-      unit,
-      description: `${description}; NaN unless app_proto is dns`,
-      sources: APP_SRC('DNS message (UDP, or TCP with its length prefix)'),
-    }),
+    ],
+    'NaN unless app_proto is dns',
+    APP_SRC('DNS message (UDP, or TCP with its length prefix)'),
   ),
   {
     name: 'dns_qtype',
@@ -393,22 +402,16 @@ export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
       'response code of the first response: NOERROR FORMERR SERVFAIL NXDOMAIN NOTIMP REFUSED, else other; noreply; none unless dns',
     sources: APP_SRC('DNS header'),
   },
-  ...(
+  ...numericGroup(
     [
       ['tls_sni_present', 'flag 0/1', 'the ClientHello carries a server_name extension'],
       ['tls_sni_len', 'characters', 'length of the SNI host name (0 without SNI)'],
       ['tls_alpn_present', 'flag 0/1', 'the ClientHello carries an ALPN extension'],
       ['tls_cipher_count', 'suites', 'cipher suites offered by the client (GREASE values excluded)'],
       ['tls_extension_count', 'extensions', 'extensions in the ClientHello (GREASE excluded)'],
-    ] as const
-  ).map(
-    ([name, unit, description]): FlowField => ({
-      name,
-      kind: 'numeric',
-      unit,
-      description: `${description}; NaN unless a ClientHello was seen`,
-      sources: APP_SRC('TLS ClientHello (reassembled across segments up to 4 KiB)'),
-    }),
+    ],
+    'NaN unless a ClientHello was seen',
+    APP_SRC('TLS ClientHello (reassembled across segments up to 4 KiB)'),
   ),
   {
     name: 'tls_version',
@@ -426,24 +429,18 @@ export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
       'JA4-style client fingerprint (version, sorted cipher suites, sorted extension types without SNI/ALPN, ALPN present; GREASE removed), FNV-1a hashed into 32 buckets fp00..fp31; none without a ClientHello',
     sources: APP_SRC('TLS ClientHello'),
   },
-  ...(
+  ...numericGroup(
     [
       ['http_uri_len', 'characters', 'length of the request-target of the first request'],
       ['http_uri_entropy', 'bits/character', 'Shannon entropy of the request-target bytes'],
       ['http_host_present', 'flag 0/1', 'the request carries a Host header'],
       ['http_ua_len', 'characters', 'length of the User-Agent value (0 without one)'],
       ['http_header_count', 'headers', 'header lines of the first request seen in its first segment'],
-    ] as const
-  ).map(
-    ([name, unit, description]): FlowField => ({
-      name,
-      kind: 'numeric',
-      unit,
-      description: `${description}; NaN unless an HTTP request was seen`,
-      sources: APP_SRC('HTTP/1.x request line and headers of the first request segment'),
-    }),
+    ],
+    'NaN unless an HTTP request was seen',
+    APP_SRC('HTTP/1.x request line and headers of the first request segment'),
   ),
-  ...(
+  ...numericGroup(
     [
       [
         'http_uri_meta_chars',
@@ -456,15 +453,9 @@ export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
         'characters',
         'meta characters of the User-Agent (decoded; without the ( ) ; of its grammar) plus each ://; 0 without one',
       ],
-    ] as const
-  ).map(
-    ([name, unit, description]): FlowField => ({
-      name,
-      kind: 'numeric',
-      unit,
-      description: `${description}; NaN unless an HTTP request was seen`,
-      sources: APP_SRC('HTTP/1.x request line and User-Agent of the first request (http-text.ts)'),
-    }),
+    ],
+    'NaN unless an HTTP request was seen',
+    APP_SRC('HTTP/1.x request line and User-Agent of the first request (http-text.ts)'),
   ),
   {
     name: 'http_method',
@@ -500,7 +491,7 @@ export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
     sources: { pcap: 'packet timestamps' },
   },
   // payload content (payload-stats.ts, auth-replies.ts)
-  ...(
+  ...numericGroup(
     [
       [
         'fwd_payload_entropy',
@@ -522,15 +513,9 @@ export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
         'ratio 0..1',
         "share of printable ASCII in the responder's first ≤ 1 KiB of payload",
       ],
-    ] as const
-  ).map(
-    ([name, unit, description]): FlowField => ({
-      name,
-      kind: 'numeric',
-      unit,
-      description: `${description}; NaN when that direction carried no captured payload`,
-      sources: { pcap: 'TCP/UDP payload, ICMP after its 8-byte header (payload-stats.ts)' },
-    }),
+    ],
+    'NaN when that direction carried no captured payload',
+    { pcap: 'TCP/UDP payload, ICMP after its 8-byte header (payload-stats.ts)' },
   ),
   {
     name: 'auth_failures',
@@ -551,7 +536,7 @@ export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
       'most distinct query names the source asked under one base domain (last two labels; three under co.uk-like suffixes) in the last 10 min; NaN when the source carries no query names',
     sources: { pcap: 'host-behaviour.ts over the DNS query names' },
   },
-  ...(
+  ...numericGroup(
     [
       ['pair_10m_count', 'flows', 'flows from this source to this destination in the last 10 min'],
       ['pair_10m_distinct_dst_ports', 'ports', 'distinct destination ports of the pair in the last 10 min'],
@@ -576,15 +561,9 @@ export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
         'ratio 0..1',
         'size regularity of the same connections (originator bytes): mean of 1−|Bowley skew|, 1−MAD/32 bytes, 1−median/65535',
       ],
-    ] as const
-  ).map(
-    ([name, unit, description]): FlowField => ({
-      name,
-      kind: 'numeric',
-      unit,
-      description,
-      sources: HOST_SRC(' and Dst IP'),
-    }),
+    ],
+    '',
+    HOST_SRC(' and Dst IP'),
   ),
 ]);
 
