@@ -13,6 +13,25 @@ export class HttpError extends Error {
   }
 }
 
+/** The client closed its connection before the answer: the work for it is dropped, nothing is sent. */
+export class ClientGone extends Error {
+  override name = 'ClientGone';
+}
+
+/**
+ * A check that throws ClientGone once `res` closed before it finished (the client went away):
+ * long requests call it between their stages, so an abandoned upload frees its slot early.
+ */
+export function clientGoneCheck(res: ServerResponse): (stage: string) => void {
+  let gone = false;
+  res.on('close', () => {
+    if (!res.writableFinished) gone = true;
+  });
+  return (stage) => {
+    if (gone) throw new ClientGone(`the client left before the answer (stopped after ${stage})`);
+  };
+}
+
 /**
  * CSP: only 'self'. Plotly injects two fixed <style> elements (one empty, filled through CSSOM);
  * their exact hashes are allowed, nothing else inline.

@@ -30,6 +30,8 @@ import { type ScoredRecord, type ScoreSummary, scoreRecords } from '../pipeline/
 import { tailAlerts } from './alerts.ts';
 import {
   bodyToFile,
+  ClientGone,
+  clientGoneCheck,
   formatBytes,
   HttpError,
   parseJson,
@@ -103,6 +105,8 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
   const limiter = rateLimit > 0 ? new RateLimiter(rateLimit, opts.rateBurst ?? 2 * rateLimit) : null;
   const maxConcurrentBatches = opts.maxConcurrentBatches ?? 2;
   let batchesRunning = 0;
+  /** Uploads whose client left before the answer: their remaining stages were skipped. */
+  let batchesAbandoned = 0;
   const loopback = isLoopback(host);
   const token = loopback ? null : (opts.token ?? randomBytes(18).toString('base64url'));
 
@@ -176,6 +180,8 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
         model: st.model.sha256.slice(0, 12),
         k: st.model.detector.k,
         uptime_s: Math.round((Date.now() - startedAt) / 1000),
+        batches_running: batchesRunning,
+        batches_abandoned: batchesAbandoned,
       });
     }
 
@@ -330,8 +336,13 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
         throw new HttpError(429, 'busy', `${maxConcurrentBatches} uploads are being scored; retry shortly`);
       }
       batchesRunning++;
+      const stillWanted = clientGoneCheck(res);
       try {
-        return sendJson(res, 200, await batch(req, url, st));
+        return sendJson(res, 200, await batch(req, url, st, stillWanted));
+      } catch (err) {
+        // A client that left gets no error either (an upload cut short is its own doing).
+        if (!(err instanceof ClientGone)) stillWanted('an error');
+        throw err;
       } finally {
         batchesRunning--;
       }
@@ -412,7 +423,7 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
     return readBody(req, limit);
   }
 
-  async function batch(req: IncomingMessage, url: URL, st: ModelState) {
+  async function batch(req: IncomingMessage, url: URL, st: ModelState, stillWanted: (stage: string) => void) {
     const top = Math.min(1000, Math.max(1, Number(url.searchParams.get('top')) || 200));
     const dir = await mkdtemp(join(tmpdir(), 'netanomaly-upload-'));
     const upload = join(dir, 'upload');
@@ -420,6 +431,7 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
       m.split(dir).join('').replaceAll('/upload.txt', 'upload').replaceAll('/upload', 'upload');
     try {
       const size = await bodyToFile(req, upload, maxUpload);
+      stillWanted('the upload');
       if (size === 0) throw new HttpError(422, 'empty', 'the upload is empty');
       let path = upload;
       const head = await readHead(upload, 8);
@@ -428,6 +440,7 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
       if (head[0] === 0x1f && head[1] === 0x8b) {
         path = join(dir, 'upload.txt');
         await gunzipCapped(upload, path, maxUpload * 10);
+        stillWanted('decompressing');
       }
       let input: Awaited<ReturnType<typeof readInput>>;
       try {
@@ -438,6 +451,7 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
         }
         throw err;
       }
+      stillWanted('reading');
       if (input.table.nRows > maxRows) {
         throw new HttpError(
           413,
@@ -524,6 +538,11 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
       log(`[web] ${req.method} ${url.pathname} ${res.statusCode} ${(performance.now() - t0).toFixed(1)}ms`);
     });
     handle(req, res, url).catch((err: unknown) => {
+      if (err instanceof ClientGone) {
+        batchesAbandoned++;
+        log(`[web] ${req.method} ${url.pathname}: ${err.message}`);
+        return;
+      }
       if (err instanceof HttpError) {
         if (err.status >= 500) log(`[web] ${req.method} ${url.pathname}: ${err.message}`);
         sendError(res, err);

@@ -119,6 +119,52 @@ describe('the app under hostile clients', () => {
     }
   });
 
+  test('an upload whose client leaves is dropped after its current stage and frees its slot', async () => {
+    const logs: string[] = [];
+    const other = await startApp({
+      modelDir: model,
+      port: 0,
+      log: (m) => logs.push(m),
+      rateLimit: 0,
+      maxConcurrentBatches: 1,
+    });
+    try {
+      // ~17 MB of real NSL-KDD lines: reading and scoring them takes far longer than the client waits.
+      const lines = await testLines('normal', 10_000);
+      const chunk = `${lines.join('\n')}\n`;
+      const body = chunk.repeat(Math.floor((17 * 1024 * 1024) / chunk.length));
+      const sock = connect(other.port, '127.0.0.1');
+      sock.on('error', () => {});
+      await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+      let answered = '';
+      sock.on('data', (c) => {
+        answered += c.toString();
+      });
+      sock.write(
+        `POST /api/batch HTTP/1.1\r\nHost: 127.0.0.1:${other.port}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      await new Promise<void>((resolve) => sock.end(body, () => resolve()));
+      sock.destroy();
+      let health: { batches_abandoned: number; batches_running: number } | null = null;
+      for (let i = 0; i < 600 && health?.batches_abandoned !== 1; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        health = await (await fetch(`${other.url}/healthz`)).json();
+      }
+      assert.equal(health?.batches_abandoned, 1, `health ${JSON.stringify(health)}; log ${logs.join(' | ')}`);
+      assert.equal(health?.batches_running, 0);
+      assert.equal(answered, '', 'nothing is sent to a client that left');
+      assert.ok(
+        logs.some((m) => /POST \/api\/batch: the client left before the answer \(stopped after /.test(m)),
+        logs.join(' | '),
+      );
+      const next = await fetch(`${other.url}/api/batch`, { method: 'POST', body: `${line}\n` });
+      assert.equal(next.status, 200, 'the slot is free again');
+      await next.text();
+    } finally {
+      await other.close();
+    }
+  });
+
   test('clients whose headers trickle in do not hold up others', async () => {
     const other = await startApp({ modelDir: model, port: 0, log: () => {}, rateLimit: 0 });
     const slow = Array.from({ length: 50 }, () => connect(other.port, '127.0.0.1'));
