@@ -99,7 +99,12 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 
 /** ipToBytes of addresses seen lately (flows repeat hosts; read only here; cleared when full). */
 const bytesOf = new Map<string, Uint8Array | null>();
+/** Longer than any address text (IPv6 with an embedded IPv4 is 45): parsed, never cached. */
+const MAX_CACHED_ADDRESS = 64;
 function addressBytes(ip: string): Uint8Array | null {
+  // The cache is bounded in entries, so its keys must be bounded in size: a hostile log's
+  // kilobyte-long "addresses" would otherwise hold up to 65,536 of them (fuzz finding #8).
+  if (ip.length > MAX_CACHED_ADDRESS) return ipToBytes(ip);
   let b = bytesOf.get(ip);
   if (b === undefined) {
     if (bytesOf.size >= 1 << 16) bytesOf.clear();
