@@ -98,18 +98,21 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 }
 
 /** ipToBytes of addresses seen lately (flows repeat hosts; read only here; cleared when full). */
-const bytesOf = new Map<string, Uint8Array | null>();
+const bytesOf = new Map<string, Uint8Array>();
 /** Longer than any address text (IPv6 with an embedded IPv4 is 45): parsed, never cached. */
 const MAX_CACHED_ADDRESS = 64;
 function addressBytes(ip: string): Uint8Array | null {
-  // The cache is bounded in entries, so its keys must be bounded in size: a hostile log's
-  // kilobyte-long "addresses" would otherwise hold up to 65,536 of them (fuzz finding #8).
+  // The cache is bounded in entries, so its keys must be bounded in size (and flat, below): a
+  // hostile log's kilobyte-long "addresses" would otherwise hold up to 65,536 of them (fuzz #8).
   if (ip.length > MAX_CACHED_ADDRESS) return ipToBytes(ip);
   let b = bytesOf.get(ip);
   if (b === undefined) {
     if (bytesOf.size >= 1 << 16) bytesOf.clear();
     b = ipToBytes(ip);
-    bytesOf.set(ip, b);
+    // Only addresses (ASCII) are kept, each under a flat copy of its text: `ip` is usually a slice
+    // of the whole input (a log line, a file), and a sliced string keeps its parent alive, so
+    // 65,536 keys would pin as many inputs (fuzz #8, second part).
+    if (b) bytesOf.set(Buffer.from(ip, 'latin1').toString('latin1'), b);
   }
   return b;
 }
