@@ -105,7 +105,7 @@ function addressBytes(ip: string): Uint8Array | null {
   // The cache is bounded in entries, so its keys must be bounded in size (and flat, below): a
   // hostile log's kilobyte-long "addresses" would otherwise hold up to 65,536 of them (fuzz #8).
   if (ip.length > MAX_CACHED_ADDRESS) return ipToBytes(ip);
-  let b = bytesOf.get(ip);
+  let b: Uint8Array | null | undefined = bytesOf.get(ip);
   if (b === undefined) {
     if (bytesOf.size >= 1 << 16) bytesOf.clear();
     b = ipToBytes(ip);
