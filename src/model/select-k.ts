@@ -36,6 +36,7 @@ import {
   weightedRows,
 } from './kmeans-encoded.ts';
 import { findKnee, kneeRegion } from './knee.ts';
+import { BoundedFitPool, defaultFitThreads } from './lloyd-pool.ts';
 import { Rng } from './random.ts';
 
 export const ElbowOptionsSchema = z.object({
@@ -56,6 +57,11 @@ export const ElbowOptionsSchema = z.object({
   layout: z
     .custom<EncodedLayout>((v) => typeof v === 'object' && v !== null && 'numericColumns' in v)
     .optional(),
+  /**
+   * Fast mode with a layout: threads for the K-Means fits (lloyd-pool.ts), the same fits as on
+   * one thread. Default: one per core, at most one per fit.
+   */
+  threads: z.number().int().min(1).max(256).optional(),
 });
 export type ElbowOptions = z.input<typeof ElbowOptionsSchema>;
 
@@ -91,17 +97,36 @@ export async function elbowSweep(
   const rng = new Rng(o.seed);
   const data = o.mode === 'fast' && X.rows > o.sampleSize ? takeRows(X, rng.sample(X.rows, o.sampleSize)) : X;
   const scaleUp = X.rows / data.rows;
-  const rows: ElbowRow[] = [];
   const ks = Array.from({ length: o.kMax - o.kMin + 1 }, (_, i) => o.kMin + i);
   const encoded = o.layout ? encodeDense(data, o.layout) : null;
   const engine = await getEngine(o.engine as EngineName | 'auto');
-  const fitK: (k: number) => Promise<SweepFit> =
+  const sweep: Sweep =
     encoded && engine.nearestEncoded
       ? encodedSweep(encoded, ks, o, engine as EncodedEngine)
-      : async (k: number) => {
-          const km = await new KMeans({ k, seed: o.seed, nInit: o.nInit, engine: o.engine }).fit(data);
-          return { labels: km.labels, inertia: km.inertia };
+      : {
+          fit: async (k: number) => {
+            const km = await new KMeans({ k, seed: o.seed, nInit: o.nInit, engine: o.engine }).fit(data);
+            return { labels: km.labels, inertia: km.inertia };
+          },
+          close: async () => {},
         };
+  try {
+    return await sweepRows(data, ks, sweep, o, scaleUp, onProgress);
+  } finally {
+    await sweep.close();
+  }
+}
+
+/** The rows of a sweep: each k's fit and its quality indices. */
+async function sweepRows(
+  data: Matrix,
+  ks: readonly number[],
+  sweep: Sweep,
+  o: z.output<typeof ElbowOptionsSchema>,
+  scaleUp: number,
+  onProgress?: (done: number, total: number, k: number) => void,
+): Promise<ElbowResult> {
+  const rows: ElbowRow[] = [];
   // The fast mode's metrics on the distinct rows (equal to the dense ones up to rounding); the
   // exhaustive mode keeps the dense functions, so its results are unchanged.
   const distinctMetrics = o.mode === 'fast';
@@ -110,7 +135,7 @@ export async function elbowSweep(
   const silhouetteSampleOptions = { sampleSize: Math.min(o.silhouetteSample, data.rows), seed: o.seed };
   for (const [i, k] of ks.entries()) {
     const t0 = performance.now();
-    const km = await fitK(k);
+    const km = await sweep.fit(k);
     const labels = km.labels;
     const row: ElbowRow = {
       k,
@@ -161,7 +186,7 @@ function encodedSweep(
   ks: readonly number[],
   o: z.output<typeof ElbowOptionsSchema>,
   engine: EncodedEngine,
-): (k: number) => Promise<SweepFit> {
+): Sweep {
   const defaults = KMeansOptionsSchema.parse({ k: 1 });
   const W = weightedRows(E);
   const tolAbs = defaults.tol * meanVarianceEncoded(W);
@@ -190,17 +215,35 @@ function encodedSweep(
     }
     return s;
   };
-  return async (k: number) => {
+  const initOf = async (k: number, run: number): Promise<Matrix> => {
+    const all = await start(k, run);
+    return { data: all.data.slice(0, k * all.cols), rows: k, cols: all.cols };
+  };
+  const tooFew = ks.find((k) => W.U.rows < k);
+  const threads = o.mode === 'fast' ? (o.threads ?? defaultFitThreads(ks.length * o.nInit)) : 1;
+  // Fast mode on several threads: every (k, run) fit is queued at once, in sweep order, and each
+  // k waits for its own runs (the best run is chosen in run order, as on one thread).
+  const pool = threads > 1 && tooFew === undefined ? new BoundedFitPool(W, threads) : null;
+  const pooled = new Map<number, Promise<EncodedFit>[]>();
+  if (pool) {
+    for (const k of ks) {
+      const runs = Array.from({ length: o.nInit }, (_, run) =>
+        initOf(k, run).then((init) => pool.fit(init, defaults.maxIter, tolAbs)),
+      );
+      for (const r of runs) r.catch(() => {}); // awaited by fit(k); a sweep that stops early drops them
+      pooled.set(k, runs);
+    }
+  }
+  const fit = async (k: number): Promise<SweepFit> => {
     if (W.U.rows < k) throw new InputError(`need at least k=${k} distinct rows to fit, found ${W.U.rows}`);
     let best: EncodedFit | null = null;
     for (let run = 0; run < o.nInit; run++) {
-      const all = await start(k, run);
-      const init = { data: all.data.slice(0, k * all.cols), rows: k, cols: all.cols };
-      const fit =
-        o.mode === 'fast'
-          ? lloydBounded(W, init, defaults.maxIter, tolAbs)
-          : await lloydEncoded(W, init, engine, defaults.maxIter, tolAbs);
-      if (!best || fit.inertia < best.inertia) best = fit;
+      const fitted = pool
+        ? await pooled.get(k)![run]!
+        : o.mode === 'fast'
+          ? lloydBounded(W, await initOf(k, run), defaults.maxIter, tolAbs)
+          : await lloydEncoded(W, await initOf(k, run), engine, defaults.maxIter, tolAbs);
+      if (!best || fitted.inertia < best.inertia) best = fitted;
     }
     return {
       labels: expandLabels(W, best!.labels),
@@ -208,6 +251,13 @@ function encodedSweep(
       distinct: { W, labels: best!.labels },
     };
   };
+  return { fit, close: async () => pool?.close() };
+}
+
+/** A sweep's fits, one k at a time, and the threads to stop when it ends. */
+interface Sweep {
+  fit(k: number): Promise<SweepFit>;
+  close(): Promise<void>;
 }
 
 /** One k's fit: labels of the swept rows, inertia, and for encoded fits the distinct rows' labels. */

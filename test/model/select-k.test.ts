@@ -30,6 +30,7 @@ import {
   meanVarianceEncoded,
   weightedRows,
 } from '../../src/model/kmeans-encoded.ts';
+import { BoundedFitPool } from '../../src/model/lloyd-pool.ts';
 import { Rng } from '../../src/model/random.ts';
 import { elbowSweep } from '../../src/model/select-k.ts';
 import { kdd } from '../helpers/data.ts';
@@ -88,6 +89,47 @@ describe('elbow sweep shortcuts (real KDD Cup 99 rows)', () => {
         `k=${k}: ${bounded.inertia} vs ${plain.inertia}`,
       );
     }
+  });
+
+  test('fast sweep on worker threads: the rows of the one-thread sweep', async () => {
+    const { X, layout } = await kddRows();
+    const options = {
+      kMin: 2,
+      kMax: 12,
+      mode: 'fast',
+      nInit: 2,
+      seed: 1,
+      silhouetteSample: 300,
+      layout,
+    } as const;
+    const one = await elbowSweep(X, { ...options, threads: 1 });
+    const two = await elbowSweep(X, { ...options, threads: 2 });
+    const strip = (r: typeof one) => r.rows.map(({ seconds: _, ...row }) => row);
+    assert.deepEqual(strip(two), strip(one));
+    assert.equal(two.recommended, one.recommended);
+  });
+
+  test('the fit pool answers as lloydBounded does, and refuses fits once closed', async () => {
+    const { X, layout } = await kddRows();
+    const W = weightedRows(encodeDense(X, layout)!);
+    const js = (await getEngine('js')) as EncodedEngine;
+    const tol = 1e-4 * meanVarianceEncoded(W);
+    const pool = new BoundedFitPool(W, 2);
+    try {
+      const starts = await Promise.all(
+        [4, 9, 17].map((k) => initialCentersEncoded(W, k, 'k-means++', js, new Rng(k))),
+      );
+      const pooled = await Promise.all(starts.map((s) => pool.fit(s, 300, tol)));
+      for (const [i, s] of starts.entries()) {
+        const here = lloydBounded(W, s, 300, tol);
+        assert.equal(pooled[i]!.inertia, here.inertia);
+        assert.deepEqual(pooled[i]!.labels, here.labels);
+        assert.deepEqual(pooled[i]!.centers.data, here.centers.data);
+      }
+    } finally {
+      await pool.close();
+    }
+    await assert.rejects(pool.fit({ data: new Float32Array(X.cols), rows: 1, cols: X.cols }, 1, 0), /closed/);
   });
 
   test('distinct-row silhouette, Calinski-Harabasz and Davies-Bouldin equal the dense ones', async () => {
