@@ -1,6 +1,8 @@
 /** Small HTTP helpers for the web server: errors with status codes, bounded body reading, replies. */
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 
 export class HttpError extends Error {
   constructor(
@@ -151,9 +153,8 @@ export async function bodyToFile(req: IncomingMessage, path: string, limit: numb
       if (failed) return;
       failed = true;
       req.unpipe(out);
-      out.destroy();
       drain(req);
-      reject(e);
+      closed(out).then(() => reject(e));
     };
     req.on('data', (c: Buffer) => {
       size += c.length;
@@ -168,6 +169,40 @@ export async function bodyToFile(req: IncomingMessage, path: string, limit: numb
     });
     req.pipe(out);
   });
+}
+
+/**
+ * Destroys a file stream and resolves once its descriptor is closed. A stream destroyed while its
+ * open() is still pending creates the file afterwards: whoever removes the directory next (the
+ * upload cleanup) would race with it (rm failing with ENOTEMPTY: a fuzz finding, web #9).
+ */
+function closed(out: WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (out.closed) return resolve();
+    out.once('close', () => resolve());
+    out.destroy();
+  });
+}
+
+/** Decompresses the gzip file `src` into `dst`, refusing past `cap` bytes; settles once `dst` is closed. */
+export async function gunzipCapped(src: string, dst: string, cap: number): Promise<void> {
+  let n = 0;
+  const gunzip = createGunzip();
+  gunzip.on('data', (c: Buffer) => {
+    n += c.length;
+    if (n > cap)
+      gunzip.destroy(
+        new HttpError(413, 'too_large', `the decompressed upload is larger than ${formatBytes(cap)}`),
+      );
+  });
+  const out = createWriteStream(dst, { mode: 0o600 });
+  try {
+    await pipeline(createReadStream(src), gunzip, out);
+  } catch (err) {
+    await closed(out);
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(422, 'unreadable', 'the upload looks gzip-compressed but could not be decompressed');
+  }
 }
 
 export function parseJson(body: Buffer): unknown {

@@ -9,16 +9,14 @@
  * model is loaded once and shared read-only; a rename swaps the whole state object at once.
  */
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { createGunzip, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { NetanomalyError, SchemaError } from '../errors.ts';
 import { KDD_FEATURES } from '../ingest/kdd.ts';
@@ -32,7 +30,7 @@ import {
   bodyToFile,
   ClientGone,
   clientGoneCheck,
-  formatBytes,
+  gunzipCapped,
   HttpError,
   parseJson,
   RateLimiter,
@@ -521,7 +519,10 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
         hosts: hostsJson(scored.summary.hosts, st.model.detector.training.host?.windowSeconds ?? null),
       };
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      // Cleanup never replaces the answer: a directory that cannot be removed now is logged.
+      await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch((err: Error) =>
+        log(`[web] could not remove the upload directory ${dir}: ${err.message}`),
+      );
     }
   }
 
@@ -658,24 +659,6 @@ function refuseKind(head: Buffer): string | null {
       return `this file looks like ${what}, not traffic data (CSV, NSL-KDD/KDD99 text, pcap or Zeek log)`;
   }
   return null;
-}
-
-async function gunzipCapped(src: string, dst: string, cap: number): Promise<void> {
-  let n = 0;
-  const gunzip = createGunzip();
-  gunzip.on('data', (c: Buffer) => {
-    n += c.length;
-    if (n > cap)
-      gunzip.destroy(
-        new HttpError(413, 'too_large', `the decompressed upload is larger than ${formatBytes(cap)}`),
-      );
-  });
-  try {
-    await pipeline(createReadStream(src), gunzip, createWriteStream(dst, { mode: 0o600 }));
-  } catch (err) {
-    if (err instanceof HttpError) throw err;
-    throw new HttpError(422, 'unreadable', 'the upload looks gzip-compressed but could not be decompressed');
-  }
 }
 
 function displayFields(st: ModelState, table: { numeric: object; text: object }): string[] {
