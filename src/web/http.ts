@@ -1,5 +1,6 @@
 /** Small HTTP helpers for the web server: errors with status codes, bounded body reading, replies. */
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import type { EventEmitter } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -176,15 +177,15 @@ export async function bodyToFile(req: IncomingMessage, path: string, limit: numb
  * open() is still pending creates the file afterwards: whoever removes the directory next (the
  * upload cleanup) would race with it (rm failing with ENOTEMPTY: a fuzz finding, web #9).
  */
-function closed(out: WriteStream): Promise<void> {
+function closed(stream: EventEmitter & { closed: boolean; destroy(): void }): Promise<void> {
   return new Promise((resolve) => {
-    if (out.closed) return resolve();
-    out.once('close', () => resolve());
-    out.destroy();
+    if (stream.closed) return resolve();
+    stream.once('close', () => resolve());
+    stream.destroy();
   });
 }
 
-/** Decompresses the gzip file `src` into `dst`, refusing past `cap` bytes; settles once `dst` is closed. */
+/** Decompresses the gzip file `src` into `dst`, refusing past `cap` bytes; settles once both files are closed. */
 export async function gunzipCapped(src: string, dst: string, cap: number): Promise<void> {
   let n = 0;
   const gunzip = createGunzip();
@@ -195,11 +196,12 @@ export async function gunzipCapped(src: string, dst: string, cap: number): Promi
         new HttpError(413, 'too_large', `the decompressed upload is larger than ${formatBytes(cap)}`),
       );
   });
+  const input = createReadStream(src);
   const out = createWriteStream(dst, { mode: 0o600 });
   try {
-    await pipeline(createReadStream(src), gunzip, out);
+    await pipeline(input, gunzip, out);
   } catch (err) {
-    await closed(out);
+    await Promise.all([closed(input), closed(out)]);
     if (err instanceof HttpError) throw err;
     throw new HttpError(422, 'unreadable', 'the upload looks gzip-compressed but could not be decompressed');
   }
