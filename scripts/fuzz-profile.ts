@@ -24,6 +24,7 @@ import {
   TARGETS,
   target,
 } from '../test/fuzz/targets.ts';
+import { batchSeed } from './fuzz-shared.ts';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -83,7 +84,7 @@ for (const name of names) {
   let c0 = cpu();
   const inputs: Uint8Array[] = [];
   for (let b = 0; b < n; b += 100)
-    inputs.push(...fc.sample(arb, { seed: 42 + b, numRuns: Math.min(100, n - b) }));
+    inputs.push(...fc.sample(arb, { seed: batchSeed(42, b / 100), numRuns: Math.min(100, n - b) }));
   const gen = (cpu() - c0) / n;
   const fd = openSync(`${ctx.dir}/current.bin`, 'w');
   await parserOnly(t, ctx, inputs.slice(0, 50)); // warm-up

@@ -56,8 +56,22 @@ export type ChildMessage =
   | { type: 'stall'; counts: Counts; path: string }
   | { type: 'done'; counts: Counts };
 
-/** Inputs per fast-check sample (seed + batch index): the unit of generation and of re-runs. */
+/** Inputs per fast-check sample (one fast-check seed, see batchSeed): the unit of generation and of re-runs. */
 export const BATCH = 100;
+
+/** Batches a run seed owns: runs with different --seed draw disjoint inputs up to 2^20 batches (104 M inputs). */
+export const BATCHES_PER_SEED = 2 ** 20;
+/** Run seeds: their fast-check seeds stay below 2^31. */
+export const MAX_RUN_SEED = 2047;
+
+/**
+ * The fast-check seed of batch `batch` of a run with seed `runSeed`. Before, it was runSeed + batch:
+ * runs with seeds 46 and 47 drew the same inputs shifted by one batch, and their counts could not
+ * be added. Those earlier runs used fast-check seeds below 2^20, which no run seed >= 1 meets now.
+ */
+export function batchSeed(runSeed: number, batch: number): number {
+  return runSeed * BATCHES_PER_SEED + batch;
+}
 
 /**
  * The watchdog file: [index f64][length u32][input]. Careful mode writes each input with its

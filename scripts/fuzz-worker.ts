@@ -23,6 +23,7 @@ import { inputArbitrary } from '../test/fuzz/mutate.ts';
 import {
   BATCH,
   BATCH_MARK,
+  batchSeed,
   type ChildJob,
   type ChildMessage,
   type Counts,
@@ -132,7 +133,7 @@ let i = job.start;
 let batch = Math.floor(i / BATCH);
 let lastReport = Date.now();
 while (i < job.end && Date.now() < job.deadline) {
-  const inputs = fc.sample(arb, { seed: job.seed + batch, numRuns: BATCH });
+  const inputs = fc.sample(arb, { seed: batchSeed(job.seed, batch), numRuns: BATCH });
   if (!job.careful) mark(batch * BATCH, BATCH_MARK);
   for (let j = i - batch * BATCH; j < inputs.length && i < job.end; j++, i++) {
     const input = inputs[j]!;

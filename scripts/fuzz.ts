@@ -25,9 +25,11 @@ import { REGRESSIONS_DIR, saveFinding } from '../test/fuzz/engine.ts';
 import {
   BATCH,
   BATCH_MARK,
+  BATCHES_PER_SEED,
   type ChildJob,
   type ChildMessage,
   type Counts,
+  MAX_RUN_SEED,
   type TargetsModule,
   targetsModule,
 } from './fuzz-shared.ts';
@@ -48,6 +50,16 @@ const byCost = [...CHEAP_FIRST, ...TARGETS.map((t) => t.name).filter((n) => !CHE
 const names = arg('targets', byCost.join(',')).split(',');
 const jobs = Number(arg('jobs', '2'));
 const seed = Number(arg('seed', '42'));
+if (!Number.isInteger(seed) || seed < 0 || seed > MAX_RUN_SEED) {
+  console.error(`[fuzz] --seed must be an integer from 0 to ${MAX_RUN_SEED}, not ${arg('seed', '')}`);
+  process.exit(2);
+}
+if (!Number.isInteger(count) || count < 1 || count > BATCH * BATCHES_PER_SEED) {
+  console.error(
+    `[fuzz] --count must be an integer from 1 to ${BATCH * BATCHES_PER_SEED} (the inputs one seed owns)`,
+  );
+  process.exit(2);
+}
 const limitMs = Number(arg('limit-ms', '5000'));
 const minutes = Number(arg('minutes', '0'));
 /** A deadline for the whole run: each target gets an equal share of the time still left. */

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
+import { batchSeed } from '../../scripts/fuzz-shared.ts';
 import { TARGETS } from './harness-target.ts';
 import { inputArbitrary } from './mutate.ts';
 
@@ -55,11 +56,11 @@ test('fuzz runner: a death in a batch is re-run one input at a time, saved, coun
     assert.equal(r.parsed + r.refused + r.findings, 200, 'every input counted once');
     assert.ok(r.parsed > 0 && r.refused > 0);
     assert.equal(r.reruns, 1, 'one batch re-run one input at a time');
-    // The saved inputs are the very inputs 20 and 120 (batch b = fast-check seed 42 + b).
+    // The saved inputs are the very inputs 20 and 120 (batch b of run seed 42 = batchSeed(42, b)).
     const t = TARGETS[0]!;
     const arb = inputArbitrary(await t.seeds(''), { ...t.input, generated: t.input.generated?.() });
     const want = [20, 120].map(
-      (i) => fc.sample(arb, { seed: 42 + Math.floor(i / 100), numRuns: 100 })[i % 100]!,
+      (i) => fc.sample(arb, { seed: batchSeed(42, Math.floor(i / 100)), numRuns: 100 })[i % 100]!,
     );
     const saved = join(dir, 'findings', 'echo');
     const got = await Promise.all(
@@ -70,4 +71,18 @@ test('fuzz runner: a death in a batch is re-run one input at a time, saved, coun
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('fuzz runner: runs with neighbouring seeds draw different batches', async () => {
+  const t = TARGETS[0]!;
+  const arb = inputArbitrary(await t.seeds(''), { ...t.input, generated: t.input.generated?.() });
+  const batch = (runSeed: number, b: number) =>
+    fc
+      .sample(arb, { seed: batchSeed(runSeed, b), numRuns: 100 })
+      .map((x) => Buffer.from(x).toString('hex'))
+      .join(',');
+  // with seed + batch, batch 1 of seed 46 was batch 0 of seed 47: two runs, one set of inputs
+  const of46 = new Set([0, 1, 2, 3].map((b) => batch(46, b)));
+  for (const b of [0, 1, 2]) assert.ok(!of46.has(batch(47, b)), `batch ${b} of seed 47 is one of seed 46`);
+  assert.equal(of46.size, 4);
 });
