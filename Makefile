@@ -51,13 +51,20 @@ bench: deps system-deps
 	nice -n 10 node_modules/.bin/tsx benchmarks/large-capture.ts
 	node_modules/.bin/tsx benchmarks/flowexport.ts
 
-# Long fuzz run: every parser, >= 1 M seeded inputs each, in-process loops in worker threads with a
+# Long fuzz run: every parser, >= 1 M seeded inputs each, in-process loops in child processes with a
 # hang watchdog (counts per parser printed and written to test-output/fuzz-results.json).
 # FUZZ_ARGS="--targets pcap,kdd --minutes 10 --jobs 1" narrows it; see docs/reliability.md.
 .PHONY: fuzz
 fuzz: deps
 	@mkdir -p test-output
 	nice -n 19 node --expose-gc --import tsx scripts/fuzz.ts --count $(or $(FUZZ_COUNT),1000000) --out test-output/fuzz-results.json $(FUZZ_ARGS)
+
+# Coverage-guided vs blind mutation, same seeds and mutations (V8 block coverage of src/):
+# test-output/fuzz-guided.json; FUZZ_GUIDED_ARGS="--targets kdd,zeek --count 50000".
+.PHONY: fuzz-guided
+fuzz-guided: deps
+	@mkdir -p test-output
+	nice -n 19 node --import tsx scripts/fuzz-guided.ts --out test-output/fuzz-guided.json $(FUZZ_GUIDED_ARGS)
 
 # The traffic lab (root): a benign run, a run with every attack scenario, then the flow-level
 # evaluation of one against the other. Captures stay outside the repository.

@@ -48,6 +48,11 @@ const CHEAP_FIRST = ['decode', 'app-meta', 'sflow', 'pcap', 'pcapng', 'ipfix', '
 const { TARGETS } = (await import(targetsModule())) as TargetsModule;
 const byCost = [...CHEAP_FIRST, ...TARGETS.map((t) => t.name).filter((n) => !CHEAP_FIRST.includes(n))];
 const names = arg('targets', byCost.join(',')).split(',');
+const unknown = names.filter((n) => !TARGETS.some((t) => t.name === n));
+if (unknown.length > 0) {
+  console.error(`[fuzz] no fuzz target ${unknown.map((n) => `'${n}'`).join(', ')} (${byCost.join(', ')})`);
+  process.exit(2);
+}
 const jobs = Number(arg('jobs', '2'));
 const seed = Number(arg('seed', '42'));
 if (!Number.isInteger(seed) || seed < 0 || seed > MAX_RUN_SEED) {

@@ -79,7 +79,7 @@ export type Op =
   | { k: 'splice'; at: number; other: number; from: number; n: number }
   | { k: 'grow'; headerBytes: number };
 
-function opArbitrary(text: boolean, tokens: readonly string[]): fc.Arbitrary<Op> {
+export function opArbitrary(text: boolean, tokens: readonly string[]): fc.Arbitrary<Op> {
   const at = fc.nat();
   const binary: fc.WeightedArbitrary<Op>[] = [
     { weight: 4, arbitrary: fc.record({ k: fc.constant('flip' as const), at, bit: fc.nat(7) }) },
