@@ -19,12 +19,7 @@ import { BlockCoverage } from '../test/fuzz/coverage.ts';
 import { REGRESSIONS_DIR, runOne, saveFinding } from '../test/fuzz/engine.ts';
 import { applyOp, MAX_INPUT, opArbitrary, TEXT_TOKENS } from '../test/fuzz/mutate.ts';
 import { dataDir, scratchDir, target } from '../test/fuzz/targets.ts';
-import { BATCH, batchSeed, MAX_RUN_SEED } from './fuzz-shared.ts';
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-}
+import { arg, BATCH, batchSeed, runArgsError } from './fuzz-shared.ts';
 
 type Mode = 'blind' | 'guided';
 
@@ -48,20 +43,46 @@ interface RunResult {
   error?: string;
 }
 
-/** Most picks go to the newest corpus entries (where the frontier is), the rest are uniform. */
-const RECENT = 64;
-/** Corpus cap: past it, new-coverage inputs still count but are not kept. */
-const MAX_CORPUS = 20_000;
-const CURVE_AT = [1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000];
-
-async function child(job: {
+interface Job {
   target: string;
   mode: Mode;
   count: number;
   seed: number;
   limitMs: number;
   findings: string;
-}) {
+}
+
+/** A run's result before its first input (and of a child that died before reporting). */
+function emptyResult(job: Job, corpus: number): RunResult {
+  const zero = {
+    tried: 0,
+    parsed: 0,
+    refused: 0,
+    findings: 0,
+    seedBytes: 0,
+    seedFeatures: 0,
+    bytes: 0,
+    features: 0,
+  };
+  return {
+    target: job.target,
+    mode: job.mode,
+    seed: job.seed,
+    ...zero,
+    corpus,
+    curve: [],
+    seconds: 0,
+    rate: 0,
+  };
+}
+
+/** Most picks go to the newest corpus entries (where the frontier is), the rest are uniform. */
+const RECENT = 64;
+/** Corpus cap: past it, new-coverage inputs still count but are not kept. */
+const MAX_CORPUS = 20_000;
+const CURVE_AT = [1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000];
+
+async function child(job: Job) {
   const send = (m: unknown) => process.send?.(m);
   const t = target(job.target);
   const ctx = { dir: await scratchDir(t.name), state: undefined };
@@ -70,23 +91,7 @@ async function child(job: {
   const seeds = (await t.seeds(data)).map((b) => new Uint8Array(b));
   const cov = new BlockCoverage(new URL('../src/', import.meta.url).href);
   await cov.start();
-  const r: RunResult = {
-    target: t.name,
-    mode: job.mode,
-    seed: job.seed,
-    tried: 0,
-    parsed: 0,
-    refused: 0,
-    findings: 0,
-    corpus: seeds.length,
-    seedBytes: 0,
-    seedFeatures: 0,
-    bytes: 0,
-    features: 0,
-    curve: [],
-    seconds: 0,
-    rate: 0,
-  };
+  const r = emptyResult(job, seeds.length);
   for (const s of seeds) await runOne(t, ctx, s, job.limitMs);
   await cov.take();
   ({ bytes: r.seedBytes, features: r.seedFeatures } = cov.totals());
@@ -144,12 +149,9 @@ async function parent() {
   const limitMs = Number(arg('limit-ms', '5000'));
   const findings = arg('findings', REGRESSIONS_DIR);
   const out = arg('out', '');
-  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_RUN_SEED) {
-    console.error(`[fuzz-guided] --seed must be an integer from 0 to ${MAX_RUN_SEED}`);
-    process.exit(2);
-  }
-  if (!Number.isInteger(count) || count < 1) {
-    console.error('[fuzz-guided] --count must be a positive integer');
+  const argsError = runArgsError(seed, count);
+  if (argsError) {
+    console.error(`[fuzz-guided] ${argsError}`);
     process.exit(2);
   }
   for (const m of modes) {
@@ -169,7 +171,7 @@ async function parent() {
   const results: RunResult[] = [];
   for (const name of targets) {
     for (const mode of modes) {
-      const job = { target: name, mode, count, seed, limitMs, findings };
+      const job: Job = { target: name, mode, count, seed, limitMs, findings };
       const r = await new Promise<RunResult>((resolve) => {
         const c = fork(new URL(import.meta.url).pathname, ['--child'], {
           execArgv: ['--import', 'tsx', '--max-old-space-size=2048'],
@@ -191,19 +193,9 @@ async function parent() {
           clearInterval(watchdog);
           resolve(
             done ?? {
-              ...job,
+              ...emptyResult(job, 0),
               tried,
-              parsed: 0,
-              refused: 0,
               findings: 1,
-              corpus: 0,
-              seedBytes: 0,
-              seedFeatures: 0,
-              bytes: 0,
-              features: 0,
-              curve: [],
-              seconds: 0,
-              rate: 0,
               error: `child ended (${signal ?? `exit ${code}`}) after ${tried} inputs: a hang or a death`,
             },
           );

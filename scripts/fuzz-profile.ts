@@ -24,12 +24,8 @@ import {
   TARGETS,
   target,
 } from '../test/fuzz/targets.ts';
-import { batchSeed } from './fuzz-shared.ts';
+import { arg, batchSeed } from './fuzz-shared.ts';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-}
 const n = Number(arg('n', '300'));
 const rounds = Number(arg('rounds', '3'));
 const names = arg('targets', TARGETS.map((t) => t.name).join(',')).split(',');

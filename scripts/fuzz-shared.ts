@@ -73,6 +73,21 @@ export function batchSeed(runSeed: number, batch: number): number {
   return runSeed * BATCHES_PER_SEED + batch;
 }
 
+/** The value after `--name` on the command line, or `dflt`. */
+export function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : dflt;
+}
+
+/** What is wrong with a run's --seed and --count, in one line, or null. */
+export function runArgsError(seed: number, count: number): string | null {
+  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_RUN_SEED)
+    return `--seed must be an integer from 0 to ${MAX_RUN_SEED}, not ${seed}`;
+  if (!Number.isInteger(count) || count < 1 || count > BATCH * BATCHES_PER_SEED)
+    return `--count must be an integer from 1 to ${BATCH * BATCHES_PER_SEED} (the inputs one seed owns), not ${count}`;
+  return null;
+}
+
 /**
  * The watchdog file: [index f64][length u32][input]. Careful mode writes each input with its
  * index; fast mode writes only [first index of the batch][BATCH_MARK].

@@ -23,21 +23,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REGRESSIONS_DIR, saveFinding } from '../test/fuzz/engine.ts';
 import {
+  arg,
   BATCH,
   BATCH_MARK,
-  BATCHES_PER_SEED,
   type ChildJob,
   type ChildMessage,
   type Counts,
-  MAX_RUN_SEED,
+  runArgsError,
   type TargetsModule,
   targetsModule,
 } from './fuzz-shared.ts';
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-}
 
 const count = Number(arg('count', '1000000'));
 /**
@@ -55,14 +50,9 @@ if (unknown.length > 0) {
 }
 const jobs = Number(arg('jobs', '2'));
 const seed = Number(arg('seed', '42'));
-if (!Number.isInteger(seed) || seed < 0 || seed > MAX_RUN_SEED) {
-  console.error(`[fuzz] --seed must be an integer from 0 to ${MAX_RUN_SEED}, not ${arg('seed', '')}`);
-  process.exit(2);
-}
-if (!Number.isInteger(count) || count < 1 || count > BATCH * BATCHES_PER_SEED) {
-  console.error(
-    `[fuzz] --count must be an integer from 1 to ${BATCH * BATCHES_PER_SEED} (the inputs one seed owns)`,
-  );
+const argsError = runArgsError(seed, count);
+if (argsError) {
+  console.error(`[fuzz] ${argsError}`);
   process.exit(2);
 }
 const limitMs = Number(arg('limit-ms', '5000'));
