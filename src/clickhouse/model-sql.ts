@@ -4,8 +4,8 @@
  *
  * Per row, exactly as the library computes it (Float64 throughout, tested ≤ 1e-6 relative):
  *
- * - numeric field: v → sign(v)·log1p(|v|) when its transform is log1p (written `ln(1 + v)`: 18.16
- *   has no `log1p`), minus `means[field]`, over `scales[field] / weight`, then rounded to Float32
+ * - numeric field: v → sign(v)·log1p(|v| / logUnit) when its transform is log1p (written
+ *   `ln(1 + v)`: 18.16 has no `log1p`), minus `means[field]`, over `scales[field] / weight`, then rounded to Float32
  *   and back (the library's feature matrix is float32; rounding here keeps the same values); a
  *   non-finite value (NaN) is imputed with 0, the training mean;
  * - categorical field: its code is the 1-based position of the value in `vocabularies[field]`,
@@ -33,7 +33,7 @@
  */
 import { InputError } from '../errors.ts';
 import type { EncodedLayout } from '../features/encoded.ts';
-import { Preprocessor, type PreprocessorState } from '../features/preprocessor.ts';
+import { type FieldSpec, Preprocessor, type PreprocessorState } from '../features/preprocessor.ts';
 import type { Matrix } from '../ingest/table.ts';
 import type { DetectorState } from '../model/detector.ts';
 import { type EncodedCenters, encodedCenters } from '../model/engine-encoded.ts';
@@ -56,6 +56,13 @@ export function floatLiteral(v: number): string {
   if (!Number.isFinite(v)) throw new InputError(`model holds a non-finite number (${v}); cannot write SQL`);
   const s = String(v);
   return /[.eE]/.test(s) ? s : `${s}.0`;
+}
+
+/** The SQL of a numeric field's transform (preprocessor `forwardValue`) applied to `v`. */
+export function transformSql(f: Pick<FieldSpec, 'transform' | 'logUnit'>, v: string): string {
+  if (f.transform !== 'log1p') return v;
+  const x = f.logUnit === undefined || f.logUnit === 1 ? v : `(${v} / ${floatLiteral(f.logUnit)})`;
+  return `if(${x} >= 0, ln(1 + ${x}), -ln(1 - ${x}))`;
 }
 
 /**
@@ -122,7 +129,7 @@ export function featureItems(pre: PreprocessorState, columns: ColumnMap = {}): s
       const mean = pre.means[field.name]!;
       const scale = pre.scales[field.name]! / field.weight;
       const v = `toFloat64(${col})`;
-      const t = field.transform === 'log1p' ? `if(${v} >= 0, ln(1 + ${v}), -ln(1 - ${v}))` : v;
+      const t = transformSql(field, v);
       numeric.push(
         `toFloat64(toFloat32(if(isFinite(${v}), (${t} - ${floatLiteral(mean)}) / ${floatLiteral(scale)}, 0.0)))`,
       );

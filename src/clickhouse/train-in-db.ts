@@ -18,6 +18,7 @@
 import { InputError, SchemaError } from '../errors.ts';
 import {
   type FieldSpec,
+  fittedScale,
   Preprocessor,
   PreprocessorOptionsSchema,
   type PreprocessorState,
@@ -46,6 +47,7 @@ import {
   featureItems,
   floatLiteral,
   SQL_NAMES,
+  transformSql,
 } from './model-sql.ts';
 
 /** A table (or Distributed table) and which of its rows to use. */
@@ -109,7 +111,7 @@ export async function fitPreprocessorInDatabase(
   const value = (name: string) => `toFloat64(${columnSql(name, src.columns)})`;
   const transformed = (f: (typeof fields)[number]) => {
     const v = value(f.name);
-    return f.transform === 'log1p' ? `if(${v} >= 0, ln(1 + ${v}), -ln(1 - ${v}))` : v;
+    return transformSql(f, v);
   };
   const first = [
     'count()',
@@ -151,12 +153,9 @@ export async function fitPreprocessorInDatabase(
     });
     const [r2] = await src.client.rows(`SELECT ${second.join(', ')} FROM ${src.table} ${whereSql(src)}`);
     numeric.forEach((f, t) => {
-      const std = Math.sqrt(Number(r2![t]) / counts[t]!);
-      const mean = means[f.name]!;
-      if (std < 1e-12 * Math.max(1, Math.abs(mean))) {
-        scales[f.name] = 1;
-        constantFields.push(f.name);
-      } else scales[f.name] = std;
+      const { scale, constant } = fittedScale(f, Math.sqrt(Number(r2![t]) / counts[t]!), means[f.name]!);
+      scales[f.name] = scale;
+      if (constant) constantFields.push(f.name);
     });
   }
   const vocabularies: Record<string, string[]> = {};

@@ -20,7 +20,7 @@
  * its value, its tail probability and whether the rarity (not the distance) set the score.
  */
 import { InputError } from '../errors.ts';
-import { UNKNOWN } from '../features/preprocessor.ts';
+import { inverseValue, UNKNOWN } from '../features/preprocessor.ts';
 import { type Table, takeRows } from '../ingest/table.ts';
 import type { AnomalyDetector } from '../model/detector.ts';
 import { type ClusterProfile, profileClusters } from './profiles.ts';
@@ -140,7 +140,7 @@ export async function explainRows(
     if (f.kind === 'numeric') {
       const t = C.data[c * d + cols[0]!]!;
       const g = (t * state.scales[f.name]!) / f.weight + state.means[f.name]!;
-      return roundValue(f.transform === 'log1p' ? Math.sign(g) * Math.expm1(Math.abs(g)) : g);
+      return roundValue(inverseValue(f, g));
     }
     const vocab = [...state.vocabularies[f.name]!, UNKNOWN];
     let best = 0;

@@ -40,6 +40,10 @@ export const FieldSpecSchema = z.object({
   name: z.string().min(1),
   kind: z.enum(['numeric', 'categorical']),
   transform: z.enum(['none', 'log1p']).default('none'),
+  /** log1p only: values are divided by this unit first (times in seconds: 1e-4, a tenth of a millisecond). */
+  logUnit: z.number().positive().finite().default(1),
+  /** Floor of the fitted scale in transformed units (a nearly constant field gets no huge weight). */
+  minScale: z.number().min(0).finite().default(0),
   weight: z.number().positive().finite().default(1),
 });
 export type FieldSpec = z.input<typeof FieldSpecSchema>;
@@ -83,6 +87,31 @@ export interface PreprocessorState {
 
 export function symLog1p(v: number): number {
   return v >= 0 ? Math.log1p(v) : -Math.log1p(-v);
+}
+
+type TransformSpec = Pick<Field, 'transform' | 'logUnit'>;
+
+/** A raw value of a numeric field in the space its mean and scale are fitted in. */
+export function forwardValue(f: TransformSpec, v: number): number {
+  return f.transform === 'log1p' ? symLog1p(v / f.logUnit) : v;
+}
+
+/** The inverse of `forwardValue`. */
+export function inverseValue(f: TransformSpec, t: number): number {
+  return f.transform === 'log1p' ? Math.sign(t) * Math.expm1(Math.abs(t)) * f.logUnit : t;
+}
+
+/**
+ * The scale of a numeric field from its fitted std (transformed units): 1 for a constant field,
+ * else the std, at least the field's `minScale`.
+ */
+export function fittedScale(
+  f: Pick<Field, 'minScale'>,
+  std: number,
+  mean: number,
+): { scale: number; constant: boolean } {
+  if (std < 1e-12 * Math.max(1, Math.abs(mean))) return { scale: 1, constant: true };
+  return { scale: Math.max(std, f.minScale), constant: false };
 }
 
 /** Rows per block in the transforms (a block of output rows stays in cache). */
@@ -137,7 +166,7 @@ function linearColumn(
   return bad;
 }
 
-/** As linearColumn, through symLog1p first. */
+/** As linearColumn, through symLog1p(v / unit) first. */
 function logColumn(
   col: Float64Array,
   out: Float32Array,
@@ -148,6 +177,7 @@ function logColumn(
   base: number,
   mean: number,
   scale: number,
+  unit: number,
 ): number {
   let bad = 0;
   let lastV = Number.NaN;
@@ -157,7 +187,7 @@ function logColumn(
     const p = (i - base) * stride + pos;
     if (v === lastV && (v !== 0 || Object.is(v, lastV))) out[p] = lastT;
     else if (v - v === 0) {
-      const t = (symLog1pCached(v) - mean) / scale;
+      const t = ((unit === 1 ? symLog1pCached(v) : symLog1p(v / unit)) - mean) / scale;
       out[p] = t;
       lastV = v;
       lastT = t;
@@ -250,7 +280,7 @@ export class Preprocessor {
 
   static fromState(state: PreprocessorState): Preprocessor {
     const p = new Preprocessor(state.fields, state.options);
-    p.state = state;
+    p.state = { ...state, fields: p.declared }; // older files lack the fields' newer defaults
     return p;
   }
 
@@ -305,7 +335,7 @@ export class Preprocessor {
           if (Number.isNaN(v)) continue;
           if (!Number.isFinite(v))
             throw new InputError(`field '${f.name}' holds an infinite value at row ${i}`);
-          sum += f.transform === 'log1p' ? symLog1p(v) : v;
+          sum += forwardValue(f, v);
           n++;
         }
         if (n === 0) throw new InputError(`field '${f.name}' has no value in any training row`);
@@ -314,15 +344,13 @@ export class Preprocessor {
         for (let i = 0; i < col.length; i++) {
           const v = col[i]!;
           if (Number.isNaN(v)) continue;
-          const t = (f.transform === 'log1p' ? symLog1p(v) : v) - mean;
+          const t = forwardValue(f, v) - mean;
           ss += t * t;
         }
-        const std = Math.sqrt(ss / n);
+        const { scale, constant } = fittedScale(f, Math.sqrt(ss / n), mean);
         means[f.name] = mean;
-        if (std < 1e-12 * Math.max(1, Math.abs(mean))) {
-          scales[f.name] = 1;
-          constantFields.push(f.name);
-        } else scales[f.name] = std;
+        scales[f.name] = scale;
+        if (constant) constantFields.push(f.name);
         medians[f.name] = median(col);
       }
     }
@@ -513,6 +541,7 @@ export class Preprocessor {
     const cols = numeric.map((f) => table.numeric[f.name]!);
     const means = numeric.map((f) => s.means[f.name]!);
     const scales = numeric.map((f) => s.scales[f.name]! / f.weight);
+    const units = numeric.map((f) => f.logUnit);
     const bad = new Float64Array(numeric.length);
     const coders = categorical.map((f) => new CategoryCoder(s.vocabularies[f.name]!, table.text[f.name]!));
     const { stride, positions } = sink;
@@ -525,7 +554,7 @@ export class Preprocessor {
         const pos = positions[t]!;
         bad[t]! +=
           numeric[t]!.transform === 'log1p'
-            ? logColumn(col, sink.numeric, stride, pos, start, end, base, means[t]!, scales[t]!)
+            ? logColumn(col, sink.numeric, stride, pos, start, end, base, means[t]!, scales[t]!, units[t]!)
             : linearColumn(col, sink.numeric, stride, pos, start, end, base, means[t]!, scales[t]!);
       }
       for (let c = 0; c < nc; c++)

@@ -5,7 +5,8 @@
  *   model.onnx     preprocessed features → distances, cluster, anomaly_score (onnx-graph.ts); the
  *                  K-Means part only: a model with a field tail (format 2) says so in `onnx.scores`
  *   (format 1: no field tail; format 2: `detector.fieldTail`, the per-field rarity part, may be
- *   present; format-1 bundles load and score as before)
+ *   present; format 3: numeric fields may carry `logUnit` / `minScale` (times as log1p(t / 0.1 ms));
+ *   older bundles load and score as before)
  *   manifest.json  SHA-256 and size of every file; verified on load (tampered/truncated → refused)
  *
  * Loading checks the manifest first, then the JSON against a schema; anything off is a
@@ -21,7 +22,13 @@ import { AnomalyDetector, type DetectorState } from './detector.ts';
 import { detectorGraph } from './onnx-graph.ts';
 
 export const BUNDLE_FORMAT = 'netanomaly-model';
-export const BUNDLE_VERSION = 2;
+export const BUNDLE_VERSION = 3;
+
+/** The oldest format that can hold `state`, so older readers keep loading what they can score. */
+function formatVersionOf(state: DetectorState): number {
+  const scaledLog = state.preprocessor.fields.some((f) => f.logUnit !== 1 || f.minScale > 0);
+  return scaledLog ? 3 : state.fieldTail ? 2 : 1;
+}
 export const LIBRARY_VERSION = '0.1.0';
 
 /** What the bundle says about the data and the model, beside the detector's own state. */
@@ -119,6 +126,8 @@ const PreprocessorStateSchema = z
             name: z.string().min(1).max(200),
             kind: z.enum(['numeric', 'categorical']),
             transform: z.enum(['none', 'log1p']),
+            logUnit: finite.positive().default(1),
+            minScale: finite.min(0).default(0),
             weight: finite.positive(),
           })
           .passthrough(),
@@ -204,7 +213,7 @@ export async function saveModel(
   const state = detector.toState();
   const d = detector.preprocessor.nOutputs;
   const onnxBytes = detectorGraph(d, detector.exportRuns());
-  const version = state.fieldTail ? 2 : 1;
+  const version = formatVersionOf(state);
   const file: ModelFile = {
     format: BUNDLE_FORMAT,
     formatVersion: version,

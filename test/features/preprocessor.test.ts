@@ -3,7 +3,13 @@ import { describe, test } from 'node:test';
 import { InputError, SchemaError } from '../../src/errors.ts';
 import { expandEncoded } from '../../src/features/encoded.ts';
 import { kddFieldSpecs } from '../../src/features/kdd-fields.ts';
-import { Preprocessor, symLog1p, UNKNOWN } from '../../src/features/preprocessor.ts';
+import {
+  forwardValue,
+  inverseValue,
+  Preprocessor,
+  symLog1p,
+  UNKNOWN,
+} from '../../src/features/preprocessor.ts';
 import type { Matrix, Table } from '../../src/ingest/table.ts';
 import { nslNormalTable, nslTestWithNaNs } from '../helpers/data.ts';
 
@@ -91,6 +97,47 @@ describe('Preprocessor', () => {
     const p = new Preprocessor(fields, { scaleOneHot: true }).fit(t);
     const q = Preprocessor.fromState(JSON.parse(JSON.stringify(p.toState())));
     assert.deepEqual(Array.from(q.transform(t).X.data), Array.from(p.transform(t).X.data));
+  });
+
+  test('log1p in a unit: log1p(v / unit), scale floored at minScale, inverse and state round trip', () => {
+    const times = [0, 0.0001, 0.0002, 0.0003]; // seconds: 0 … 0.3 ms
+    const t: Table = { nRows: 4, numeric: { d: Float64Array.from(times) }, text: {} };
+    const spec = { name: 'd', kind: 'numeric' as const, transform: 'log1p' as const, logUnit: 1e-4 };
+    const plain = new Preprocessor([spec]).fit(t).toState();
+    const logs = times.map((v) => Math.log1p(v / 1e-4));
+    const mean = logs.reduce((a, b) => a + b) / 4;
+    const std = Math.sqrt(logs.reduce((a, b) => a + (b - mean) ** 2, 0) / 4);
+    assert.ok(Math.abs(plain.means.d! - mean) < 1e-12 && Math.abs(plain.scales.d! - std) < 1e-12);
+    assert.ok(std < 1, 'the spread of these values is below the floor used next');
+    const floored = new Preprocessor([{ ...spec, minScale: 1 }]).fit(t);
+    assert.equal(floored.toState().scales.d, 1);
+    const { X } = floored.transform(t);
+    for (const [i, v] of times.entries())
+      assert.ok(Math.abs(X.data[i]! - (Math.log1p(v / 1e-4) - mean)) < 1e-6);
+    const [f] = floored.fieldSpecs();
+    for (const v of [0, 0.05, 3, -2]) assert.ok(Math.abs(inverseValue(f!, forwardValue(f!, v)) - v) < 1e-12);
+    const again = Preprocessor.fromState(JSON.parse(JSON.stringify(floored.toState())));
+    assert.deepEqual(Array.from(again.transform(t).X.data), Array.from(X.data));
+    // a state written before logUnit / minScale existed reads as unit 1, no floor
+    const old = JSON.parse(
+      JSON.stringify(
+        new Preprocessor(fields).fit(table([0, 10, 100, 1000], ['tcp', 'udp', 'tcp', 'icmp'])).toState(),
+      ),
+    );
+    for (const g of old.fields) {
+      delete g.logUnit;
+      delete g.minScale;
+    }
+    const restored = Preprocessor.fromState(old);
+    assert.deepEqual(
+      restored.fieldSpecs().map((g) => [g.logUnit, g.minScale]),
+      fields.map(() => [1, 0]),
+    );
+    const rows = table([5, 50, 500, 5], ['tcp', 'tcp', 'udp', 'x']);
+    assert.ok(
+      Math.abs(restored.transform(rows).X.data[0]! - (symLog1p(5) - old.means.bytes) / old.scales.bytes) <
+        1e-6,
+    );
   });
 
   test('a numeric field with no value in any training row is left out, and stays out', () => {

@@ -197,8 +197,8 @@ describe('model bundles from strangers', () => {
       return man;
     };
     await refused(
-      await altered((m) => m, manifestVersion(3)),
-      /model format 3 is newer than this netanomaly reads \(2\)/,
+      await altered((m) => m, manifestVersion(4)),
+      /model format 4 is newer than this netanomaly reads \(3\)/,
     );
     await refused(await altered((m) => m, manifestVersion(0)), /model format 0 is not a netanomaly format/);
     await refused(

@@ -113,9 +113,12 @@ test('train on a directory of captures: grouped threshold, host threshold, host 
   const model = await loadModel(dir);
   assert.deepEqual(model.detector.training.host, t.host);
   // captures carry flow identity, so the default detector has its per-field rarity part, saved
-  // (format 2) and scoring as before the save; the bundle says the ONNX graph lacks it
+  // and scoring as before the save; the bundle says the ONNX graph lacks it. Flow times are
+  // log1p(t / 0.1 ms), which needs format 3.
   assert.equal(t.fieldTail?.fields, r.detector.preprocessor.fieldSpecs().length);
-  assert.equal(model.file.formatVersion, 2);
+  assert.equal(model.file.formatVersion, 3);
+  const duration = model.detector.preprocessor.fieldSpecs().find((f) => f.name === 'duration');
+  assert.deepEqual([duration?.logUnit, duration?.minScale], [1e-4, Math.LN2]);
   assert.equal(model.file.onnx.scores, 'kmeans-only');
   const attacks = (await expandInputs([join(DATA, 'pcaps', 'attack')])).filter((p) => /\.pcap(ng)?$/.test(p));
   const input = await readInputMany(attacks, 'pcap', 'quarantine');

@@ -28,7 +28,7 @@ function recipe(file: ModelFile, table: Table): { data: Float32Array; rows: numb
       cols.push((i) => {
         const v = col[i]!;
         if (Number.isNaN(v)) return 0;
-        const t = f.transform === 'log1p' ? Math.sign(v) * Math.log1p(Math.abs(v)) : v;
+        const t = f.transform === 'log1p' ? Math.sign(v) * Math.log1p(Math.abs(v) / (f.logUnit ?? 1)) : v;
         return ((t - p.means[f.name]!) / p.scales[f.name]!) * f.weight;
       });
     } else {
