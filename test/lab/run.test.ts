@@ -135,6 +135,10 @@ describe('lab run, all scenarios, 70 s (root)', { timeout: 200_000 }, () => {
     ]) {
       assert.ok((counts[family] ?? 0) >= 20, `${family}: ${counts[family] ?? 0} flows`);
     }
+    // the implant scenarios are one flow each, like the shared captures they copy
+    for (const family of ['icmp-tunnel', 'reverse-shell', 'mining']) {
+      assert.ok((counts[family] ?? 0) >= 1, `${family}: ${counts[family] ?? 0} flows`);
+    }
     assert.ok((counts.benign ?? 0) >= 300, `benign: ${counts.benign}`);
     assert.deepEqual(manifest.skipped, []);
     assert.equal(manifest.scenarios.length, SCENARIOS.length);
