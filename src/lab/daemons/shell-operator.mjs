@@ -1,21 +1,9 @@
 // The operator's end of a reverse shell for the traffic lab: accepts one connection, sends a fixed
 // list of harmless commands at typing-like intervals, reads what comes back, then sends `exit`.
-// Usage: node shell-operator.mjs ADDRESS PORT SEED COUNT
+// Usage: node shell-operator.mjs ADDRESS PORT SEED COUNT COMMAND...
 import { createServer } from 'node:net';
 
-const [host, port, seedArg, countArg] = process.argv.slice(2);
-const COMMANDS = [
-  'id',
-  'whoami',
-  'hostname',
-  'uname -a',
-  'ls /',
-  'ls /etc',
-  'cat /etc/os-release',
-  'ip addr',
-  'df -h',
-  'ps ax',
-];
+const [host, port, seedArg, countArg, ...COMMANDS] = process.argv.slice(2);
 let seed = Number(seedArg) * 2654435761 + 1;
 const next = () => {
   seed = (seed * 1103515245 + 12345) % 2147483648;
