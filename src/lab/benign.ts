@@ -7,7 +7,7 @@
  * every script a finite list of actions (and the whole script a time limit when it is started).
  */
 import { Rng } from '../model/random.ts';
-import { CLIENTS, LAB_DOMAIN, type LabHost } from './plan.ts';
+import { CLIENTS, LAB_DOMAIN, type LabHost, SERVERS } from './plan.ts';
 
 export interface LabPaths {
   /** The run's private directory. */
@@ -39,7 +39,14 @@ const PERSONAS: Record<string, Partial<Record<Action, number>>> = {
   office: { mail: 3, web: 4, 'web-multi': 1, dns: 2, 'ftp-get': 1, idle: 2 },
   mixed: { web: 3, dns: 3, ssh: 1, 'ftp-get': 1, mail: 1, 'scp-down': 1, idle: 1 },
   light: { web: 2, dns: 2, idle: 3 },
+  // remote users: by address, no lookups
+  visitor: { web: 5, 'web-multi': 2, idle: 2 },
+  'remote-admin': { ssh: 3, 'scp-down': 1, web: 1, idle: 2 },
 };
+/** Personas that reach the servers by address (outside users: no lookups through the lab resolver). */
+const BY_ADDRESS: ReadonlySet<string> = new Set(['visitor', 'remote-admin']);
+/** The persona of each visitor (VISITORS). */
+export const VISITOR_PERSONAS = ['visitor', 'remote-admin'] as const;
 const PERSONA_ORDER = ['browser', 'developer', 'files', 'office', 'mixed', 'light', 'browser', 'mixed'];
 
 /** Names the clients look up: every lab name, plus some that do not exist (NXDOMAIN). */
@@ -111,9 +118,14 @@ const SSH = (p: LabPaths) =>
 const WEB_NAMES = ['www', 'static', 'api', 'intranet', 'wiki', 'docs'];
 const T = 'timeout -k 2 15';
 
-function command(action: Action, rng: Rng, host: LabHost, i: number, p: LabPaths): string {
+/** How a client names a server: its lab name (looked up through the resolver) or its address. */
+type ServerName = (server: keyof typeof SERVERS, name: string) => string;
+const byName: ServerName = (_server, name) => `${name}.${LAB_DOMAIN}`;
+const byAddress: ServerName = (server) => SERVERS[server].ip;
+
+function command(action: Action, rng: Rng, host: LabHost, i: number, p: LabPaths, at: ServerName): string {
   const scheme = () => (rng.next() < 0.5 ? 'https' : 'http');
-  const url = () => `${scheme()}://${pick(rng, WEB_NAMES)}.${LAB_DOMAIN}/${pick(rng, p.pages)}`;
+  const url = () => `${scheme()}://${at('web', pick(rng, WEB_NAMES))}/${pick(rng, p.pages)}`;
   switch (action) {
     case 'web':
       return `${T} curl -sk -o /dev/null -m 12 ${url()}`;
@@ -121,7 +133,7 @@ function command(action: Action, rng: Rng, host: LabHost, i: number, p: LabPaths
       const s = scheme();
       const name = pick(rng, WEB_NAMES);
       const n = 2 + rng.int(4);
-      const urls = Array.from({ length: n }, () => `${s}://${name}.${LAB_DOMAIN}/${pick(rng, p.pages)}`);
+      const urls = Array.from({ length: n }, () => `${s}://${at('web', name)}/${pick(rng, p.pages)}`);
       return `${T} curl -sk -m 12 ${urls.map((u) => `-o /dev/null ${u}`).join(' ')}`;
     }
     case 'dns': {
@@ -142,21 +154,21 @@ function command(action: Action, rng: Rng, host: LabHost, i: number, p: LabPaths
         'date',
       ];
       const chosen = Array.from({ length: 2 + rng.int(3) }, () => pick(rng, cmds));
-      return `${T} ssh ${SSH(p)} root@ssh.${LAB_DOMAIN} '${chosen.join(`; sleep ${pause}; `)}' >/dev/null`;
+      return `${T} ssh ${SSH(p)} root@${at('ssh', 'ssh')} '${chosen.join(`; sleep ${pause}; `)}' >/dev/null`;
     }
     case 'scp-up':
-      return `${T} scp -q ${SSH(p)} ${p.work}/ssh/files/${pick(rng, p.sshFiles)} root@ssh.${LAB_DOMAIN}:${p.work}/ssh/incoming/${host.id}-${i}`;
+      return `${T} scp -q ${SSH(p)} ${p.work}/ssh/files/${pick(rng, p.sshFiles)} root@${at('ssh', 'ssh')}:${p.work}/ssh/incoming/${host.id}-${i}`;
     case 'scp-down':
-      return `${T} scp -q ${SSH(p)} root@ssh.${LAB_DOMAIN}:${p.work}/ssh/files/${pick(rng, p.sshFiles)} ${p.work}/downloads/${host.id}-${i}`;
+      return `${T} scp -q ${SSH(p)} root@${at('ssh', 'ssh')}:${p.work}/ssh/files/${pick(rng, p.sshFiles)} ${p.work}/downloads/${host.id}-${i}`;
     case 'ftp-get':
       return rng.next() < 0.5
-        ? `${T} curl -s -m 12 -o /dev/null ftp://ftp.${LAB_DOMAIN}/pub/${pick(rng, p.ftpFiles)}`
-        : `${T} lftp -c 'set net:max-retries 1; set net:timeout 5; open ftp://ftp.${LAB_DOMAIN}; cls pub; cat pub/${pick(rng, p.ftpFiles)}' >/dev/null`;
+        ? `${T} curl -s -m 12 -o /dev/null ftp://${at('ftp', 'ftp')}/pub/${pick(rng, p.ftpFiles)}`
+        : `${T} lftp -c 'set net:max-retries 1; set net:timeout 5; open ftp://${at('ftp', 'ftp')}; cls pub; cat pub/${pick(rng, p.ftpFiles)}' >/dev/null`;
     case 'ftp-put':
-      return `${T} curl -s -m 12 -T ${p.work}/www/${pick(rng, p.pages)} ftp://ftp.${LAB_DOMAIN}/incoming/${host.id}-${i}.bin`;
+      return `${T} curl -s -m 12 -T ${p.work}/www/${pick(rng, p.pages)} ftp://${at('ftp', 'ftp')}/incoming/${host.id}-${i}.bin`;
     case 'mail': {
       const attach = rng.next() < 0.3 ? ` --attach @${p.work}/www/${pick(rng, p.pages.slice(0, 4))}` : '';
-      return `${T} swaks --silent 2 --timeout 10 --server mail.${LAB_DOMAIN} --from ${host.id}@${LAB_DOMAIN} --to team@${LAB_DOMAIN} --header 'Subject: note ${i}' --body 'status ${i}'${attach} >/dev/null`;
+      return `${T} swaks --silent 2 --timeout 10 --server ${at('mail', 'mail')} --from ${host.id}@${LAB_DOMAIN} --to team@${LAB_DOMAIN} --header 'Subject: note ${i}' --body 'status ${i}'${attach} >/dev/null`;
     }
     case 'idle':
       return `sleep ${(2 + rng.next() * 6).toFixed(2)}`;
@@ -165,7 +177,8 @@ function command(action: Action, rng: Rng, host: LabHost, i: number, p: LabPaths
 
 /**
  * The bash script of benign client `index` (CLIENTS) for a run of `duration` seconds; `as` runs the
- * same generator for another host (an insider that also has ordinary traffic) with a persona.
+ * same generator for another host (an insider that also has ordinary traffic, a visitor) with a
+ * persona.
  */
 export function clientScript(
   index: number,
@@ -179,12 +192,13 @@ export function clientScript(
   const rng = new Rng(seed * 1009 + index + 1);
   const personaName = as?.persona ?? PERSONA_ORDER[index % PERSONA_ORDER.length]!;
   const persona = PERSONAS[personaName]!;
+  const at = BY_ADDRESS.has(personaName) ? byAddress : byName;
   const lines = ['#!/bin/bash', `# benign traffic of ${host.id} (${personaName}), seed ${seed}`];
   let planned = rng.next() * 2;
   lines.push(`sleep ${planned.toFixed(2)}`);
   for (let i = 0; planned < duration && i < 5000; i++) {
     const action = pickWeighted(rng, persona);
-    lines.push(`${command(action, rng, host, i, p)} || true`);
+    lines.push(`${command(action, rng, host, i, p, at)} || true`);
     const gap = -Math.log(1 - rng.next()) * meanGap;
     planned += gap + (action === 'idle' ? 5 : 0.3);
     lines.push(`sleep ${gap.toFixed(2)}`);

@@ -8,7 +8,8 @@
  * - 192.0.2.0/24 "inside": servers, benign clients, and one dedicated host per insider scenario
  *   (beaconing, exfiltration, DNS tunnelling), so an address names at most one behaviour.
  * - 198.51.100.0/24 "attackers": one address per attack scenario (exact ground truth).
- * - 203.0.113.0/24 "outside": the exfiltration drop and the C2 server.
+ * - 203.0.113.0/24 "outside": the exfiltration drop, the C2 server, the far ends of scenarios and
+ *   the remote users of the public services (visitors).
  */
 
 export const LAB_PREFIX = 'nalab-';
@@ -46,6 +47,15 @@ export const CLIENTS: LabHost[] = [101, 102, 103, 104, 105, 106, 107, 108].map((
   ip: `192.0.2.${n}`,
   role: 'client',
 }));
+/**
+ * Remote users of the public services (a visitor of the web site, a remote administrator over
+ * ssh): outside addresses that reach the servers by address, so, like an outside attacker, they
+ * make no lookups through the lab resolver.
+ */
+export const VISITORS: LabHost[] = [
+  { id: 'visitor1', ip: '203.0.113.101', role: 'client' },
+  { id: 'visitor2', ip: '203.0.113.102', role: 'client' },
+];
 /** The host that polls for updates on a fixed period (legitimate periodic traffic). */
 export const POLLER: LabHost = { id: 'poller', ip: '192.0.2.120', role: 'client' };
 
@@ -58,7 +68,7 @@ export function nsName(host: Pick<LabHost, 'id'>): string {
   return `${LAB_PREFIX}${host.id}`;
 }
 
-/** Servers, clients and the outside hosts: the hosts that exist whatever scenarios run. */
+/** Servers, clients, visitors and the outside hosts: the hosts that exist whatever scenarios run. */
 export function baseHosts(): LabHost[] {
-  return [...Object.values(SERVERS), ...CLIENTS, POLLER, ...Object.values(OUTSIDE)];
+  return [...Object.values(SERVERS), ...CLIENTS, POLLER, ...VISITORS, ...Object.values(OUTSIDE)];
 }

@@ -10,7 +10,7 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readTraffic } from '../ingest/traffic/index.ts';
 import { Rng } from '../model/random.ts';
-import { clientScript, pollerScript } from './benign.ts';
+import { clientScript, pollerScript, VISITOR_PERSONAS } from './benign.ts';
 import {
   acquireLock,
   DEFAULT_LOCK,
@@ -29,7 +29,7 @@ import {
   nsInode,
   RUN_DIR_PREFIX,
 } from './netns.ts';
-import { baseHosts, CLIENTS, type LabHost, nsName, POLLER, SERVERS, SWITCH_NS } from './plan.ts';
+import { baseHosts, CLIENTS, type LabHost, nsName, POLLER, SERVERS, SWITCH_NS, VISITORS } from './plan.ts';
 import { type Managed, ProcessGroup, run } from './procs.ts';
 import { SCENARIOS, type ScenarioSpec } from './scenarios.ts';
 import { ensureSshdPrivsepDir, prepareFiles, SSHD_PRIVSEP, startServers, waitListening } from './servers.ts';
@@ -243,7 +243,9 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
       throw new LabError(`dumpcap did not start (see ${join(work, 'logs', 'dumpcap.log')})`);
     await abortable(1000, abort.signal);
     const t0 = Date.now();
-    say(`traffic for ${opts.duration} s: ${CLIENTS.length} clients, poller, ${active.length} scenarios`);
+    say(
+      `traffic for ${opts.duration} s: ${CLIENTS.length} clients, ${VISITORS.length} visitors, poller, ${active.length} scenarios`,
+    );
     const paths = {
       work,
       sshKey: files.sshKey,
@@ -262,6 +264,20 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
           'timeout',
           ['-k', '2', String(opts.duration), 'bash', script],
           join(work, 'logs', `${c.id}.log`),
+        ),
+      );
+    }
+    for (const [i, v] of VISITORS.entries()) {
+      const script = join(work, 'scripts', `${v.id}.sh`);
+      const as = { host: v, persona: VISITOR_PERSONAS[i % VISITOR_PERSONAS.length]! };
+      await writeFile(script, clientScript(200 + i, opts.duration, opts.seed, paths, 0.6, as));
+      traffic.push(
+        procs.start(
+          v.id,
+          nsName(v),
+          'timeout',
+          ['-k', '2', String(opts.duration), 'bash', script],
+          join(work, 'logs', `${v.id}.log`),
         ),
       );
     }
