@@ -1,13 +1,14 @@
 /**
  * Benign background traffic. Each client gets a bash script whose every action and pause was
  * drawn beforehand from a seeded generator (so a seed reproduces the run's plan), with a persona
- * that weights what it does: browsing pages of different sizes over HTTP and HTTPS, DNS lookups,
+ * that weights what it does: browsing pages of different sizes over HTTP and HTTPS (the intranet,
+ * and sites on the lab's "internet" by public name), DNS lookups,
  * interactive ssh sessions and scp transfers, FTP downloads and uploads, mail, idle periods. The
  * poller checks for updates on a jittered fixed period. Every command has its own time limit and
  * every script a finite list of actions (and the whole script a time limit when it is started).
  */
 import { Rng } from '../model/random.ts';
-import { CLIENTS, LAB_DOMAIN, type LabHost, SERVERS } from './plan.ts';
+import { CLIENTS, INTERNET_SITES, LAB_DOMAIN, type LabHost, SERVERS } from './plan.ts';
 
 export interface LabPaths {
   /** The run's private directory. */
@@ -20,6 +21,7 @@ export interface LabPaths {
 }
 
 type Action =
+  | 'internet'
   | 'web'
   | 'web-multi'
   | 'dns'
@@ -33,12 +35,12 @@ type Action =
 
 /** Relative weights of the actions per persona (clients cycle through them). */
 const PERSONAS: Record<string, Partial<Record<Action, number>>> = {
-  browser: { web: 6, 'web-multi': 3, dns: 3, mail: 1, idle: 1 },
-  developer: { ssh: 3, 'scp-up': 2, 'scp-down': 2, web: 3, dns: 2, idle: 1 },
-  files: { 'ftp-get': 3, 'ftp-put': 2, web: 2, dns: 2, idle: 1 },
-  office: { mail: 3, web: 4, 'web-multi': 1, dns: 2, 'ftp-get': 1, idle: 2 },
-  mixed: { web: 3, dns: 3, ssh: 1, 'ftp-get': 1, mail: 1, 'scp-down': 1, idle: 1 },
-  light: { web: 2, dns: 2, idle: 3 },
+  browser: { internet: 4, web: 6, 'web-multi': 3, dns: 3, mail: 1, idle: 1 },
+  developer: { ssh: 3, 'scp-up': 2, 'scp-down': 2, web: 3, internet: 1, dns: 2, idle: 1 },
+  files: { 'ftp-get': 3, 'ftp-put': 2, web: 2, internet: 1, dns: 2, idle: 1 },
+  office: { mail: 3, web: 4, 'web-multi': 1, internet: 2, dns: 2, 'ftp-get': 1, idle: 2 },
+  mixed: { web: 3, internet: 2, dns: 3, ssh: 1, 'ftp-get': 1, mail: 1, 'scp-down': 1, idle: 1 },
+  light: { web: 2, internet: 1, dns: 2, idle: 3 },
   // remote users: by address, no lookups
   visitor: { web: 5, 'web-multi': 2, idle: 2 },
   'remote-admin': { ssh: 3, 'scp-down': 1, web: 1, idle: 2 },
@@ -127,6 +129,11 @@ function command(action: Action, rng: Rng, host: LabHost, i: number, p: LabPaths
   const scheme = () => (rng.next() < 0.5 ? 'https' : 'http');
   const url = () => `${scheme()}://${at('web', pick(rng, WEB_NAMES))}/${pick(rng, p.pages)}`;
   switch (action) {
+    case 'internet': {
+      // a page of 2 kB … 400 kB (log-uniform) from one of the sites, by its public name
+      const size = Math.round(2000 * 200 ** rng.next());
+      return `${T} curl -sk -o /dev/null -m 12 https://${pick(rng, INTERNET_SITES).name}/page?size=${size}`;
+    }
     case 'web':
       return `${T} curl -sk -o /dev/null -m 12 ${url()}`;
     case 'web-multi': {

@@ -9,7 +9,7 @@
  *   (beaconing, exfiltration, DNS tunnelling), so an address names at most one behaviour.
  * - 198.51.100.0/24 "attackers": one address per attack scenario (exact ground truth).
  * - 203.0.113.0/24 "outside": the exfiltration drop, the C2 server, the far ends of scenarios and
- *   the remote users of the public services (visitors).
+ *   the remote users of the public services (visitors) and the sites the clients browse.
  */
 
 export const LAB_PREFIX = 'nalab-';
@@ -59,6 +59,19 @@ export const VISITORS: LabHost[] = [
 /** The host that polls for updates on a fixed period (legitimate periodic traffic). */
 export const POLLER: LabHost = { id: 'poller', ip: '192.0.2.120', role: 'client' };
 
+/**
+ * Sites on "the internet" that the benign clients browse over HTTPS by public names (resolved by
+ * the lab resolver): outside destinations are then not a property of attacks alone.
+ */
+export const INTERNET_SITES: { host: LabHost; name: string }[] = [
+  'news.example.net',
+  'shop.example.com',
+  'cdn.example.org',
+  'video.example.net',
+  'docs.example.com',
+  'social.example.org',
+].map((name, i) => ({ host: { id: `site${i + 1}`, ip: `203.0.113.${81 + i}`, role: 'outside' }, name }));
+
 export const OUTSIDE = {
   drop: { id: 'drop', ip: '203.0.113.50', role: 'outside' },
   c2: { id: 'cnc', ip: '203.0.113.66', role: 'outside' },
@@ -68,7 +81,14 @@ export function nsName(host: Pick<LabHost, 'id'>): string {
   return `${LAB_PREFIX}${host.id}`;
 }
 
-/** Servers, clients, visitors and the outside hosts: the hosts that exist whatever scenarios run. */
+/** Servers, clients, visitors, the outside hosts and sites: the hosts that exist whatever scenarios run. */
 export function baseHosts(): LabHost[] {
-  return [...Object.values(SERVERS), ...CLIENTS, POLLER, ...VISITORS, ...Object.values(OUTSIDE)];
+  return [
+    ...Object.values(SERVERS),
+    ...CLIENTS,
+    POLLER,
+    ...VISITORS,
+    ...Object.values(OUTSIDE),
+    ...INTERNET_SITES.map((s) => s.host),
+  ];
 }

@@ -9,7 +9,7 @@ import { chownSync, existsSync, mkdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXTRA_RECORDS } from './benign.ts';
-import { LAB_DOMAIN, nsName, OUTSIDE, SERVERS } from './plan.ts';
+import { INTERNET_SITES, LAB_DOMAIN, nsName, OUTSIDE, SERVERS } from './plan.ts';
 import { must, type ProcessGroup, run, sleep } from './procs.ts';
 import { TUNNEL_SERVER, TUNNEL_ZONE } from './scenarios.ts';
 
@@ -217,6 +217,7 @@ export async function startServers(work: string, f: PreparedFiles, procs: Proces
   for (const s of Object.values(SERVERS))
     for (const n of s.names) records.push(`--host-record=${n}.${LAB_DOMAIN},${s.ip}`);
   for (const [n, ip] of Object.entries(EXTRA_RECORDS)) records.push(`--host-record=${n}.${LAB_DOMAIN},${ip}`);
+  for (const site of INTERNET_SITES) records.push(`--host-record=${site.name},${site.host.ip}`);
   procs.start(
     'dnsmasq',
     ns.dns,
@@ -270,7 +271,8 @@ export async function startServers(work: string, f: PreparedFiles, procs: Proces
     [join(DAEMONS, 'smtp-sink.mjs'), SERVERS.mail.ip, '25', work],
     log('smtp'),
   );
-  for (const o of Object.values(OUTSIDE)) {
+  const outside = [...Object.values(OUTSIDE), ...INTERNET_SITES.map((site) => site.host)];
+  for (const o of outside) {
     procs.start(
       `https-${o.id}`,
       nsName(o),
@@ -287,7 +289,7 @@ export async function startServers(work: string, f: PreparedFiles, procs: Proces
     { ns: ns.ftp, ip: SERVERS.ftp.ip, port: 21, name: 'vsftpd' },
     { ns: ns.mail, ip: SERVERS.mail.ip, port: 25, name: 'smtp sink' },
     { ns: ns.dns, ip: SERVERS.dns.ip, port: 53, name: 'dnsmasq' },
-    ...Object.values(OUTSIDE).map((o) => ({ ns: nsName(o), ip: o.ip, port: 443, name: `https ${o.id}` })),
+    ...outside.map((o) => ({ ns: nsName(o), ip: o.ip, port: 443, name: `https ${o.id}` })),
   ];
 }
 
