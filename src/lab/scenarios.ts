@@ -456,9 +456,9 @@ export const SCENARIOS: ScenarioSpec[] = [
     script: (c) =>
       lines(
         `cd ${c.dir}`,
-        `ip netns exec ${nsName(MINING_POOL)} ${process.execPath} ${join(DAEMONS, 'stratum-pool.mjs')} ${MINING_POOL.ip} 3333 > pool.log 2>&1 &`,
+        `ip netns exec ${nsName(MINING_POOL)} ${process.execPath} ${join(DAEMONS, 'stratum-pool.mjs')} ${MINING_POOL.ip} 3333 ${c.seed} > pool.log 2>&1 &`,
         'sleep 1',
-        `timeout ${Math.max(3, Math.floor(c.limit - 1))} ${process.execPath} ${join(DAEMONS, 'stratum-miner.mjs')} ${MINING_POOL.ip} 3333 ${Math.max(2, Math.floor(c.limit - 3))} || true`,
+        `timeout ${Math.max(3, Math.floor(c.limit - 1))} ${process.execPath} ${join(DAEMONS, 'stratum-miner.mjs')} ${MINING_POOL.ip} 3333 ${Math.max(2, Math.floor(c.limit - 3))} ${c.seed} || true`,
         'kill $(jobs -p) 2>/dev/null',
         'wait',
       ),

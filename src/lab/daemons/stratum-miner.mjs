@@ -1,10 +1,15 @@
 // A miner's Stratum v1 session for the traffic lab: subscribe, authorize, then submit a share at
 // random intervals (mean 5 s) for SECONDS, on one long-lived TCP connection. Nothing is mined.
-// Usage: node stratum-miner.mjs HOST PORT SECONDS
+// Usage: node stratum-miner.mjs HOST PORT SECONDS SEED (the seed fixes the share times)
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 
-const [host, port, secondsArg] = process.argv.slice(2);
+const [host, port, secondsArg, seedArg] = process.argv.slice(2);
+let seed = (Number(seedArg) || 1) * 2654435761 + 7;
+const next = () => {
+  seed = (seed * 1103515245 + 12345) % 2147483648;
+  return seed / 2147483648;
+};
 const until = Date.now() + Math.min(3600, Number(secondsArg) || 30) * 1000;
 const hex = (n) => randomBytes(n).toString('hex');
 let id = 1;
@@ -39,7 +44,7 @@ sock.on('connect', () => {
       Math.floor(Date.now() / 1000).toString(16),
       hex(4),
     ]);
-    setTimeout(share, -Math.log(1 - Math.random()) * 5000);
+    setTimeout(share, -Math.log(1 - next()) * 5000);
   };
   setTimeout(share, 1500);
 });

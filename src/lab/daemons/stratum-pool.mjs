@@ -1,10 +1,15 @@
 // A mining pool for the traffic lab (Stratum v1: newline-delimited JSON-RPC over TCP): answers
 // subscribe / authorize / submit and pushes a new job every 4-8 s. Nothing is mined.
-// Usage: node stratum-pool.mjs ADDRESS PORT
+// Usage: node stratum-pool.mjs ADDRESS PORT SEED (the seed fixes the job times)
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 
-const [host, port] = process.argv.slice(2);
+const [host, port, seedArg] = process.argv.slice(2);
+let seed = (Number(seedArg) || 1) * 2654435761 + 3;
+const next = () => {
+  seed = (seed * 1103515245 + 12345) % 2147483648;
+  return seed / 2147483648;
+};
 const hex = (n) => randomBytes(n).toString('hex');
 const server = createServer((sock) => {
   sock.setEncoding('utf8');
@@ -18,7 +23,7 @@ const server = createServer((sock) => {
       method: 'mining.notify',
       params: [hex(4), hex(32), hex(60), hex(40), [hex(32), hex(32)], '20000000', '1a0fffff', hex(4), true],
     });
-    timer = setTimeout(notify, 4000 + Math.random() * 4000);
+    timer = setTimeout(notify, 4000 + next() * 4000);
   };
   sock.on('close', () => clearTimeout(timer));
   sock.on('data', (chunk) => {
