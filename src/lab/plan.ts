@@ -8,8 +8,8 @@
  * - 192.0.2.0/24 "inside": servers, benign clients, and one dedicated host per insider scenario
  *   (beaconing, exfiltration, DNS tunnelling), so an address names at most one behaviour.
  * - 198.51.100.0/24 "attackers": one address per attack scenario (exact ground truth).
- * - 203.0.113.0/24 "outside": the exfiltration drop, the C2 server, the far ends of scenarios and
- *   the remote users of the public services (visitors) and the sites the clients browse.
+ * - 203.0.113.0/24 "outside": the exfiltration drop, the C2 server, the far ends of scenarios, the
+ *   remote users of the public services (visitors) and the sites the clients browse.
  */
 
 export const LAB_PREFIX = 'nalab-';

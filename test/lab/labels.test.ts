@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { clientScript, pollerScript } from '../../src/lab/benign.ts';
+import { clientScript, pollerScript, VISITOR_PERSONAS } from '../../src/lab/benign.ts';
 import { preflightProblem } from '../../src/lab/guard.ts';
 import {
   BENIGN,
@@ -14,6 +14,7 @@ import {
   type ScenarioRecord,
   UNKNOWN,
 } from '../../src/lab/labels.ts';
+import { INTERNET_SITES, VISITORS } from '../../src/lab/plan.ts';
 import { schedule, selectScenarios } from '../../src/lab/run.ts';
 import { SCENARIOS } from '../../src/lab/scenarios.ts';
 
@@ -203,6 +204,33 @@ describe('schedule and scripts', () => {
         .split('\n')
         .filter((l) => l.includes('curl')).length >= 5,
     );
+  });
+
+  test('visitors reach the servers by address (no lookups); clients also browse the internet sites by name', () => {
+    const paths = {
+      work: '/tmp/nalab-run-x',
+      sshKey: '/tmp/k',
+      pages: ['page-0.html'],
+      ftpFiles: ['f'],
+      sshFiles: ['b'],
+    };
+    for (const [i, v] of VISITORS.entries()) {
+      const script = clientScript(200 + i, 120, 3, paths, 0.6, { host: v, persona: VISITOR_PERSONAS[i]! });
+      const commands = script.split('\n').filter((l) => l.startsWith('timeout '));
+      assert.ok(commands.length >= 5, v.id);
+      for (const l of commands) {
+        assert.doesNotMatch(l, /lab\.example|example\.(net|com|org)|\bdig\b/, l);
+        assert.match(l, /192\.0\.2\.(10|22)\b/, l);
+      }
+    }
+    const browser = clientScript(0, 300, 1, paths);
+    const sites = new Set(INTERNET_SITES.map((s) => s.name));
+    const visited = [...browser.matchAll(/https:\/\/([a-z.]+)\/page\?size=(\d+)/g)];
+    assert.ok(visited.length >= 5, `${visited.length} internet pages`);
+    for (const [, name, size] of visited) {
+      assert.ok(sites.has(name!), name);
+      assert.ok(Number(size) >= 2000 && Number(size) <= 400_000, size);
+    }
   });
 
   test('scenario scripts only target the lab ranges', () => {
