@@ -254,59 +254,34 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
       sshFiles: files.sshFiles,
     };
     const traffic: Managed[] = [];
-    for (const [i, c] of CLIENTS.entries()) {
-      const script = join(work, 'scripts', `${c.id}.sh`);
-      await writeFile(script, clientScript(i, opts.duration, opts.seed, paths));
+    /** Writes a benign script and runs it in the host's namespace for the run's duration. */
+    const startBenign = async (name: string, host: LabHost, file: string, text: string) => {
+      const script = join(work, 'scripts', `${file}.sh`);
+      await writeFile(script, text);
       traffic.push(
         procs.start(
-          c.id,
-          nsName(c),
+          name,
+          nsName(host),
           'timeout',
           ['-k', '2', String(opts.duration), 'bash', script],
-          join(work, 'logs', `${c.id}.log`),
+          join(work, 'logs', `${file}.log`),
         ),
       );
+    };
+    for (const [i, c] of CLIENTS.entries()) {
+      await startBenign(c.id, c, c.id, clientScript(i, opts.duration, opts.seed, paths));
     }
     for (const [i, v] of VISITORS.entries()) {
-      const script = join(work, 'scripts', `${v.id}.sh`);
       const as = { host: v, persona: VISITOR_PERSONAS[i % VISITOR_PERSONAS.length]! };
-      await writeFile(script, clientScript(200 + i, opts.duration, opts.seed, paths, 0.6, as));
-      traffic.push(
-        procs.start(
-          v.id,
-          nsName(v),
-          'timeout',
-          ['-k', '2', String(opts.duration), 'bash', script],
-          join(work, 'logs', `${v.id}.log`),
-        ),
-      );
+      await startBenign(v.id, v, v.id, clientScript(200 + i, opts.duration, opts.seed, paths, 0.6, as));
     }
     for (const [i, s] of active.entries()) {
       if (!s.background) continue;
-      const script = join(work, 'scripts', `${s.attacker.id}.sh`);
       const as = { host: s.attacker, persona: s.background };
-      await writeFile(script, clientScript(100 + i, opts.duration, opts.seed, paths, 0.35, as));
-      traffic.push(
-        procs.start(
-          `${s.attacker.id}-benign`,
-          nsName(s.attacker),
-          'timeout',
-          ['-k', '2', String(opts.duration), 'bash', script],
-          join(work, 'logs', `${s.attacker.id}.log`),
-        ),
-      );
+      const text = clientScript(100 + i, opts.duration, opts.seed, paths, 0.35, as);
+      await startBenign(`${s.attacker.id}-benign`, s.attacker, s.attacker.id, text);
     }
-    const pollerFile = join(work, 'scripts', 'poller.sh');
-    await writeFile(pollerFile, pollerScript(opts.duration, opts.seed));
-    traffic.push(
-      procs.start(
-        'poller',
-        nsName(POLLER),
-        'timeout',
-        ['-k', '2', String(opts.duration), 'bash', pollerFile],
-        join(work, 'logs', 'poller.log'),
-      ),
-    );
+    await startBenign('poller', POLLER, 'poller', pollerScript(opts.duration, opts.seed));
     const pending: Promise<void>[] = [];
     for (const { spec, at, limit } of schedule(active, opts.duration, opts.seed)) {
       pending.push(

@@ -2,13 +2,10 @@
 // list of harmless commands at typing-like intervals, reads what comes back, then sends `exit`.
 // Usage: node shell-operator.mjs ADDRESS PORT SEED COUNT COMMAND...
 import { createServer } from 'node:net';
+import { seededRandom } from './seeded.mjs';
 
 const [host, port, seedArg, countArg, ...COMMANDS] = process.argv.slice(2);
-let seed = Number(seedArg) * 2654435761 + 1;
-const next = () => {
-  seed = (seed * 1103515245 + 12345) % 2147483648;
-  return seed / 2147483648;
-};
+const next = seededRandom(seedArg, 1);
 const count = Math.min(200, Number(countArg) || 20);
 const server = createServer((sock) => {
   server.close();

@@ -3,13 +3,10 @@
 // Usage: node stratum-miner.mjs HOST PORT SECONDS SEED (the seed fixes the share times)
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
+import { seededRandom } from './seeded.mjs';
 
 const [host, port, secondsArg, seedArg] = process.argv.slice(2);
-let seed = (Number(seedArg) || 1) * 2654435761 + 7;
-const next = () => {
-  seed = (seed * 1103515245 + 12345) % 2147483648;
-  return seed / 2147483648;
-};
+const next = seededRandom(seedArg, 7);
 const until = Date.now() + Math.min(3600, Number(secondsArg) || 30) * 1000;
 const hex = (n) => randomBytes(n).toString('hex');
 let id = 1;

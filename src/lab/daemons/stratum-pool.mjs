@@ -3,13 +3,10 @@
 // Usage: node stratum-pool.mjs ADDRESS PORT SEED (the seed fixes the job times)
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { seededRandom } from './seeded.mjs';
 
 const [host, port, seedArg] = process.argv.slice(2);
-let seed = (Number(seedArg) || 1) * 2654435761 + 3;
-const next = () => {
-  seed = (seed * 1103515245 + 12345) % 2147483648;
-  return seed / 2147483648;
-};
+const next = seededRandom(seedArg, 3);
 const hex = (n) => randomBytes(n).toString('hex');
 const server = createServer((sock) => {
   sock.setEncoding('utf8');
