@@ -4,7 +4,8 @@
  * - categorical fields: one-hot over the vocabulary stored at fit time, plus one "unknown" slot
  *   that unseen values fall into (counted, never refit at inference);
  * - numeric fields: optional symmetric log1p (for heavy-tailed counters), then standard scaling
- *   (population std, like scikit-learn's StandardScaler; constant columns get scale 1);
+ *   (population std, like scikit-learn's StandardScaler, floored at the field's `minScale`;
+ *   constant columns without a floor get scale 1);
  * - every output column knows the original field it came from (`outputField`), so distances and
  *   importances can be summed back per field;
  * - a per-field weight multiplies that field's output columns (a one-hot column holds 0 or the
@@ -102,15 +103,19 @@ export function inverseValue(f: TransformSpec, t: number): number {
 }
 
 /**
- * The scale of a numeric field from its fitted std (transformed units): 1 for a constant field,
- * else the std, at least the field's `minScale`.
+ * The scale of a numeric field from its fitted std (transformed units): the std, at least the
+ * field's `minScale`; a constant field gets its `minScale` (1 without one, as scikit-learn). A
+ * field constant in training is the extreme of a nearly constant one, so the floor that weighs
+ * the one weighs the other: with scale 1, a URI escape share of 0.5 where training only ever saw
+ * 0 was worth a twentieth of what the same share was worth beside a spread of 0.001.
  */
 export function fittedScale(
   f: Pick<Field, 'minScale'>,
   std: number,
   mean: number,
 ): { scale: number; constant: boolean } {
-  if (std < 1e-12 * Math.max(1, Math.abs(mean))) return { scale: 1, constant: true };
+  if (std < 1e-12 * Math.max(1, Math.abs(mean)))
+    return { scale: f.minScale > 0 ? f.minScale : 1, constant: true };
   return { scale: Math.max(std, f.minScale), constant: false };
 }
 
