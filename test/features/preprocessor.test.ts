@@ -99,6 +99,17 @@ describe('Preprocessor', () => {
     assert.deepEqual(Array.from(q.transform(t).X.data), Array.from(p.transform(t).X.data));
   });
 
+  test('a field constant in training gets its minScale (scale 1 without one)', () => {
+    const t: Table = { nRows: 3, numeric: { r: Float64Array.from([0, 0, 0]) }, text: {} };
+    const spec = { name: 'r', kind: 'numeric' as const, transform: 'none' as const };
+    const floored = new Preprocessor([{ ...spec, minScale: 0.1 }]).fit(t);
+    assert.equal(floored.toState().scales.r, 0.1);
+    assert.deepEqual(floored.toState().constantFields, ['r']);
+    const probe: Table = { nRows: 1, numeric: { r: Float64Array.from([0.5]) }, text: {} };
+    assert.ok(Math.abs(floored.transform(probe).X.data[0]! - 5) < 1e-6, '0.5 is five floors away');
+    assert.equal(new Preprocessor([spec]).fit(t).toState().scales.r, 1);
+  });
+
   test('log1p in a unit: log1p(v / unit), scale floored at minScale, inverse and state round trip', () => {
     const times = [0, 0.0001, 0.0002, 0.0003]; // seconds: 0 … 0.3 ms
     const t: Table = { nRows: 4, numeric: { d: Float64Array.from(times) }, text: {} };
