@@ -2,15 +2,17 @@
  * The traffic lab end to end, as root (as CI runs it), through the real CLI: a short run with
  * every scenario finishes, leaves no namespace and no process behind, labels ≥ 99 % of the flows
  * our meter finds, and has the attack families with ≥ 20 flows each; a second run started
- * meanwhile is refused; an interrupted run (SIGINT) tears everything down; and
- * `evaluate --lab` joins every flow of a run to its label.
+ * meanwhile is refused; an interrupted run (SIGINT) tears everything down; hydra's SSH guesses
+ * are seen as refused logins and the clients' key logins are not; and `evaluate --lab` joins
+ * every flow of a run to its label.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { parseLabelsCsv } from '../../src/lab/labels.ts';
+import { iterateFlows } from '../../src/ingest/traffic/index.ts';
+import { flowJoinKey, parseLabelsCsv } from '../../src/lab/labels.ts';
 import { pidsInNamespaces, pidsMentioning, RUN_DIR_PREFIX } from '../../src/lab/netns.ts';
 import { SCENARIOS } from '../../src/lab/scenarios.ts';
 import { CLI_ARGS, cli, ROOT } from '../helpers/cli.ts';
@@ -146,6 +148,29 @@ describe('lab run, all scenarios, 70 s (root)', { timeout: 200_000 }, () => {
     assert.ok(statSync(join(out, 'capture.pcap')).size > 24);
     const pcapMagic = readFileSync(join(out, 'capture.pcap')).subarray(0, 4).readUInt32LE(0);
     assert.equal(pcapMagic, 0xa1b2c3d4, 'capture.pcap is pcap, not pcapng');
+  });
+
+  test("SSH logins: hydra's connections show refused passwords, the clients' key logins none", async () => {
+    const rows = parseLabelsCsv(readFileSync(join(out, 'labels.csv'), 'utf8'));
+    const label = new Map(rows.map((r) => [flowJoinKey(r.community_id, r.start), r.label]));
+    const guesses: number[] = [];
+    const logins: number[] = [];
+    for await (const f of iterateFlows(join(out, 'capture.pcap'))) {
+      if (f.dst_port !== 22 || f.conn_state !== 'SF') continue;
+      const l = label.get(flowJoinKey(f.community_id, f.start_time));
+      if (l === 'bruteforce-ssh') guesses.push(f.f.auth_failures!);
+      else if (l === 'benign') logins.push(f.f.auth_failures!);
+    }
+    assert.ok(guesses.length >= 3, `bruteforce-ssh: ${guesses.length} completed connections`);
+    // hydra opens with a connection that only lists the methods (no guess)
+    assert.ok(guesses.filter((n) => n >= 1).length >= guesses.length / 2, guesses.join(','));
+    assert.ok(Math.max(...guesses) >= 2, guesses.join(','));
+    assert.ok(logins.length >= 1, 'benign ssh / scp sessions');
+    assert.deepEqual(
+      logins.filter((n) => n !== 0),
+      [],
+      'key logins make no failed login',
+    );
   });
 
   test('evaluate --lab joins every flow of the run to its label and reports every scenario', async () => {

@@ -41,6 +41,7 @@ import {
 import { observeBytes, PayloadSample, payloadStatsFeatures } from './payload-stats.ts';
 import { bump, type Counters } from './pcap.ts';
 import { emptyFeatures, type Flow, type FlowAppInfo, portClass, protocolName } from './schema.ts';
+import { isSshStart, SshAuth } from './ssh-auth.ts';
 
 export interface FlowMeterOptions {
   /** Seconds without packets before a flow is emitted (default 120). */
@@ -125,6 +126,7 @@ export class FlowMeter {
   private app: (AppMeta | null)[] = [];
   private sample: (PayloadSample | null)[] = [];
   private auth: (AuthReplies | null)[] = [];
+  private ssh: (SshAuth | null)[] = [];
   private readonly samplePool: PayloadSample[] = [];
   /** Slots that expire in one sweep (reused). */
   private expired: number[] = [];
@@ -201,6 +203,7 @@ export class FlowMeter {
       this.app.push(null);
       this.sample.push(null);
       this.auth.push(null);
+      this.ssh.push(null);
     }
   }
 
@@ -346,7 +349,10 @@ export class FlowMeter {
     if (this.t.proto[i] !== 6) return;
     let a = this.auth[i]!;
     if (a === null) a = this.auth[i] = new AuthReplies();
+    if (a.packets === 0 && !a.done && isSshStart(d, off, off + len)) this.ssh[i] = new SshAuth();
     if (!a.done) observeAuth(a, fwd, d, off, len);
+    const ssh = this.ssh[i]!;
+    if (ssh !== null && !ssh.done) ssh.observe(fwd, d, off, len);
   }
 
   /** The canonical flow of slot i (already out of the table's lists); the slot is freed. */
@@ -430,13 +436,15 @@ export class FlowMeter {
       }
     }
     const auth = this.auth[i]!;
-    v.auth_failures = auth ? auth.failures : 0;
+    const ssh = this.ssh[i]!;
+    v.auth_failures = (auth ? auth.failures : 0) + (ssh ? ssh.failures : 0);
     const m = this.app[i]!;
     if (m) finishApp(m, this.counters);
     const info: FlowAppInfo = {};
     const app = appFeatures(m, v, info);
     this.app[i] = null;
     this.auth[i] = null;
+    this.ssh[i] = null;
     const src = t.src[i]!;
     const dst = t.dst[i]!;
     const sport = t.sport[i]!;

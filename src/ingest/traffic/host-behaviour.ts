@@ -4,7 +4,8 @@
  * - `src_60s_*`, `src_10m_*`: the source's flows that started in the last 60 s / 10 min
  *   (connections, distinct destination hosts and ports, share of failed connections, share of
  *   bytes sent, DNS queries; over 10 min also the most distinct names queried under one base
- *   domain, the DNS-tunnel signal);
+ *   domain, the DNS-tunnel signal, and the failed logins summed over the flows, the
+ *   password-guessing signal, as Zeek's SSH::password_guesses_limit counts per source);
  * - `pair_10m_*`: the same for the (source, destination) pair over 10 min;
  * - `pair_beacon_*`: how regular the pair's connections are over the last hour (at most
  *   `BEACON_MAX` connections), scored as RITA (v3) scores beacons: Bowley skew and median absolute
@@ -44,6 +45,8 @@ interface Entry {
   dst: string;
   dport: number;
   failed: boolean;
+  /** Failed logins of the flow (auth_failures; 0 when unknown). */
+  auth: number;
   out: number;
   in: number;
   dns: boolean;
@@ -56,6 +59,7 @@ interface Entry {
 class Agg {
   n = 0;
   failed = 0;
+  auth = 0;
   out = 0;
   in = 0;
   dns = 0;
@@ -76,6 +80,7 @@ class Agg {
   add(e: Entry): void {
     this.n++;
     if (e.failed) this.failed++;
+    this.auth += e.auth;
     this.out += e.out;
     this.in += e.in;
     if (e.dns) this.dns++;
@@ -95,6 +100,7 @@ class Agg {
   remove(e: Entry): void {
     this.n--;
     if (e.failed) this.failed--;
+    this.auth -= e.auth;
     this.out -= e.out;
     this.in -= e.in;
     if (e.dns) this.dns--;
@@ -178,6 +184,7 @@ const FIELDS = [
   'src_10m_out_ratio',
   'src_10m_dns_queries',
   'src_10m_dns_max_subdomains',
+  'src_10m_auth_failures',
   'pair_10m_count',
   'pair_10m_distinct_dst_ports',
   'pair_10m_failed_rate',
@@ -235,6 +242,7 @@ export class HostBehaviour {
       dst: flow.dst_ip,
       dport: flow.dst_port,
       failed: S0_STATES.has(flow.conn_state) || REJ_STATES.has(flow.conn_state),
+      auth: Number.isFinite(f.auth_failures) ? f.auth_failures! : 0,
       out: Number.isFinite(out) ? out : 0,
       in: Number.isFinite(inn) ? inn : 0,
       dns,
@@ -251,6 +259,8 @@ export class HostBehaviour {
     this.fill(f, true, s10, hasBytes);
     // names are known when the source parses application data (pcap, or Zeek with dns.log)
     f.src_10m_dns_max_subdomains = flow.info !== undefined ? s10.maxNames : Number.NaN;
+    // login outcomes are known when the source reads payloads (auth_failures is a number)
+    f.src_10m_auth_failures = Number.isFinite(f.auth_failures) ? s10.auth : Number.NaN;
     const pair = this.touch(
       this.pairs,
       `${flow.src_ip}|${flow.dst_ip}`,

@@ -522,8 +522,8 @@ export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
     kind: 'numeric',
     unit: 'replies',
     description:
-      'server replies meaning a failed login: FTP 530, SMTP 535, POP3 -ERR after PASS, APOP or AUTH with a mechanism, IMAP NO/BAD to LOGIN/AUTHENTICATE, HTTP 401/407 to a request with Basic/Digest-like credentials (not the NTLM/Negotiate first leg); over the first 16 payload packets / 8 KiB of a TCP flow; 0 for other flows',
-    sources: { pcap: 'plaintext reply lines (auth-replies.ts)' },
+      "server replies meaning a failed login: FTP 530, SMTP 535, POP3 -ERR after PASS, APOP or AUTH with a mechanism, IMAP NO/BAD to LOGIN/AUTHENTICATE, HTTP 401/407 to a request with Basic/Digest-like credentials (not the NTLM/Negotiate first leg); over the first 16 payload packets / 8 KiB of a TCP flow; SSH: estimated from the sizes of the encrypted server replies (ssh-auth.ts, Zeek's heuristic), the replies of the first failure's size after the none probe, over 32 replies; 0 for other flows",
+    sources: { pcap: 'plaintext reply lines (auth-replies.ts); SSH encrypted reply sizes (ssh-auth.ts)' },
   },
   // host behaviour over longer windows (host-behaviour.ts)
   ...hostFields('src_60s', 'the last 60 s'),
@@ -535,6 +535,14 @@ export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
     description:
       'most distinct query names the source asked under one base domain (last two labels; three under co.uk-like suffixes) in the last 10 min; NaN when the source carries no query names',
     sources: { pcap: 'host-behaviour.ts over the DNS query names' },
+  },
+  {
+    name: 'src_10m_auth_failures',
+    kind: 'numeric',
+    unit: 'replies',
+    description:
+      "failed logins (auth_failures) summed over the source's flows in the last 10 min, the password-guessing signal; NaN when the input carries no login outcomes",
+    sources: { pcap: 'host-behaviour.ts over auth_failures' },
   },
   ...numericGroup(
     [
