@@ -41,12 +41,12 @@ const PERSONAS: Record<string, Partial<Record<Action, number>>> = {
   office: { mail: 3, web: 4, 'web-multi': 1, internet: 2, dns: 2, 'ftp-get': 1, idle: 2 },
   mixed: { web: 3, internet: 2, dns: 3, ssh: 1, 'ftp-get': 1, mail: 1, 'scp-down': 1, idle: 1 },
   light: { web: 2, internet: 1, dns: 2, idle: 3 },
-  // remote users: by address, no lookups
+  // remote users: their lookups happen outside the lab (no queries through its resolver)
   visitor: { web: 5, 'web-multi': 2, idle: 2 },
   'remote-admin': { ssh: 3, 'scp-down': 1, web: 1, idle: 2 },
 };
-/** Personas that reach the servers by address (outside users: no lookups through the lab resolver). */
-const BY_ADDRESS: ReadonlySet<string> = new Set(['visitor', 'remote-admin']);
+/** Personas of outside users: they resolve the servers' names elsewhere (no lab lookups). */
+const OUTSIDE_USERS: ReadonlySet<string> = new Set(['visitor', 'remote-admin']);
 /** The persona of each visitor (VISITORS). */
 export const VISITOR_PERSONAS = ['visitor', 'remote-admin'] as const;
 const PERSONA_ORDER = ['browser', 'developer', 'files', 'office', 'mixed', 'light', 'browser', 'mixed'];
@@ -120,12 +120,24 @@ const SSH = (p: LabPaths) =>
 const WEB_NAMES = ['www', 'static', 'api', 'intranet', 'wiki', 'docs'];
 const T = 'timeout -k 2 15';
 
-/** How a client names a server: its lab name (looked up through the resolver) or its address. */
-type ServerName = (server: keyof typeof SERVERS, name: string) => string;
-const byName: ServerName = (_server, name) => `${name}.${LAB_DOMAIN}`;
-const byAddress: ServerName = (server) => SERVERS[server].ip;
+/**
+ * How a host reaches a server. Inside hosts look its lab name up through the lab resolver. Outside
+ * users resolved it elsewhere: web requests still carry the name (TLS SNI, Host header) and curl
+ * connects to the address without a lookup (`--connect-to`); other clients use the address.
+ */
+interface Reach {
+  name(server: keyof typeof SERVERS, name: string): string;
+  /** Extra curl options for a request to `server`. */
+  curl(server: keyof typeof SERVERS): string;
+}
+const inside: Reach = { name: (_server, name) => `${name}.${LAB_DOMAIN}`, curl: () => '' };
+const outside: Reach = {
+  name: (server, name) => (server === 'web' ? `${name}.${LAB_DOMAIN}` : SERVERS[server].ip),
+  curl: (server) => (server === 'web' ? ` --connect-to ::${SERVERS.web.ip}:` : ''),
+};
 
-function command(action: Action, rng: Rng, host: LabHost, i: number, p: LabPaths, at: ServerName): string {
+function command(action: Action, rng: Rng, host: LabHost, i: number, p: LabPaths, reach: Reach): string {
+  const at = reach.name;
   const scheme = () => (rng.next() < 0.5 ? 'https' : 'http');
   const url = () => `${scheme()}://${at('web', pick(rng, WEB_NAMES))}/${pick(rng, p.pages)}`;
   switch (action) {
@@ -135,13 +147,13 @@ function command(action: Action, rng: Rng, host: LabHost, i: number, p: LabPaths
       return `${T} curl -sk -o /dev/null -m 12 https://${pick(rng, INTERNET_SITES).name}/page?size=${size}`;
     }
     case 'web':
-      return `${T} curl -sk -o /dev/null -m 12 ${url()}`;
+      return `${T} curl -sk${reach.curl('web')} -o /dev/null -m 12 ${url()}`;
     case 'web-multi': {
       const s = scheme();
       const name = pick(rng, WEB_NAMES);
       const n = 2 + rng.int(4);
       const urls = Array.from({ length: n }, () => `${s}://${at('web', name)}/${pick(rng, p.pages)}`);
-      return `${T} curl -sk -m 12 ${urls.map((u) => `-o /dev/null ${u}`).join(' ')}`;
+      return `${T} curl -sk${reach.curl('web')} -m 12 ${urls.map((u) => `-o /dev/null ${u}`).join(' ')}`;
     }
     case 'dns': {
       const n = 1 + rng.int(3);
@@ -199,13 +211,13 @@ export function clientScript(
   const rng = new Rng(seed * 1009 + index + 1);
   const personaName = as?.persona ?? PERSONA_ORDER[index % PERSONA_ORDER.length]!;
   const persona = PERSONAS[personaName]!;
-  const at = BY_ADDRESS.has(personaName) ? byAddress : byName;
+  const reach = OUTSIDE_USERS.has(personaName) ? outside : inside;
   const lines = ['#!/bin/bash', `# benign traffic of ${host.id} (${personaName}), seed ${seed}`];
   let planned = rng.next() * 2;
   lines.push(`sleep ${planned.toFixed(2)}`);
   for (let i = 0; planned < duration && i < 5000; i++) {
     const action = pickWeighted(rng, persona);
-    lines.push(`${command(action, rng, host, i, p, at)} || true`);
+    lines.push(`${command(action, rng, host, i, p, reach)} || true`);
     const gap = -Math.log(1 - rng.next()) * meanGap;
     planned += gap + (action === 'idle' ? 5 : 0.3);
     lines.push(`sleep ${gap.toFixed(2)}`);
