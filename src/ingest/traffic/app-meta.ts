@@ -14,7 +14,7 @@
  * The flow meter calls `observePayload` while a packet's bytes are still valid (the reader reuses
  * its buffer) and `appFeatures` when the flow ends.
  */
-import { escapedRatio, uriMetaChars, userAgentMetaChars } from './http-text.ts';
+import { escapedRatio, isAddressHost, uriMetaChars, userAgentMetaChars } from './http-text.ts';
 import { bump, type Counters } from './pcap.ts';
 import type { AppCategorical, FlowAppInfo } from './schema.ts';
 
@@ -684,6 +684,7 @@ export function appFeatures(
       v.http_uri_len = m.httpUriLen;
       v.http_uri_entropy = m.httpUriEntropy;
       v.http_host_present = m.httpHostPresent;
+      v.http_host_is_address = m.httpHost !== null && isAddressHost(m.httpHost) ? 1 : 0;
       v.http_ua_len = m.httpUaLen;
       v.http_header_count = m.httpHeaders;
       v.http_uri_meta_chars = m.httpUriMeta;

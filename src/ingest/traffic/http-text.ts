@@ -113,3 +113,16 @@ export function userAgentMetaChars(ua: string): number {
   for (let i = s.indexOf('://'); i >= 0; i = s.indexOf('://', i + 3)) n++;
   return n;
 }
+
+const IPV4_HOST = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}(:\d{1,5})?$/;
+const IPV6_HOST = /^\[[0-9a-f:.]+(%[\w.~-]+)?\](:\d{1,5})?$/i;
+
+/**
+ * The Host header value names an address (dotted IPv4 or bracketed IPv6, optionally with a
+ * port; RFC 9110 §7.2) rather than a registered name: browsers and update clients name sites,
+ * implants and exploit callbacks often call an address they were given.
+ */
+export function isAddressHost(host: string): boolean {
+  const h = host.trim();
+  return IPV4_HOST.test(h) || IPV6_HOST.test(h);
+}

@@ -434,6 +434,11 @@ export const FLOW_SCHEMA: readonly FlowField[] = withZeekAppSources([
       ['http_uri_len', 'characters', 'length of the request-target of the first request'],
       ['http_uri_entropy', 'bits/character', 'Shannon entropy of the request-target bytes'],
       ['http_host_present', 'flag 0/1', 'the request carries a Host header'],
+      [
+        'http_host_is_address',
+        'flag 0/1',
+        'the Host header names an IP address (dotted IPv4 or bracketed IPv6, optional port), not a name; 0 without a Host header (http-text.ts)',
+      ],
       ['http_ua_len', 'characters', 'length of the User-Agent value (0 without one)'],
       ['http_header_count', 'headers', 'header lines of the first request seen in its first segment'],
     ],

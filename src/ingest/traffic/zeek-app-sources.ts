@@ -30,6 +30,7 @@ export const ZEEK_APP_SOURCES: Readonly<Record<string, string>> = {
   http_uri_escaped_ratio: `${HTTP} uri`,
   http_ua_meta_chars: `${HTTP} user_agent`,
   http_host_present: `${HTTP} host`,
+  http_host_is_address: `${HTTP} host`,
   http_ua_len: `${HTTP} user_agent`,
   http_method: `${HTTP} method`,
   http_status: `${HTTP} status_code`,

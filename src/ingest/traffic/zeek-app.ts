@@ -24,7 +24,7 @@ import { basename, dirname, join } from 'node:path';
 import { nameStats, qtypeName, rcodeName, textEntropy } from './app-meta.ts';
 import { readLines, type TrafficReport, warnOnce } from './common.ts';
 import { communityId } from './community-id.ts';
-import { escapedRatio, uriMetaChars, userAgentMetaChars } from './http-text.ts';
+import { escapedRatio, isAddressHost, uriMetaChars, userAgentMetaChars } from './http-text.ts';
 import { bump } from './pcap.ts';
 import { type AppCategorical, type Flow, protocolNumber } from './schema.ts';
 
@@ -302,6 +302,7 @@ export class ZeekAppIndex {
       }
       const host = str(http.rec.host);
       v.http_host_present = host ? 1 : 0;
+      v.http_host_is_address = host && isAddressHost(host) ? 1 : 0;
       if (host) flow.info.http_host = host.toLowerCase();
       const ua = str(http.rec.user_agent);
       v.http_ua_len = ua ? ua.length : 0;

@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { AuthReplies, observeAuth } from '../../../src/ingest/traffic/auth-replies.ts';
 import {
   escapedRatio,
+  isAddressHost,
   metaCharCount,
   percentDecode,
   uriMetaChars,
@@ -90,6 +91,10 @@ describe('HTTP request text', () => {
     assert.equal(userAgentMetaChars(browser), 0, 'the comment grammar ( ) ; is not counted');
     assert.equal(metaCharCount(browser), 5);
     assert.equal(userAgentMetaChars(['$', '{jndi:ldap://h/a}'].join('')), 4);
+    for (const h of ['10.0.0.5', '10.0.0.5:8080', '[2001:db8::1]', '[fe80::1%25eth0]:80'])
+      assert.equal(isAddressHost(h), true, h);
+    for (const h of ['www.example.com', 'localhost:3000', '10.0.0', '300.1.1.1', '1.2.3.4.example', ''])
+      assert.equal(isAddressHost(h), false, h);
   });
 
   test('agree with tshark and a reference on the requests of real captures', async () => {
@@ -107,9 +112,10 @@ describe('HTTP request text', () => {
     ];
     let compared = 0;
     let metaSeen = 0;
+    let addressHosts = 0;
     for (const rel of files) {
       const file = join(PCAPS, rel);
-      const first = new Map<string, { uri: string; ua: string }>();
+      const first = new Map<string, { uri: string; ua: string; host: string }>();
       const rows = tshark(file, 'http.request', [
         'ip.src',
         'ipv6.src',
@@ -119,10 +125,11 @@ describe('HTTP request text', () => {
         'tcp.dstport',
         'http.request.uri',
         'http.user_agent',
+        'http.host',
       ]);
-      for (const [s4, s6, sp, d4, d6, dp, uri, ua] of rows) {
+      for (const [s4, s6, sp, d4, d6, dp, uri, ua, host] of rows) {
         const k = pairKey(s4 || s6!, sp!, d4 || d6!, dp!);
-        if (!first.has(k)) first.set(k, { uri: uri ?? '', ua: ua ?? '' });
+        if (!first.has(k)) first.set(k, { uri: uri ?? '', ua: ua ?? '', host: host ?? '' });
       }
       const seen = new Set<string>();
       for (const fl of await flowsOf(file)) {
@@ -139,6 +146,9 @@ describe('HTTP request text', () => {
           assert.equal(fl.f.http_ua_meta_chars, refUaMeta(refDecode(refDecode(t.ua))), where);
           assert.equal(fl.info?.http_user_agent ?? '', t.ua.slice(0, 256), where);
         }
+        const literal = /^(\d{1,3}\.){3}\d{1,3}(:\d+)?$|^\[[0-9a-f:]+\](:\d+)?$/i.test(t.host);
+        assert.equal(fl.f.http_host_is_address, literal ? 1 : 0, `${where} Host ${t.host}`);
+        if (literal) addressHosts++;
         compared++;
         if (fl.f.http_uri_meta_chars! > 0) metaSeen++;
       }
@@ -146,6 +156,7 @@ describe('HTTP request text', () => {
     process.stderr.write(`  payload-content: ${compared} HTTP requests compared\n`);
     assert.ok(compared >= 30, `compared ${compared} requests`);
     assert.ok(metaSeen >= 2, 'the SQL injection and XSS requests carry meta characters');
+    assert.ok(addressHosts >= 1, 'some requests name an address as Host');
   });
 });
 
