@@ -5,7 +5,8 @@
  * 1. a flow with a scenario's address at either end, overlapping that scenario's time span
  *    (widened by `before` s at the start and `after` s at the end, for clock granularity and
  *    lingering retransmissions/closes), gets the scenario's name and tool; for a scenario whose
- *    host also has ordinary traffic (`victims_only`), only its flows with a victim count; a
+ *    host also has ordinary traffic (`victims_only`), only its flows with a victim count, and its
+ *    DNS queries for the scenario's own names (`names`, e.g. the C2 domain it calls); a
  *    scenario's own far end (`peer_ip`, e.g. a tunnel server) counts as its address;
  * 2. a flow with a scenario address outside every span of that address is `unknown`;
  * 3. a flow between two hosts of the base lab (servers, clients, poller, outside hosts) is
@@ -24,6 +25,8 @@ export interface ScenarioRecord {
   victims_only?: boolean;
   /** A far end the scenario brought along (a tunnel server): its flows belong to the scenario too. */
   peer_ip?: string;
+  /** DNS names the scenario looks up: the attacker's queries for them belong to it too. */
+  names?: string[];
   /** Epoch seconds. */
   start: number;
   end: number;
@@ -35,6 +38,8 @@ export interface FlowKey {
   /** Epoch seconds. */
   start: number;
   end: number;
+  /** The flow's DNS query name, when it is a DNS flow. */
+  dns_query?: string;
 }
 
 export interface Label {
@@ -55,7 +60,9 @@ export function labelFlow(
   for (const s of scenarios) {
     const own = (ip: string) => ip === s.attacker_ip || (s.peer_ip !== undefined && ip === s.peer_ip);
     const other = own(flow.src_ip) ? flow.dst_ip : own(flow.dst_ip) ? flow.src_ip : null;
-    if (other === null || (s.victims_only && !s.victims.includes(other))) continue;
+    if (other === null) continue;
+    const looksUp = flow.dns_query !== undefined && s.names?.includes(flow.dns_query) === true;
+    if (s.victims_only && !s.victims.includes(other) && !looksUp) continue;
     touchesScenario = true;
     if (flow.start <= s.end + slack.after && flow.end >= s.start - slack.before)
       return { label: s.name, tool: s.tool };

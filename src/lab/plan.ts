@@ -77,6 +77,9 @@ export const OUTSIDE = {
   c2: { id: 'cnc', ip: '203.0.113.66', role: 'outside' },
 } as const satisfies Record<string, LabHost>;
 
+/** The public name of the C2 host for the beacon that calls a name (resolved by the lab resolver). */
+export const C2_NAME = 'telemetry.example.net';
+
 export function nsName(host: Pick<LabHost, 'id'>): string {
   return `${LAB_PREFIX}${host.id}`;
 }

@@ -8,7 +8,7 @@ import { setMaxListeners } from 'node:events';
 import { chmodSync, existsSync, rmSync, statSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { readTraffic } from '../ingest/traffic/index.ts';
+import { iterateFlows, readTraffic } from '../ingest/traffic/index.ts';
 import { Rng } from '../model/random.ts';
 import { clientScript, pollerScript, VISITOR_PERSONAS } from './benign.ts';
 import {
@@ -20,7 +20,7 @@ import {
   preflightProblem,
   REQUIRED_TOOLS,
 } from './guard.ts';
-import { BENIGN, type LabelRow, labelFlow, labelsCsv, type ScenarioRecord } from './labels.ts';
+import { BENIGN, flowJoinKey, type LabelRow, labelFlow, labelsCsv, type ScenarioRecord } from './labels.ts';
 import {
   cleanupStale,
   createTopology,
@@ -316,6 +316,7 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
             ports: spec.ports,
             victims_only: spec.background !== undefined,
             ...(spec.peer ? { peer_ip: spec.peer.ip } : {}),
+            ...(spec.names ? { names: spec.names } : {}),
             description: spec.description,
             start,
             end: Date.now() / 1000,
@@ -408,6 +409,12 @@ export async function labelCapture(
 ): Promise<{ rows: LabelRow[]; counts: Record<string, number>; packets: number }> {
   const t = await readTraffic(capture, { format: 'pcap' });
   const base = new Set(baseHostList.map((h) => h.ip));
+  // the Table carries no query names: one streaming pass for them when a scenario looks names up
+  const queries = new Map<string, string>();
+  if (scenarios.some((s) => s.names?.length))
+    for await (const f of iterateFlows(capture, { format: 'pcap' }))
+      if (f.info?.dns_query !== undefined)
+        queries.set(flowJoinKey(f.community_id, f.start_time), f.info.dns_query);
   const id = t.identity;
   const duration = t.table.numeric.duration!;
   const rows: LabelRow[] = [];
@@ -415,7 +422,12 @@ export async function labelCapture(
   for (let i = 0; i < t.table.nRows; i++) {
     const start = id.start_time[i]!;
     const end = start + (Number.isFinite(duration[i]!) ? duration[i]! : 0);
-    const l = labelFlow({ src_ip: id.src_ip[i]!, dst_ip: id.dst_ip[i]!, start, end }, scenarios, base);
+    const dns_query = queries.get(flowJoinKey(id.community_id[i]!, start));
+    const l = labelFlow(
+      { src_ip: id.src_ip[i]!, dst_ip: id.dst_ip[i]!, start, end, ...(dns_query ? { dns_query } : {}) },
+      scenarios,
+      base,
+    );
     counts[l.label] = (counts[l.label] ?? 0) + 1;
     rows.push({
       community_id: id.community_id[i]!,

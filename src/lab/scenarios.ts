@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../model/random.ts';
-import { type LabHost, nsName, OUTSIDE, SERVERS } from './plan.ts';
+import { C2_NAME, type LabHost, nsName, OUTSIDE, SERVERS } from './plan.ts';
 
 export interface ScenarioContext {
   /** The scenario's own directory (wordlists, tool state). */
@@ -48,6 +48,8 @@ export interface ScenarioSpec {
    * with its address belong to the scenario too.
    */
   peer?: LabHost;
+  /** DNS names the scenario looks up (a C2 domain): the attacker's queries for them are its flows. */
+  names?: string[];
   /** Why the scenario cannot run here (beyond missing tools), or null. */
   unavailable?: () => string | null;
   script(ctx: ScenarioContext): string;
@@ -78,6 +80,23 @@ const attacker = (id: string, n: number): LabHost => ({ id, ip: `198.51.100.${n}
 const insider = (id: string, n: number): LabHost => ({ id, ip: `192.0.2.${n}`, role: 'insider' });
 const S = SERVERS;
 const ALL_SERVERS = [S.web.ip, S.ftp.ip, S.ssh.ip, S.mail.ip, S.dns.ip];
+
+/**
+ * Beacon check-ins to `host` for the scenario's time: small HTTPS requests every
+ * max(1.5 s, span/60) ± 40 % (uniform jitter), seeded per scenario.
+ */
+function beaconCommands(c: { limit: number; seed: number }, host: string, salt: number): string[] {
+  const rng = new Rng(c.seed * 131 + salt);
+  const period = Math.max(1.5, c.limit / 60);
+  const cmds: string[] = [];
+  for (let t = 0, i = 0; t < c.limit && i < 1000; i++) {
+    cmds.push(`timeout 8 curl -sk -m 5 -o /dev/null 'https://${host}/b?id=7f3a&n=${i}' || true`);
+    const gap = period * (0.6 + 0.8 * rng.next());
+    cmds.push(`sleep ${gap.toFixed(2)}`);
+    t += gap + 0.1;
+  }
+  return cmds;
+}
 
 /** Seeded word list (never contains the real passwords, so brute force runs through it all). */
 export function wordlist(seed: number, n: number): string[] {
@@ -383,18 +402,21 @@ export const SCENARIOS: ScenarioSpec[] = [
     span: 'long',
     background: 'light',
     maxSeconds: 100_000,
-    script: (c) => {
-      const rng = new Rng(c.seed * 131 + 7);
-      const period = Math.max(1.5, c.limit / 60);
-      const cmds: string[] = [];
-      for (let t = 0, i = 0; t < c.limit && i < 1000; i++) {
-        cmds.push(`timeout 8 curl -sk -m 5 -o /dev/null 'https://${OUTSIDE.c2.ip}/b?id=7f3a&n=${i}' || true`);
-        const gap = period * (0.6 + 0.8 * rng.next());
-        cmds.push(`sleep ${gap.toFixed(2)}`);
-        t += gap + 0.1;
-      }
-      return lines(...cmds);
-    },
+    script: (c) => lines(...beaconCommands(c, OUTSIDE.c2.ip, 7)),
+  },
+  {
+    name: 'beacon-named',
+    tool: 'curl',
+    needs: ['curl'],
+    attacker: insider('i-beacon2', 157),
+    victims: [OUTSIDE.c2.ip],
+    ports: '443',
+    description: `C2 beaconing by name: the same check-ins to https://${C2_NAME}/ (a lookup through the lab resolver, then TLS with SNI), as implants that call a domain do`,
+    span: 'long',
+    background: 'light',
+    maxSeconds: 100_000,
+    names: [C2_NAME],
+    script: (c) => lines(...beaconCommands(c, C2_NAME, 11)),
   },
   {
     name: 'icmp-tunnel',

@@ -9,7 +9,7 @@ import { chownSync, existsSync, mkdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXTRA_RECORDS } from './benign.ts';
-import { INTERNET_SITES, LAB_DOMAIN, nsName, OUTSIDE, SERVERS } from './plan.ts';
+import { C2_NAME, INTERNET_SITES, LAB_DOMAIN, nsName, OUTSIDE, SERVERS } from './plan.ts';
 import { must, type ProcessGroup, run, sleep } from './procs.ts';
 import { TUNNEL_SERVER, TUNNEL_ZONE } from './scenarios.ts';
 
@@ -218,6 +218,7 @@ export async function startServers(work: string, f: PreparedFiles, procs: Proces
     for (const n of s.names) records.push(`--host-record=${n}.${LAB_DOMAIN},${s.ip}`);
   for (const [n, ip] of Object.entries(EXTRA_RECORDS)) records.push(`--host-record=${n}.${LAB_DOMAIN},${ip}`);
   for (const site of INTERNET_SITES) records.push(`--host-record=${site.name},${site.host.ip}`);
+  records.push(`--host-record=${C2_NAME},${OUTSIDE.c2.ip}`);
   procs.start(
     'dnsmasq',
     ns.dns,

@@ -14,7 +14,7 @@ import {
   type ScenarioRecord,
   UNKNOWN,
 } from '../../src/lab/labels.ts';
-import { INTERNET_SITES, VISITORS } from '../../src/lab/plan.ts';
+import { C2_NAME, INTERNET_SITES, LAB_DOMAIN, VISITORS } from '../../src/lab/plan.ts';
 import { schedule, selectScenarios } from '../../src/lab/run.ts';
 import { SCENARIOS } from '../../src/lab/scenarios.ts';
 
@@ -94,6 +94,12 @@ describe('labelFlow', () => {
     assert.equal(labelFlow(flow('203.0.113.50', 1010), [exfil], withInsider).label, 'exfil-bulk');
     assert.deepEqual(labelFlow(flow('192.0.2.53', 1010), [exfil], withInsider), BENIGN);
     assert.deepEqual(labelFlow(flow('203.0.113.50', 2000), [exfil], withInsider), UNKNOWN);
+    // a beacon that calls a name: its lookups of that name are the scenario, its other lookups not
+    const named: ScenarioRecord = { ...exfil, name: 'beacon-named', names: ['telemetry.example.net'] };
+    const lookup = (q: string) => ({ ...flow('192.0.2.53', 1010), dns_query: q });
+    assert.equal(labelFlow(lookup('telemetry.example.net'), [named], withInsider).label, 'beacon-named');
+    assert.deepEqual(labelFlow(lookup('www.lab.example'), [named], withInsider), BENIGN);
+    assert.deepEqual(labelFlow(flow('192.0.2.53', 1010), [named], withInsider), BENIGN);
   });
 
   test("a scenario's own far end (the tunnel server) counts as its address", () => {
@@ -242,7 +248,10 @@ describe('schedule and scripts', () => {
       // payloads inside query strings (e.g. `host=127.0.0.1;id`) are data, not targets
       const text = s.script({ dir: '/tmp/d', work: '/tmp/w', limit: 30, seed: 1 }).replace(/\?[^'\s]*/g, '');
       const ips = text.match(/\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b/g) ?? [];
-      assert.ok(ips.length > 0, s.name);
+      // a name is only ever one the lab resolver answers (it has no upstream)
+      const names = [...text.matchAll(/https?:\/\/([a-z][a-z0-9.-]*)/g)].map((m) => m[1]!);
+      for (const n of names) assert.ok(n === C2_NAME || n.endsWith(`.${LAB_DOMAIN}`), `${s.name}: ${n}`);
+      assert.ok(ips.length + names.length > 0, s.name);
       // 10.99.0.0/27 is iodine's inner network: it exists only on the tunnel devices of two lab hosts
       for (const ip of ips)
         assert.match(ip, /^((192\.0\.2|198\.51\.100|203\.0\.113)\.\d+|10\.99\.0\.\d)$/, `${s.name}: ${ip}`);

@@ -134,6 +134,7 @@ describe('lab run, all scenarios, 70 s (root)', { timeout: 200_000 }, () => {
       'slowloris',
       'dns-tunnel',
       'beacon-c2',
+      'beacon-named',
     ]) {
       assert.ok((counts[family] ?? 0) >= 20, `${family}: ${counts[family] ?? 0} flows`);
     }
