@@ -8,7 +8,7 @@ import { setMaxListeners } from 'node:events';
 import { chmodSync, existsSync, rmSync, statSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { iterateFlows, readTraffic } from '../ingest/traffic/index.ts';
+import { iterateFlows } from '../ingest/traffic/index.ts';
 import { Rng } from '../model/random.ts';
 import { clientScript, pollerScript, VISITOR_PERSONAS } from './benign.ts';
 import {
@@ -20,7 +20,7 @@ import {
   preflightProblem,
   REQUIRED_TOOLS,
 } from './guard.ts';
-import { BENIGN, flowJoinKey, type LabelRow, labelFlow, labelsCsv, type ScenarioRecord } from './labels.ts';
+import { BENIGN, type LabelRow, labelFlow, labelsCsv, type ScenarioRecord } from './labels.ts';
 import {
   cleanupStale,
   createTopology,
@@ -401,50 +401,48 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
   }
 }
 
-/** Labels every flow the meter finds in the capture (see labels.ts for the rule). */
+/**
+ * Labels every flow the meter finds in the capture (see labels.ts for the rule), in one streaming
+ * pass (the flows carry their DNS query names, which the Table does not); rows by start time.
+ */
 export async function labelCapture(
   capture: string,
   scenarios: readonly ScenarioRecord[],
   baseHostList: readonly LabHost[],
 ): Promise<{ rows: LabelRow[]; counts: Record<string, number>; packets: number }> {
-  const t = await readTraffic(capture, { format: 'pcap' });
   const base = new Set(baseHostList.map((h) => h.ip));
-  // the Table carries no query names: one streaming pass for them when a scenario looks names up
-  const queries = new Map<string, string>();
-  if (scenarios.some((s) => s.names?.length))
-    for await (const f of iterateFlows(capture, { format: 'pcap' }))
-      if (f.info?.dns_query !== undefined)
-        queries.set(flowJoinKey(f.community_id, f.start_time), f.info.dns_query);
-  const id = t.identity;
-  const duration = t.table.numeric.duration!;
   const rows: LabelRow[] = [];
   const counts: Record<string, number> = {};
-  for (let i = 0; i < t.table.nRows; i++) {
-    const start = id.start_time[i]!;
-    const end = start + (Number.isFinite(duration[i]!) ? duration[i]! : 0);
-    const dns_query = queries.get(flowJoinKey(id.community_id[i]!, start));
+  const flows = iterateFlows(capture, { format: 'pcap' });
+  let next = await flows.next();
+  for (; !next.done; next = await flows.next()) {
+    const f = next.value;
+    const start = f.start_time;
+    const end = start + (Number.isFinite(f.f.duration) ? f.f.duration! : 0);
+    const dns_query = f.info?.dns_query;
     const l = labelFlow(
-      { src_ip: id.src_ip[i]!, dst_ip: id.dst_ip[i]!, start, end, ...(dns_query ? { dns_query } : {}) },
+      { src_ip: f.src_ip, dst_ip: f.dst_ip, start, end, ...(dns_query ? { dns_query } : {}) },
       scenarios,
       base,
     );
     counts[l.label] = (counts[l.label] ?? 0) + 1;
     rows.push({
-      community_id: id.community_id[i]!,
-      src_ip: id.src_ip[i]!,
-      src_port: id.src_port[i]!,
-      dst_ip: id.dst_ip[i]!,
-      dst_port: id.dst_port[i]!,
-      protocol: id.protocol[i]!,
+      community_id: f.community_id,
+      src_ip: f.src_ip,
+      src_port: f.src_port,
+      dst_ip: f.dst_ip,
+      dst_port: f.dst_port,
+      protocol: f.protocol,
       start,
       end,
       label: l.label,
       tool: l === BENIGN ? '' : l.tool,
     });
   }
+  rows.sort((a, b) => a.start - b.start); // stable: meter order among equal starts
   return {
     rows,
     counts: Object.fromEntries(Object.entries(counts).sort()),
-    packets: t.report.counters.packets ?? 0,
+    packets: next.value.counters.packets ?? 0,
   };
 }
