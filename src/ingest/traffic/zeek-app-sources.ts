@@ -1,6 +1,6 @@
 /**
  * Which Zeek application-log column fills each application field when dns.log / ssl.log /
- * http.log lie beside conn.log (zeek-app.ts joins them by uid). Documentation text for the
+ * http.log / ssh.log lie beside conn.log (zeek-app.ts joins them by uid). Documentation text for the
  * `zeek` source of FLOW_SCHEMA (schema.ts); fields not listed stay NaN / "unknown" from Zeek.
  */
 import type { FlowField } from './schema.ts';
@@ -35,6 +35,9 @@ export const ZEEK_APP_SOURCES: Readonly<Record<string, string>> = {
   http_method: `${HTTP} method`,
   http_status: `${HTTP} status_code`,
   src_10m_dns_max_subdomains: 'host-behaviour.ts over the query names of the joined dns.log (NaN without it)',
+  auth_failures:
+    'ssh.log auth_attempts of a connection that did not log in (0 when auth_success is T), plus http.log requests answered 401/407 with a username; 0 for other flows when ssh.log or http.log was given, else NaN (zeek-app.ts)',
+  src_10m_auth_failures: 'host-behaviour.ts over auth_failures (NaN without ssh.log or http.log)',
 };
 
 /** The fields with their `zeek` source filled from ZEEK_APP_SOURCES where conn.log alone has none. */

@@ -1,6 +1,6 @@
 /**
- * Zeek's application logs (dns.log, ssl.log, http.log; TSV or JSON, maybe gzip'd) feeding the same
- * application fields as the packet parser (app-meta.ts), joined to conn.log flows.
+ * Zeek's application logs (dns.log, ssl.log, http.log, ssh.log; TSV or JSON, maybe gzip'd) feeding
+ * the same application fields as the packet parser (app-meta.ts), joined to conn.log flows.
  *
  * The join key is the log's `uid` when the caller knows the flow's uid, else the Community ID of
  * the log's 5-tuple plus time: the flow with that Community ID whose [start − 1 s, start +
@@ -10,7 +10,13 @@
  * What Zeek does not log stays NaN / "unknown": TLS cipher and extension counts, ALPN presence
  * (only the selected `next_protocol`), the fingerprint bucket (`tls_fp`; Zeek's JA3, when logged,
  * hashes other inputs than ours), HTTP header counts. A flow no given log mentions gets
- * `app_proto` "none" only when all three logs were given (else "unknown").
+ * `app_proto` "none" only when dns.log, ssl.log and http.log were all given (else "unknown").
+ *
+ * Login outcomes (`auth_failures`), known when ssh.log or http.log was given (else NaN, so a
+ * conn.log alone leaves the field out of the model): ssh.log's `auth_attempts` of a connection
+ * that did not log in (`auth_success` F or unset), 0 for one that did (as the packet reader counts,
+ * ssh-auth.ts: keys offered before the accepted one are attempts to Zeek, not failed logins); plus the http.log requests of the flow answered 401 / 407 that carried credentials
+ * (`username` set), as the packet reader counts them (auth-replies.ts); 0 for the other flows.
  *
  * Integration: `readTraffic` / `iterateFlows` of a conn.log load the companion logs beside it
  * (`companionLogs`, or the logs given as `zeekApp`) and `zeekFlows` applies the index to every
@@ -32,7 +38,11 @@ export interface ZeekAppLogs {
   dns?: string;
   ssl?: string;
   http?: string;
+  ssh?: string;
 }
+
+/** The application logs, in the order they are read. */
+export const ZEEK_APP_KINDS = ['dns', 'ssl', 'http', 'ssh'] as const;
 
 type Value = string | number | boolean | null | Value[];
 type Rec = Record<string, Value>;
@@ -137,7 +147,7 @@ const ZEEK_TLS: Record<string, string> = {
 
 interface Joined {
   ts: number;
-  kind: 'dns' | 'ssl' | 'http';
+  kind: (typeof ZEEK_APP_KINDS)[number];
   rec: Rec;
   used: boolean;
 }
@@ -158,7 +168,7 @@ export class ZeekAppIndex {
     return new ZeekAppIndex(new Set(kinds), report, maxUids);
   }
 
-  /** Read the given logs (any subset of dns, ssl, http) into a join index. */
+  /** Read the given logs (any subset of dns, ssl, http, ssh) into a join index. */
   static async load(logs: ZeekAppLogs, report: TrafficReport): Promise<ZeekAppIndex> {
     const given = new Set(
       Object.entries(logs)
@@ -166,7 +176,7 @@ export class ZeekAppIndex {
         .map(([k]) => k),
     );
     const ix = new ZeekAppIndex(given, report);
-    for (const kind of ['dns', 'ssl', 'http'] as const) {
+    for (const kind of ZEEK_APP_KINDS) {
       const path = logs[kind];
       if (!path) continue;
       try {
@@ -237,8 +247,9 @@ export class ZeekAppIndex {
       const d = Number.isFinite(flow.f.duration) ? flow.f.duration! : 0;
       cands = all.filter((j) => !j.used && j.ts >= flow.start_time - 1 && j.ts <= flow.start_time + d + 1);
     }
+    const allApps = this.given.has('dns') && this.given.has('ssl') && this.given.has('http');
     const app: Partial<Record<AppCategorical, string>> = {
-      app_proto: this.given.size === 3 ? 'none' : 'unknown',
+      app_proto: allApps ? 'none' : 'unknown',
       dns_qtype: this.given.has('dns') ? 'none' : 'unknown',
       dns_rcode: this.given.has('dns') ? 'none' : 'unknown',
       tls_version: this.given.has('ssl') ? 'none' : 'unknown',
@@ -250,12 +261,16 @@ export class ZeekAppIndex {
     flow.info = flow.info ?? {};
     const first = (kind: Joined['kind']) => cands.find((j) => j.kind === kind);
     const v = flow.f;
+    const loginsKnown = this.given.has('ssh') || this.given.has('http');
+    v.auth_failures = loginsKnown ? 0 : Number.NaN;
     const dns = first('dns');
     const ssl = first('ssl');
     const http = first('http');
-    const hit = dns ?? ssl ?? http;
+    const ssh = first('ssh');
+    const hit = dns ?? ssl ?? http ?? ssh;
     if (!hit) return false;
-    for (const j of [dns, ssl, http]) if (j) j.used = true;
+    for (const j of cands) if (j === dns || j === ssl || j === ssh || j.kind === 'http') j.used = true;
+    v.auth_failures = loginFailures(cands, ssh);
     if (dns) {
       const q = str(dns.rec.query);
       app.app_proto = 'dns';
@@ -319,6 +334,26 @@ export class ZeekAppIndex {
 }
 
 /**
+ * Failed logins of one flow from its joined records: ssh.log's attempts without a login, and the http.log
+ * requests answered 401 / 407 that carried credentials.
+ */
+function loginFailures(records: readonly Joined[], ssh: Joined | undefined): number {
+  let n = 0;
+  if (ssh) {
+    const attempts = num(ssh.rec.auth_attempts);
+    const loggedIn = ssh.rec.auth_success === true || ssh.rec.auth_success === 'T';
+    if (!loggedIn && Number.isFinite(attempts)) n += attempts;
+  }
+  for (const j of records) {
+    if (j.kind !== 'http') continue;
+    const status = num(j.rec.status_code);
+    const user = j.rec.username;
+    if ((status === 401 || status === 407) && typeof user === 'string' && user !== '') n++;
+  }
+  return n;
+}
+
+/**
  * The application logs beside a followed conn.log, tailed for the watcher: each `catchUp()` reads
  * what the logs gained since the last call (whole lines; a log that shrank or was replaced by
  * rotation is read again from its start) into a bounded streaming index. Zeek writes a DNS, TLS
@@ -338,7 +373,7 @@ export class ZeekAppTail {
   }[];
 
   private constructor(logs: ZeekAppLogs, report: TrafficReport, maxUids: number) {
-    const entries = (['dns', 'ssl', 'http'] as const).filter((k) => logs[k]);
+    const entries = ZEEK_APP_KINDS.filter((k) => logs[k]);
     this.index = ZeekAppIndex.streaming(entries, report, maxUids);
     this.logs = entries.map((kind) => ({
       kind,
@@ -355,7 +390,7 @@ export class ZeekAppTail {
     const name = basename(connPath);
     if (!name.startsWith('conn') || name.endsWith('.gz')) return null;
     const logs: ZeekAppLogs = {};
-    for (const kind of ['dns', 'ssl', 'http'] as const) {
+    for (const kind of ZEEK_APP_KINDS) {
       const p = join(dirname(connPath), `${kind}${name.slice('conn'.length)}`);
       try {
         if (statSync(p).isFile()) logs[kind] = p;
@@ -363,7 +398,7 @@ export class ZeekAppTail {
         // not there
       }
     }
-    return logs.dns || logs.ssl || logs.http ? new ZeekAppTail(logs, report, maxUids) : null;
+    return Object.values(logs).some(Boolean) ? new ZeekAppTail(logs, report, maxUids) : null;
   }
 
   /** Read what each log gained (at most `maxBytes` per log per call). */
@@ -415,7 +450,7 @@ export async function joinZeekApp(flows: Flow[], logs: ZeekAppLogs, report: Traf
 
 /**
  * The application logs Zeek writes beside a conn.log: the same directory and the same name with
- * `conn` replaced by `dns`, `ssl`, `http` (conn.log → dns.log; a rotated
+ * `conn` replaced by `dns`, `ssl`, `http`, `ssh` (conn.log → dns.log; a rotated
  * conn.2026-12-01-10-00-00.log.gz → dns.2026-12-01-10-00-00.log.gz; with or without .gz). Names
  * that do not start with `conn` have none.
  */
@@ -426,7 +461,7 @@ export async function companionLogs(connPath: string): Promise<ZeekAppLogs> {
   const rest = name.slice('conn'.length);
   const variants = rest.endsWith('.gz') ? [rest, rest.slice(0, -3)] : [rest, `${rest}.gz`];
   const out: ZeekAppLogs = {};
-  for (const kind of ['dns', 'ssl', 'http'] as const) {
+  for (const kind of ZEEK_APP_KINDS) {
     for (const v of variants) {
       const p = join(dir, `${kind}${v}`);
       try {
@@ -453,6 +488,6 @@ export async function zeekAppIndexFor(
 ): Promise<ZeekAppIndex | null> {
   if (choice === false) return null;
   const logs = typeof choice === 'object' ? choice : await companionLogs(connPath);
-  if (!logs.dns && !logs.ssl && !logs.http) return null;
+  if (!Object.values(logs).some(Boolean)) return null;
   return ZeekAppIndex.load(logs, report);
 }

@@ -13,7 +13,7 @@ import { iterateFlows, readTraffic } from '../../../src/ingest/traffic/index.ts'
 import { readTrafficMany } from '../../../src/ingest/traffic/many.ts';
 import type { Flow } from '../../../src/ingest/traffic/schema.ts';
 import { applyWindows } from '../../../src/ingest/traffic/windows.ts';
-import { joinZeekApp } from '../../../src/ingest/traffic/zeek-app.ts';
+import { joinZeekApp, ZeekAppTail } from '../../../src/ingest/traffic/zeek-app.ts';
 
 const DATA = process.env.NETANOMALY_DATA_DIR ?? '';
 
@@ -170,6 +170,275 @@ test("rotated, gzip'd names pair up; an unreadable application log is named and 
     );
     assert.equal(many.report.counters.zeek_app_logs_joined, 3);
     assert.equal(protoCounts(many.table.text.app_proto!).dns, want.dns);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+/** A Zeek TSV log with the real header lines, one record per row. */
+function zeekTsv(path: string, fields: string[], types: string[], rows: string[][]): string {
+  return [
+    '#separator \\x09',
+    '#set_separator\t,',
+    '#empty_field\t(empty)',
+    '#unset_field\t-',
+    `#path\t${path}`,
+    '#open\t2026-12-06-10-00-00',
+    `#fields\t${fields.join('\t')}`,
+    `#types\t${types.join('\t')}`,
+    ...rows.map((r) => r.join('\t')),
+    '#close\t2026-12-06-11-00-00',
+    '',
+  ].join('\n');
+}
+
+const CONN_FIELDS = [
+  'ts',
+  'uid',
+  'id.orig_h',
+  'id.orig_p',
+  'id.resp_h',
+  'id.resp_p',
+  'proto',
+  'service',
+  'duration',
+  'orig_bytes',
+  'resp_bytes',
+  'conn_state',
+  'local_orig',
+  'missed_bytes',
+  'history',
+  'orig_pkts',
+  'orig_ip_bytes',
+  'resp_pkts',
+  'resp_ip_bytes',
+  'tunnel_parents',
+];
+const CONN_TYPES = [
+  'time',
+  'string',
+  'addr',
+  'port',
+  'addr',
+  'port',
+  'enum',
+  'string',
+  'interval',
+  'count',
+  'count',
+  'string',
+  'bool',
+  'count',
+  'string',
+  'count',
+  'count',
+  'count',
+  'count',
+  'set[string]',
+];
+const SSH_FIELDS = [
+  'ts',
+  'uid',
+  'id.orig_h',
+  'id.orig_p',
+  'id.resp_h',
+  'id.resp_p',
+  'version',
+  'auth_success',
+  'auth_attempts',
+  'direction',
+  'client',
+  'server',
+  'cipher_alg',
+  'mac_alg',
+  'compression_alg',
+  'kex_alg',
+  'host_key_alg',
+  'host_key',
+];
+const SSH_TYPES = [
+  'time',
+  'string',
+  'addr',
+  'port',
+  'addr',
+  'port',
+  'count',
+  'bool',
+  'count',
+  'enum',
+  'string',
+  'string',
+  'string',
+  'string',
+  'string',
+  'string',
+  'string',
+  'string',
+];
+
+test('ssh.log and http.log give login outcomes: refused SSH attempts and 401s to credentials, summed per source', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'zeek-login-'));
+  try {
+    const t0 = 1_796_000_000;
+    const conn = (i: number, uid: string, src: string, dport: number, service: string): string[] => [
+      `${t0 + i * 10}.000000`,
+      uid,
+      src,
+      String(40_000 + i),
+      '10.0.0.2',
+      String(dport),
+      'tcp',
+      service,
+      '3.5',
+      '900',
+      '1500',
+      'SF',
+      '-',
+      '0',
+      'ShADadFf',
+      '14',
+      '1632',
+      '12',
+      '2124',
+      '(empty)',
+    ];
+    const ssh = (i: number, uid: string, src: string, success: string, attempts: string): string[] => [
+      `${t0 + i * 10 + 0.2}`,
+      uid,
+      src,
+      String(40_000 + i),
+      '10.0.0.2',
+      '22',
+      '2',
+      success,
+      attempts,
+      '-',
+      'SSH-2.0-libssh_0.10.6',
+      'SSH-2.0-OpenSSH_9.2p1',
+      'chacha20-poly1305@openssh.com',
+      'umac-64-etm@openssh.com',
+      'none',
+      'curve25519-sha256',
+      'ssh-ed25519',
+      'a1:b2',
+    ];
+    // a guesser (three connections refused, then one that gets in after 2 refusals), an admin
+    // logging in first time, a connection Zeek could not tell, and a web client
+    writeFileSync(
+      join(tmp, 'conn.log'),
+      zeekTsv('conn', CONN_FIELDS, CONN_TYPES, [
+        conn(0, 'Cg1', '10.0.0.66', 22, 'ssh'),
+        conn(1, 'Cg2', '10.0.0.66', 22, 'ssh'),
+        conn(2, 'Cg3', '10.0.0.66', 22, 'ssh'),
+        conn(3, 'Cg4', '10.0.0.66', 22, 'ssh'),
+        conn(4, 'Ca1', '10.0.0.7', 22, 'ssh'),
+        conn(5, 'Cu1', '10.0.0.8', 22, 'ssh'),
+        conn(6, 'Cw1', '10.0.0.9', 80, 'http'),
+        conn(7, 'Cw2', '10.0.0.9', 80, 'http'),
+      ]),
+    );
+    writeFileSync(
+      join(tmp, 'ssh.log'),
+      zeekTsv('ssh', SSH_FIELDS, SSH_TYPES, [
+        ssh(0, 'Cg1', '10.0.0.66', 'F', '6'),
+        ssh(1, 'Cg2', '10.0.0.66', 'F', '6'),
+        ssh(2, 'Cg3', '10.0.0.66', 'F', '5'),
+        ssh(3, 'Cg4', '10.0.0.66', 'T', '3'),
+        ssh(4, 'Ca1', '10.0.0.7', 'T', '1'),
+        ssh(5, 'Cu1', '10.0.0.8', '-', '-'),
+      ]),
+    );
+    const HTTP_FIELDS = [
+      'ts',
+      'uid',
+      'id.orig_h',
+      'id.orig_p',
+      'id.resp_h',
+      'id.resp_p',
+      'trans_depth',
+      'method',
+      'host',
+      'uri',
+      'user_agent',
+      'status_code',
+      'username',
+    ];
+    const HTTP_TYPES = [
+      'time',
+      'string',
+      'addr',
+      'port',
+      'addr',
+      'port',
+      'count',
+      'string',
+      'string',
+      'string',
+      'string',
+      'count',
+      'string',
+    ];
+    const req = (i: number, uid: string, depth: number, status: string, user: string): string[] => [
+      `${t0 + i * 10 + 0.1 * depth}`,
+      uid,
+      '10.0.0.9',
+      String(40_000 + i),
+      '10.0.0.2',
+      '80',
+      String(depth),
+      'GET',
+      'intranet',
+      '/admin/',
+      'curl/8.5.0',
+      status,
+      user,
+    ];
+    writeFileSync(
+      join(tmp, 'http.log'),
+      zeekTsv('http', HTTP_FIELDS, HTTP_TYPES, [
+        // the ordinary challenge (no credentials), then two wrong passwords, then the right one
+        req(6, 'Cw1', 1, '401', '-'),
+        req(6, 'Cw1', 2, '401', 'admin'),
+        req(6, 'Cw1', 3, '401', 'admin'),
+        req(6, 'Cw1', 4, '200', 'admin'),
+        req(7, 'Cw2', 1, '200', '-'),
+      ]),
+    );
+    const rows = new Map<string, Record<string, number>>();
+    for await (const f of iterateFlows(join(tmp, 'conn.log'), { format: 'zeek' }))
+      rows.set(`${f.src_ip}:${f.src_port}`, f.f as Record<string, number>);
+    const at = (i: number, src: string) => rows.get(`${src}:${40_000 + i}`)!;
+    // a connection without a login counts its attempts; one that got in counts 0, as from packets
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => at(i, '10.0.0.66').auth_failures),
+      [6, 6, 5, 0],
+    );
+    assert.equal(at(4, '10.0.0.7').auth_failures, 0);
+    assert.equal(at(5, '10.0.0.8').auth_failures, 0);
+    // only the 401s that answered credentials are failed logins
+    assert.equal(at(6, '10.0.0.9').auth_failures, 2);
+    assert.equal(at(7, '10.0.0.9').auth_failures, 0);
+    // summed over the source's flows of the last 10 min
+    assert.equal(at(3, '10.0.0.66').src_10m_auth_failures, 17);
+    assert.equal(at(4, '10.0.0.7').src_10m_auth_failures, 0);
+    // app_proto stays "unknown" for the ssh flows: dns.log and ssl.log were not given
+    const r = await readTraffic(join(tmp, 'conn.log'), { format: 'zeek' });
+    assert.equal(r.report.counters.zeek_ssh_records, 6);
+    assert.ok(r.table.text.app_proto!.slice(0, 6).every((p) => p === 'unknown'));
+    // the watcher's tail of the logs beside a followed conn.log reads ssh.log too, joined by uid
+    const tail = ZeekAppTail.forConn(join(tmp, 'conn.log'), emptyTrafficReport('conn.log', 'quarantine'));
+    assert.ok(tail);
+    tail.catchUp();
+    const followed = { f: { duration: 3.5 } } as unknown as Flow;
+    assert.equal(tail.index.apply(followed, 'Cg1'), true);
+    assert.equal(followed.f.auth_failures, 6);
+    // conn.log alone knows no login outcomes: NaN, never 0
+    rmSync(join(tmp, 'ssh.log'));
+    rmSync(join(tmp, 'http.log'));
+    const alone = await readTraffic(join(tmp, 'conn.log'), { format: 'zeek' });
+    assert.ok(alone.table.numeric.auth_failures!.every(Number.isNaN));
+    assert.ok(alone.table.numeric.src_10m_auth_failures!.every(Number.isNaN));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
