@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { NetanomalyError } from '../errors.ts';
 import { registerAppCommands } from './commands/app.ts';
+import { registerBeaconCommands } from './commands/beacons.ts';
 import { registerCollectCommand } from './commands/collect.ts';
 import { registerCoreCommands } from './commands/core.ts';
 import { registerInsightCommands } from './commands/insight.ts';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerStreamCommands(program);
   registerAppCommands(program);
   registerInsightCommands(program);
+  registerBeaconCommands(program);
   registerReportCommands(program);
   registerOpsCommands(program);
   registerLabCommands(program);

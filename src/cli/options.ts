@@ -19,3 +19,12 @@ export function fprOption(value: string): number {
   if (!(n > 0 && n < 0.5)) throw new InvalidArgumentError('must be a number in (0, 0.5), e.g. 0.01');
   return n;
 }
+
+export function numberOption(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !(n >= min && n <= max))
+      throw new InvalidArgumentError(`must be a number in [${min}, ${max}]`);
+    return n;
+  };
+}

@@ -29,6 +29,7 @@ import {
   recallByGroup,
   rocAuc,
 } from '../model/metrics.ts';
+import { beaconReport } from './beacons.ts';
 import { FPR_POINTS } from './evaluate.ts';
 import { HOST_VARIANTS } from './evaluate-pcaps.ts';
 import { trainFromFile } from './train.ts';
@@ -88,7 +89,20 @@ export interface LabEvaluation {
   };
   /** Host windows of the test run: the model's verdict first, then every HOST_VARIANTS verdict. */
   hosts: Record<string, LabHostFigures>;
+  /** The beacon report of the test run with the training run as its baseline (pipeline/beacons.ts). */
+  beacons: LabBeaconFigures;
   fit_seconds: number;
+}
+
+export interface LabBeaconFigures {
+  /** Pairs ranked (enough connections, not bursts), and how many of them are known pollers. */
+  ranked: number;
+  known: number;
+  /**
+   * Per label that is the majority of some ranked pair's flows: its best rank among the pairs that
+   * are not known (1 = top of the report; null when all its pairs are known), and that pair.
+   */
+  by_label: Record<string, { rank: number | null; pair: string; score: number; pairs: number }>;
 }
 
 export interface LabHostFigures {
@@ -236,6 +250,8 @@ export async function evaluateLab(opts: LabEvaluateOptions): Promise<LabEvaluati
       hosts[v.name] = hostFigures(calibrateHosts(calScores.scores, keys, det.options.targetFpr, v));
     }
   }
+  say('ranking beacons');
+  const beacons = await labBeacons(trainCapture, testCapture, id, keep, labels);
   const ex = det.training.expectedFpr;
   return {
     train: {
@@ -292,7 +308,54 @@ export async function evaluateLab(opts: LabEvaluateOptions): Promise<LabEvaluati
         : null,
     },
     hosts,
+    beacons,
     fit_seconds: fitSeconds,
+  };
+}
+
+/** The beacon report of the test capture (baseline: the training capture), read against the labels. */
+async function labBeacons(
+  trainCapture: string,
+  testCapture: string,
+  id: IdentityColumns,
+  keep: readonly number[],
+  labels: readonly string[],
+): Promise<LabBeaconFigures> {
+  const report = await beaconReport({ inputs: [testCapture], baseline: [trainCapture], format: 'pcap' });
+  const counts = new Map<string, Map<string, number>>();
+  keep.forEach((i, j) => {
+    const key = `${id.src_ip[i]}>${id.dst_ip[i]}`;
+    const m = counts.get(key) ?? new Map<string, number>();
+    m.set(labels[j]!, (m.get(labels[j]!) ?? 0) + 1);
+    counts.set(key, m);
+  });
+  const byLabel: LabBeaconFigures['by_label'] = {};
+  let rank = 0;
+  for (const p of report.pairs) {
+    if (p.known === null) rank++;
+    const m = counts.get(`${p.src_ip}>${p.dst_ip}`);
+    if (!m) continue;
+    const label = [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0];
+    const g = byLabel[label];
+    if (g) {
+      g.pairs++;
+      if (g.rank === null && p.known === null) {
+        g.rank = rank;
+        g.pair = `${p.src_ip} → ${p.dst_ip}`;
+        g.score = p.score;
+      }
+    } else
+      byLabel[label] = {
+        rank: p.known === null ? rank : null,
+        pair: `${p.src_ip} → ${p.dst_ip}`,
+        score: p.score,
+        pairs: 1,
+      };
+  }
+  return {
+    ranked: report.pairs.length,
+    known: report.pairs.filter((p) => p.known !== null).length,
+    by_label: byLabel,
   };
 }
 

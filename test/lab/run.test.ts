@@ -209,6 +209,38 @@ describe('lab run, all scenarios, 70 s (root)', { timeout: 200_000 }, () => {
       for (const g of Object.values(h.by_scenario)) assert.ok(g.n >= 1 && g.detected <= g.n);
     }
     assert.deepEqual(e.hosts.model.by_scenario, e.hosts['top3-mean'].by_scenario);
+    // the beacon report of the run, the run itself its baseline: every ranked pair is accounted for
+    assert.ok(e.beacons.ranked >= e.beacons.known && e.beacons.ranked >= 2);
+    for (const name of ['beacon-c2', 'beacon-named']) assert.ok(e.beacons.by_label[name], name);
+    for (const g of Object.values<{ rank: number | null; pairs: number }>(e.beacons.by_label))
+      assert.ok(g.pairs >= 1 && (g.rank === null || (g.rank >= 1 && g.rank <= e.beacons.ranked)));
+  });
+
+  test('beacons: with the known services allowed, the two C2 hosts are in the top 3 pairs by timing', async () => {
+    const r = await cli([
+      'beacons',
+      join(out, 'capture.pcap'),
+      '--allow',
+      'updates.lab.example,192.0.2.53',
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    const implants = manifest.scenarios
+      .filter((s: { name: string }) => s.name === 'beacon-c2' || s.name === 'beacon-named')
+      .map((s: { attacker_ip: string }) => s.attacker_ip);
+    assert.equal(implants.length, 2);
+    const top = report.pairs.filter((p: { known: string | null }) => p.known === null).slice(0, 3);
+    for (const ip of implants)
+      assert.ok(
+        top.some((p: { src_ip: string }) => p.src_ip === ip),
+        `${ip} not in the top 3: ${JSON.stringify(top.map((p: { src_ip: string; dst_ip: string }) => `${p.src_ip}>${p.dst_ip}`))}`,
+      );
+    // allowed destinations (the resolver) are marked and ranked after the others, not dropped
+    const known = report.pairs.filter((p: { known: string | null }) => p.known !== null);
+    assert.ok(known.length >= 1 && known.every((p: { known: string }) => p.known === 'allow'));
+    assert.deepEqual(report.pairs.slice(-known.length), known);
   });
 });
 

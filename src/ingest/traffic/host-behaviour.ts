@@ -8,12 +8,9 @@
  *   password-guessing signal, as Zeek's SSH::password_guesses_limit counts per source);
  * - `pair_10m_*`: the same for the (source, destination) pair over 10 min;
  * - `pair_beacon_*`: how regular the pair's connections are over the last hour (at most
- *   `BEACON_MAX` connections), scored as RITA (v3) scores beacons: Bowley skew and median absolute
- *   deviation (MAD) of the inter-connection intervals plus a persistence score (timing), and skew,
- *   MAD and smallness of the originator's bytes per connection (sizes), each in 0..1. Two changes
- *   for short captures: the interval MAD is judged against min(30 s, median interval), so a burst
- *   of parallel connections is no beacon, and RITA's connection-count score (connections per 10 s
- *   of the whole log) becomes persistence (the series' span over 10 min, capped at 1).
+ *   `BEACON_MAX` connections), scored as RITA (v3) scores beacons (beacon-score.ts: skew and
+ *   dispersion of the intervals plus persistence; skew, dispersion and smallness of the
+ *   originator's bytes per connection; each in 0..1).
  *
  * Event time is the flow's `start_time` with a per-source (and per-pair) monotonic clock, as in
  * windows.ts: one code path for batch (flows sorted by start) and streaming (arrival order).
@@ -21,6 +18,7 @@
  * at most `maxSources`/`maxPairs` are held (oldest evicted, counted).
  */
 import { baseDomain } from './app-meta.ts';
+import { type BeaconSeries, emptyBeaconSeries, scoreBeaconSeries } from './beacon-score.ts';
 import { bump, type Counters } from './pcap.ts';
 import { type Flow, REJ_STATES, S0_STATES } from './schema.ts';
 
@@ -31,8 +29,6 @@ export const BEACON_WINDOW = 3600;
 export const BEACON_MAX = 64;
 /** Fewer connections than this: beacon scores are 0 (no evidence). */
 export const BEACON_MIN = 4;
-/** Span (s) of a pair's connections that earns the full persistence score. */
-export const PERSISTENCE = 600;
 
 export interface HostBehaviourOptions {
   maxEntries?: number;
@@ -348,69 +344,7 @@ function ratio(a: Agg, hasBytes: boolean): number {
 
 const ts = new Float64Array(BEACON_MAX);
 const ds = new Float64Array(BEACON_MAX);
-const dev = new Float64Array(BEACON_MAX);
-
-/** RITA's quantile: the element at round(q·(n−1)) of a sorted array. */
-const quant = (a: Float64Array, n: number, q: number) => a[Math.round(q * (n - 1))]!;
-
-/**
- * Sort a[0, n) in place in TypedArray#sort's order (numeric, −0 before +0, NaN last), by
- * insertion: the arrays here hold at most BEACON_MAX numbers, often nearly in order, and this
- * avoids a view and a runtime call per sort.
- */
-function sortPrefix(a: Float64Array, n: number): void {
-  for (let i = 1; i < n; i++) {
-    const v = a[i]!;
-    let j = i - 1;
-    for (; j >= 0; j--) {
-      const x = a[j]!;
-      // x belongs after v
-      if (x > v || (Number.isNaN(x) && !Number.isNaN(v)) || (x === 0 && v === 0 && 1 / x > 1 / v))
-        a[j + 1] = x;
-      else break;
-    }
-    a[j + 1] = v;
-  }
-}
-
-/** Bowley skew (0 when the quartiles do not allow it) and median absolute deviation of a[0, n). */
-function skewMad(a: Float64Array, n: number): [number, number] {
-  sortPrefix(a, n);
-  const lo = quant(a, n, 0.25);
-  const mid = quant(a, n, 0.5);
-  const hi = quant(a, n, 0.75);
-  const skew = hi !== lo && mid !== lo && mid !== hi ? (lo + hi - 2 * mid) / (hi - lo) : 0;
-  return [skew, madOfSorted(a, n, mid)];
-}
-
-/**
- * quant(sorted |a[i] − mid|, n, 0.5) for a[0, n) sorted and mid = quant(a, n, 0.5): the
- * deviations below and above the median index are each monotone, so the wanted one comes from
- * merging the two runs outward from the median (no sort). Non-finite values: sorted in full.
- */
-function madOfSorted(a: Float64Array, n: number, mid: number): number {
-  const k = Math.round(0.5 * (n - 1));
-  if (!Number.isFinite(a[0]!) || !Number.isFinite(a[n - 1]!)) {
-    for (let i = 0; i < n; i++) dev[i] = Math.abs(a[i]! - mid);
-    sortPrefix(dev, n);
-    return quant(dev, n, 0.5);
-  }
-  let l = k;
-  let r = k + 1;
-  let x = 0;
-  for (let c = 0; c <= k; c++) {
-    const dl = l >= 0 ? Math.abs(a[l]! - mid) : Number.POSITIVE_INFINITY;
-    const dr = r < n ? Math.abs(a[r]! - mid) : Number.POSITIVE_INFINITY;
-    if (dl <= dr) {
-      x = dl;
-      l--;
-    } else {
-      x = dr;
-      r++;
-    }
-  }
-  return x;
-}
+const series: BeaconSeries = emptyBeaconSeries();
 
 function beacon(p: Pair, since: number, f: Record<string, number>): void {
   // the pair's latest connections within the beacon window, in time order
@@ -428,20 +362,8 @@ function beacon(p: Pair, since: number, f: Record<string, number>): void {
     f.pair_beacon_ds_score = 0;
     return;
   }
-  sortPrefix(ts, n);
-  const span = ts[n - 1]! - ts[0]!;
-  for (let i = 0; i < n - 1; i++) ts[i] = ts[i + 1]! - ts[i]!;
-  const [tsSkew, tsMad] = skewMad(ts, n - 1);
-  const [dsSkew, dsMad] = skewMad(ds, n);
-  // timing: symmetric intervals; dispersion under 30 s and under the median interval (so a burst
-  // of simultaneous connections is no beacon); persistence: full once the series spans 10 min
-  const tsMid = quant(ts, n - 1, 0.5);
-  const madScore = tsMid > 0 ? Math.max(0, 1 - tsMad / Math.min(30, tsMid)) : 0;
-  const tsScore = (1 - Math.abs(tsSkew) + madScore + Math.min(1, span / PERSISTENCE)) / 3;
-  // sizes: symmetric, dispersion under 32 bytes, small (the median size; RITA uses the mode)
-  const dsScore =
-    (1 - Math.abs(dsSkew) + Math.max(0, 1 - dsMad / 32) + Math.max(0, 1 - quant(ds, n, 0.5) / 65535)) / 3;
-  f.pair_beacon_ts_score = tsScore;
-  f.pair_beacon_ds_score = dsScore;
-  f.pair_beacon_score = (tsScore + dsScore) / 2;
+  scoreBeaconSeries(ts, ds, n, series);
+  f.pair_beacon_ts_score = series.tsScore;
+  f.pair_beacon_ds_score = series.dsScore;
+  f.pair_beacon_score = series.score;
 }

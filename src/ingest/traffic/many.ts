@@ -74,20 +74,31 @@ function failureLine(path: string, err: unknown): string {
   return err instanceof NetanomalyError ? text : `${text} (unexpected ${(err as Error)?.name ?? 'error'})`;
 }
 
-/** Read several traffic files (or directories of them) as one Table. */
-export async function readTrafficMany(
+/**
+ * The files a list of traffic inputs stands for (directories expanded), without the Zeek
+ * application logs (dns.log, ssl.log, http.log, ssh.log) that lie beside a conn.log of the list:
+ * those are joined to it, not read alone.
+ */
+export async function trafficInputFiles(
   paths: readonly string[],
-  opts: TrafficOptions = {},
-): Promise<ManyResult> {
+  opts: Pick<TrafficOptions, 'format' | 'zeekApp'> = {},
+): Promise<{ files: string[]; companions: number }> {
   const all = await expandInputs(paths);
-  // dns.log / ssl.log / http.log beside a conn.log of the list are joined to it, not read alone
   const joined = new Set<string>();
   if (
     opts.zeekApp !== false &&
     (opts.format === undefined || opts.format === 'auto' || opts.format === 'zeek')
   )
     for (const p of all) for (const c of Object.values(await companionLogs(p))) if (c) joined.add(c);
-  const files = all.filter((p) => !joined.has(p));
+  return { files: all.filter((p) => !joined.has(p)), companions: joined.size };
+}
+
+/** Read several traffic files (or directories of them) as one Table. */
+export async function readTrafficMany(
+  paths: readonly string[],
+  opts: TrafficOptions = {},
+): Promise<ManyResult> {
+  const { files, companions } = await trafficInputFiles(paths, opts);
   const results: TrafficResult[] = [];
   const ranges: FileRange[] = [];
   const failures: string[] = [];
@@ -114,7 +125,7 @@ export async function readTrafficMany(
   const report: TrafficReport = emptyTrafficReport(files.join(','), opts.onBadRow ?? 'quarantine');
   report.format = results[0]!.report.format;
   report.counters.files = files.length;
-  if (joined.size) report.counters.zeek_app_logs_joined = joined.size;
+  if (companions) report.counters.zeek_app_logs_joined = companions;
   if (failures.length) report.counters.files_failed = failures.length;
   // Failed files are always named (never dropped by the warning cap).
   report.warnings.push(...failures);
