@@ -65,7 +65,7 @@ export interface BeaconPair {
   bytes_mad: number;
   /** Why the pair is expected ('baseline': its destination beacons in the baseline), else null. */
   known: 'baseline' | 'allow' | null;
-  /** Community IDs of the pair's latest connections. */
+  /** Community IDs of the pair's latest connections (distinct, at most five, latest last). */
   community_ids: string[];
 }
 
@@ -162,6 +162,9 @@ export class BeaconTracker {
     addUnique(s.ports, flow.dst_port, MAX_NAMES);
     addUnique(s.protocols, flow.protocol, MAX_NAMES);
     if (flow.community_id) {
+      // distinct IDs, latest last (a client reusing its port repeats the 5-tuple's ID)
+      const at = s.evidence.indexOf(flow.community_id);
+      if (at >= 0) s.evidence.splice(at, 1);
       s.evidence.push(flow.community_id);
       if (s.evidence.length > EVIDENCE) s.evidence.shift();
     }

@@ -24,6 +24,7 @@ import { readInput } from '../ingest/read-input.ts';
 import { loadModel, updateCard } from '../model/bundle.ts';
 import { addFeedback, type FeedbackMatch, loadFeedback, SCOPES, VERDICTS } from '../ops/feedback.ts';
 import { lastSelfTest, SELFTEST_FILE } from '../ops/selftest.ts';
+import { type BeaconReport, beaconReport } from '../pipeline/beacons.ts';
 import { type ScoredRecord, type ScoreSummary, scoreRecords } from '../pipeline/score.ts';
 import { tailAlerts } from './alerts.ts';
 import {
@@ -471,6 +472,12 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
         if (err instanceof NetanomalyError) throw new HttpError(422, 'unscorable', scrub(err.message));
         throw err;
       }
+      // traffic with addresses: the pairs ranked by check-in regularity (no baseline here)
+      let beacons: BeaconReport | null = null;
+      if (input.identity && isTrafficFormat(input.format)) {
+        beacons = await beaconReport({ inputs: [path], format: input.format });
+        stillWanted('ranking beacons');
+      }
       const id = randomUUID();
       batches.set(id, { id, created: Date.now(), records: scored.records, format: input.format });
       while (batches.size > maxBatches) batches.delete(batches.keys().next().value!);
@@ -517,6 +524,7 @@ export async function startApp(opts: AppOptions): Promise<AppServer> {
         top: rows,
         per_cluster: perCluster,
         hosts: hostsJson(scored.summary.hosts, st.model.detector.training.host?.windowSeconds ?? null),
+        beacons: beaconsJson(beacons),
       };
     } finally {
       // Cleanup never replaces the answer: a directory that cannot be removed now is logged.
@@ -750,6 +758,33 @@ function modelInfo(st: ModelState) {
  * The host windows of a batch for the page: the flagged ones (or, without a host threshold in the
  * model, the highest-scoring), with window, score against the threshold, flows and evidence.
  */
+const TRAFFIC_FORMATS = ['pcap', 'zeek', 'cic', 'netflow', 'goflow2'] as const;
+const isTrafficFormat = (f: string): f is (typeof TRAFFIC_FORMATS)[number] =>
+  (TRAFFIC_FORMATS as readonly string[]).includes(f);
+
+/** The beacon report of a batch: the ten most regular pairs, with their evidence. */
+function beaconsJson(r: BeaconReport | null) {
+  if (!r) return null;
+  return {
+    ranked: r.pairs.length,
+    pairs_seen: r.pairs_seen,
+    top: r.pairs.slice(0, 10).map((p) => ({
+      src_ip: p.src_ip,
+      dst_ip: p.dst_ip,
+      dst_ports: p.dst_ports,
+      names: p.names,
+      connections: p.connections,
+      ts_score: p.ts_score,
+      ds_score: p.ds_score,
+      score: p.score,
+      interval_s: p.interval_s,
+      interval_mad_s: p.interval_mad_s,
+      bytes: p.bytes,
+      evidence: p.community_ids,
+    })),
+  };
+}
+
 function hostsJson(hosts: ScoreSummary['hosts'], windowSeconds: number | null) {
   if (!hosts) return null;
   const iso = (t: number) => (Number.isFinite(t) ? new Date(t * 1000).toISOString() : null);

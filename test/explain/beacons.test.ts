@@ -139,4 +139,9 @@ test('memory is bounded per pair: the latest connections are scored, all are cou
   const latest = track(flows.slice(-16)).pairs()[0]!;
   assert.equal(p.score, latest.score);
   assert.throws(() => new BeaconTracker({ maxConnections: 1 }), /maxConnections/);
+  // evidence: distinct Community IDs, the latest last (a reused source port repeats an ID)
+  const t = new BeaconTracker();
+  for (const [i, cid] of ['a', 'b', 'a', 'c', 'd', 'e', 'f', 'e'].entries())
+    t.add(flow('10.0.0.1', '10.0.0.2', i * 60, 100, undefined, cid));
+  assert.deepEqual(t.pairs({ minConnections: 2 })[0]!.community_ids, ['a', 'c', 'd', 'f', 'e']);
 });

@@ -673,6 +673,74 @@ function renderBatchHosts(h) {
     tb.append(el('tr', {}, el('td', { colspan: '7', text: 'no host window above the host threshold' })));
 }
 
+/** Pairs of a batch ranked by check-in regularity: timing, sizes, connections, interval, evidence. */
+function renderBatchBeacons(r) {
+  const panel = $('bt-beacons-panel');
+  panel.classList.toggle('hidden', !r);
+  if (!r) return;
+  $('bt-beacons-note').textContent =
+    `${r.top.length} of ${r.ranked.toLocaleString('en-US')} pairs with 10 or more connections at least 1 s apart (of ${r.pairs_seen.toLocaleString('en-US')} pairs), most regular timing first. Regular is not malicious: update checks and monitoring beacon too (the CLI's beacons --baseline marks the known ones).`;
+  const head = [
+    'pair',
+    'names',
+    'timing',
+    'sizes',
+    'connections',
+    'interval s',
+    'MAD s',
+    'bytes',
+    'evidence (Community IDs)',
+  ];
+  clear($('bt-beacons').tHead).append(
+    el(
+      'tr',
+      {},
+      head.map((x, i) => el('th', { class: i >= 2 && i <= 7 ? 'num' : null, text: x })),
+    ),
+  );
+  const tb = clear($('bt-beacons').tBodies[0]);
+  for (const p of r.top) {
+    const ids = el(
+      'td',
+      { class: 'evidence' },
+      p.evidence.map((cid) => {
+        const b = el('button', { type: 'button', class: 'link cid', text: cid, title: 'show this flow' });
+        b.addEventListener('click', () => {
+          $('bt-search').value = cid;
+          $('bt-only').checked = false;
+          renderBatchTable();
+        });
+        return b;
+      }),
+    );
+    tb.append(
+      el(
+        'tr',
+        {},
+        el('td', {
+          text: `${p.src_ip} → ${p.dst_ip}${p.dst_ports.length ? `:${p.dst_ports.join(',')}` : ''}`,
+        }),
+        el('td', { text: p.names.join(' ') || '—' }),
+        el('td', { class: 'num', text: fmt(p.ts_score, 3) }),
+        el('td', { class: 'num', text: fmt(p.ds_score, 3) }),
+        el('td', { class: 'num', text: p.connections.toLocaleString('en-US') }),
+        el('td', { class: 'num', text: fmt(p.interval_s, 3) }),
+        el('td', { class: 'num', text: fmt(p.interval_mad_s, 3) }),
+        el('td', { class: 'num', text: fmt(p.bytes) }),
+        ids,
+      ),
+    );
+  }
+  if (r.top.length === 0)
+    tb.append(
+      el(
+        'tr',
+        {},
+        el('td', { colspan: String(head.length), text: 'no pair with enough regular connections' }),
+      ),
+    );
+}
+
 function showBatchResult(b) {
   state.batch = b;
   $('bt-result').classList.remove('hidden');
@@ -710,6 +778,7 @@ function showBatchResult(b) {
     );
   $('bt-download').setAttribute('href', b.download);
   renderBatchHosts(b.hosts);
+  renderBatchBeacons(b.beacons);
   renderBatchTable();
   const head = ['cluster', 'name / tags', 'rows', 'anomalies', 'anomaly share'];
   clear($('bt-clusters').tHead).append(
