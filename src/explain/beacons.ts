@@ -14,7 +14,9 @@
  * stay in the report, ranked after the others.
  *
  * The inputs are read as one network's traffic: a pair seen in several files is one series.
- * Memory: two numbers per connection up to `maxConnections` per pair, and the pair's names.
+ * Memory: two numbers per connection up to `maxConnections` per pair, and the pair's names, for
+ * at most `maxPairs` pairs (a scan or P2P host makes a pair per peer; the connections of pairs
+ * beyond the bound are counted in `untracked`).
  */
 import { InputError } from '../errors.ts';
 import { type BeaconSeries, emptyBeaconSeries, scoreBeaconSeries } from '../ingest/traffic/beacon-score.ts';
@@ -25,6 +27,8 @@ export const BEACON_REPORT_DEFAULTS = {
   minConnections: 10,
   /** Connections kept per pair (the latest). */
   maxConnections: 20_000,
+  /** Pairs tracked at most; connections of further new pairs are counted, not kept. */
+  maxPairs: 1_000_000,
   /**
    * Pairs whose median interval between connections is shorter are bursts (floods, scans, brute
    * force, a session's parallel requests), not check-ins: left out.
@@ -113,11 +117,17 @@ export interface BeaconRankOptions {
 export class BeaconTracker {
   private readonly series = new Map<string, Series>();
   private readonly maxConnections: number;
+  private readonly maxPairs: number;
+  /** Connections of new pairs not tracked because `maxPairs` pairs already were. */
+  untracked = 0;
 
-  constructor(opts: { maxConnections?: number } = {}) {
+  constructor(opts: { maxConnections?: number; maxPairs?: number } = {}) {
     this.maxConnections = opts.maxConnections ?? BEACON_REPORT_DEFAULTS.maxConnections;
+    this.maxPairs = opts.maxPairs ?? BEACON_REPORT_DEFAULTS.maxPairs;
     if (!Number.isInteger(this.maxConnections) || this.maxConnections < 2)
       throw new InputError(`maxConnections must be an integer ≥ 2, got ${this.maxConnections}`);
+    if (!Number.isInteger(this.maxPairs) || this.maxPairs < 1)
+      throw new InputError(`maxPairs must be an integer ≥ 1, got ${this.maxPairs}`);
   }
 
   /** Pairs seen so far. */
@@ -130,6 +140,10 @@ export class BeaconTracker {
     const key = `${flow.src_ip}>${flow.dst_ip}`;
     let s = this.series.get(key);
     if (!s) {
+      if (this.series.size >= this.maxPairs) {
+        this.untracked++;
+        return;
+      }
       s = {
         src: flow.src_ip,
         dst: flow.dst_ip,

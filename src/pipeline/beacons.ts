@@ -25,6 +25,7 @@ export interface BeaconReportOptions extends Omit<BeaconRankOptions, 'known'> {
   /** Baseline pairs whose interval MAD is at most this share of their interval make their destinations known (default 0.25). */
   knownDispersion?: number;
   maxConnections?: number;
+  maxPairs?: number;
 }
 
 export interface BeaconReport {
@@ -35,6 +36,8 @@ export interface BeaconReport {
   failures: string[];
   /** Pairs seen in all (before the connection and interval filters). */
   pairs_seen: number;
+  /** Connections of pairs beyond the tracker's bound (explain/beacons.ts `maxPairs`), not scored. */
+  untracked_connections: number;
   known: { addresses: string[]; names: string[]; baseline_files: number } | null;
 }
 
@@ -42,9 +45,9 @@ export interface BeaconReport {
 async function track(
   inputs: readonly string[],
   format: TrafficOptions['format'],
-  maxConnections: number | undefined,
+  bounds: { maxConnections?: number; maxPairs?: number },
 ): Promise<{ tracker: BeaconTracker; flows: number; files: number; failures: string[] }> {
-  const tracker = new BeaconTracker({ maxConnections });
+  const tracker = new BeaconTracker(bounds);
   const { files } = await trafficInputFiles(inputs, { format });
   const failures: string[] = [];
   let flows = 0;
@@ -92,20 +95,21 @@ export async function beaconReport(opts: BeaconReportOptions): Promise<BeaconRep
   let known: KnownPollers | null = null;
   let baselineFiles = 0;
   if (opts.baseline?.length) {
-    const b = await track(opts.baseline, opts.format, opts.maxConnections);
+    const b = await track(opts.baseline, opts.format, opts);
     known = knownPollers(
       b.tracker.pairs(rank),
       opts.knownDispersion ?? BEACON_REPORT_DEFAULTS.knownDispersion,
     );
     baselineFiles = b.files;
   }
-  const t = await track(opts.inputs, opts.format, opts.maxConnections);
+  const t = await track(opts.inputs, opts.format, opts);
   return {
     pairs: t.tracker.pairs({ ...rank, known }),
     flows: t.flows,
     files: t.files,
     failures: t.failures,
     pairs_seen: t.tracker.size,
+    untracked_connections: t.tracker.untracked,
     known: known
       ? {
           addresses: [...known.addresses].sort(),

@@ -145,3 +145,19 @@ test('memory is bounded per pair: the latest connections are scored, all are cou
     t.add(flow('10.0.0.1', '10.0.0.2', i * 60, 100, undefined, cid));
   assert.deepEqual(t.pairs({ minConnections: 2 })[0]!.community_ids, ['a', 'c', 'd', 'f', 'e']);
 });
+
+test('the number of pairs is bounded: connections of pairs beyond it are counted, not kept', () => {
+  const t = new BeaconTracker({ maxPairs: 2 });
+  for (let i = 0; i < 30; i++)
+    for (const dst of ['10.0.0.2', '10.0.0.3', '10.0.0.4']) t.add(flow('10.0.0.1', dst, i * 60, 100));
+  assert.equal(t.size, 2);
+  assert.equal(t.untracked, 30);
+  assert.deepEqual(
+    t
+      .pairs()
+      .map((p) => p.dst_ip)
+      .sort(),
+    ['10.0.0.2', '10.0.0.3'],
+  );
+  assert.throws(() => new BeaconTracker({ maxPairs: 0 }), /maxPairs/);
+});

@@ -68,6 +68,10 @@ export function registerBeaconCommands(program: Command): void {
         `${r.flows} flows in ${r.files} file(s), ${r.pairs_seen} pairs; ${r.pairs.length} with ≥ ${o.minConnections} connections ${o.minInterval} s or more apart, ${r.pairs.length - unknown.length} of them known`,
       );
       for (const f of r.failures) process.stderr.write(`warning: ${f}\n`);
+      if (r.untracked_connections)
+        process.stderr.write(
+          `warning: ${r.untracked_connections} connections of pairs beyond the first ${r.pairs_seen} were not scored (memory bound)\n`,
+        );
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         return;
