@@ -5,7 +5,7 @@
  * that cannot be read is named and counted, and the others are still read.
  */
 import { readFile } from 'node:fs/promises';
-import { InputError, NetanomalyError } from '../errors.ts';
+import { InputError } from '../errors.ts';
 import {
   BEACON_REPORT_DEFAULTS,
   type BeaconPair,
@@ -15,7 +15,7 @@ import {
   knownPollers,
 } from '../explain/beacons.ts';
 import { iterateFlows, type TrafficOptions } from '../ingest/traffic/index.ts';
-import { trafficInputFiles } from '../ingest/traffic/many.ts';
+import { failureLine, trafficInputFiles } from '../ingest/traffic/many.ts';
 
 export interface BeaconReportOptions extends Omit<BeaconRankOptions, 'known'> {
   inputs: readonly string[];
@@ -58,11 +58,7 @@ async function track(
         flows++;
       }
     } catch (err) {
-      const msg = String((err as Error)?.message ?? err).split('\n')[0]!;
-      const line = msg.startsWith(path) ? msg : `${path}: ${msg}`;
-      failures.push(
-        err instanceof NetanomalyError ? line : `${line} (unexpected ${(err as Error)?.name ?? 'error'})`,
-      );
+      failures.push(failureLine(path, err));
     }
   }
   if (failures.length === files.length)

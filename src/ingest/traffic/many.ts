@@ -68,7 +68,7 @@ export interface ManyResult extends TrafficResult {
 }
 
 /** One line for a file that failed: the project's message, or the unexpected error's. */
-function failureLine(path: string, err: unknown): string {
+export function failureLine(path: string, err: unknown): string {
   const msg = String((err as Error)?.message ?? err).split('\n')[0]!;
   const text = msg.startsWith(path) ? msg : `${path}: ${msg}`;
   return err instanceof NetanomalyError ? text : `${text} (unexpected ${(err as Error)?.name ?? 'error'})`;

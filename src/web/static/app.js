@@ -611,6 +611,23 @@ function renderBatchTable() {
     `${shown} of the ${b.top.length} highest-scoring rows shown (of ${b.rows.toLocaleString('en-US')} scored); download the CSV for every row.`;
 }
 
+/** A cell of Community ID buttons; a click shows that flow in the table below. */
+function evidenceCell(ids) {
+  return el(
+    'td',
+    { class: 'evidence' },
+    ids.map((cid) => {
+      const b = el('button', { type: 'button', class: 'link cid', text: cid, title: 'show this flow' });
+      b.addEventListener('click', () => {
+        $('bt-search').value = cid;
+        $('bt-only').checked = false;
+        renderBatchTable();
+      });
+      return b;
+    }),
+  );
+}
+
 /** Host windows of a batch: host, window, score against the host threshold, flows, evidence. */
 function renderBatchHosts(h) {
   const panel = $('bt-hosts-panel');
@@ -638,19 +655,7 @@ function renderBatchHosts(h) {
   );
   const tb = clear($('bt-hosts').tBodies[0]);
   for (const r of h.top) {
-    const ids = el(
-      'td',
-      { class: 'evidence' },
-      r.evidence.map((cid) => {
-        const b = el('button', { type: 'button', class: 'link cid', text: cid, title: 'show this flow' });
-        b.addEventListener('click', () => {
-          $('bt-search').value = cid;
-          $('bt-only').checked = false;
-          renderBatchTable();
-        });
-        return b;
-      }),
-    );
+    const ids = evidenceCell(r.evidence);
     tb.append(
       el(
         'tr',
@@ -700,19 +705,7 @@ function renderBatchBeacons(r) {
   );
   const tb = clear($('bt-beacons').tBodies[0]);
   for (const p of r.top) {
-    const ids = el(
-      'td',
-      { class: 'evidence' },
-      p.evidence.map((cid) => {
-        const b = el('button', { type: 'button', class: 'link cid', text: cid, title: 'show this flow' });
-        b.addEventListener('click', () => {
-          $('bt-search').value = cid;
-          $('bt-only').checked = false;
-          renderBatchTable();
-        });
-        return b;
-      }),
-    );
+    const ids = evidenceCell(p.evidence);
     tb.append(
       el(
         'tr',
